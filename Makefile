@@ -1,0 +1,58 @@
+# gitlab-ferry: everything a newcomer needs is behind `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+UV     := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+CACHE  ?= $(HOME)/.cache/gitlab-ferry
+PYTEST_ARGS ?=
+
+.PHONY: help setup venv system controlplane helm test lint typecheck unit crds demo bench clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m pip install --quiet --user uv
+
+$(VENV)/.installed: pyproject.toml requirements/dev.lock | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
+	$(UV) pip sync --quiet --python $(VENV) requirements/dev.lock
+	$(UV) pip install --quiet --python $(VENV) --no-deps -e .
+	touch $@
+
+venv: $(VENV)/.installed ## Create the virtual environment
+
+system: ## Install the system packages the tests use (Debian: lua, prometheus)
+	@tools/install-system-packages.sh
+
+controlplane: ## Build kube-apiserver, etcd and kube-controller-manager from Go modules
+	tools/controlplane/build.sh
+
+helm: ## Build helm from Go modules (cached)
+	tools/install-helm.sh
+
+setup: venv system controlplane helm ## Everything the demo and the tests need
+
+lint: venv ## ruff, mypy --strict and the layer contracts
+	$(BIN)/ruff check operator tests bench tools
+	$(BIN)/ruff format --check operator tests bench tools
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+crds: venv ## Regenerate crds/ and the chart's copy from the models
+	$(BIN)/gitlab-ferry crds
+
+test: setup lint ## Run every test tier (unit, contract, fidelity, e2e)
+	CI=$${CI:-} PATH="$(CURDIR)/$(VENV)/bin:$(CACHE)/bin:$$PATH" $(BIN)/pytest $(PYTEST_ARGS)
+
+demo: setup ## Local control plane, two simulated GitLabs, the operator and a live migration
+	PATH="$(CURDIR)/$(VENV)/bin:$(CACHE)/bin:$$PATH" $(BIN)/python -m gitlab_ferry.demo
+
+bench: setup ## Run the benchmarks and write docs/benchmarks.md
+	PATH="$(CURDIR)/$(VENV)/bin:$(CACHE)/bin:$$PATH" $(BIN)/python -m bench
+
+clean: ## Remove the virtual environment and build outputs
+	rm -rf $(VENV) tools/controlplane/bin .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,9 @@
+"""gitlab-ferry: a Kubernetes operator that exports, imports and migrates GitLab projects.
+
+The package is layered (see ``docs/architecture.md``): ``api`` holds the resource models,
+``gitlab`` the HTTP client, ``reconcile`` the pure planners, ``effects`` the I/O that applies a
+plan, ``controller`` the per-object reconcile loop and ``handlers`` the kopf wiring. The
+``simulator`` and ``controlplane`` packages are self-contained tools for tests and demos.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,48 @@
+"""The api layer: pydantic models of the ProjectExport and ProjectImport resources, from which
+the CRDs are generated. Pydantic only."""
+
+from gitlab_ferry.api.base import (
+    API_VERSION,
+    APPROVE_ANNOTATION,
+    GROUP,
+    VERSION,
+    Artifact,
+    ArtifactLocation,
+    Condition,
+    ConditionStatus,
+    GitLabConnection,
+    PlanPhase,
+    PlanStatus,
+    parse_duration,
+)
+from gitlab_ferry.api.project_export import (
+    ProjectExport,
+    ProjectExportSpec,
+    ProjectExportStatus,
+)
+from gitlab_ferry.api.project_import import (
+    ProjectImport,
+    ProjectImportSpec,
+    ProjectImportStatus,
+)
+
+__all__ = [
+    "API_VERSION",
+    "APPROVE_ANNOTATION",
+    "GROUP",
+    "VERSION",
+    "Artifact",
+    "ArtifactLocation",
+    "Condition",
+    "ConditionStatus",
+    "GitLabConnection",
+    "PlanPhase",
+    "PlanStatus",
+    "ProjectExport",
+    "ProjectExportSpec",
+    "ProjectExportStatus",
+    "ProjectImport",
+    "ProjectImportSpec",
+    "ProjectImportStatus",
+    "parse_duration",
+]

@@ -1,0 +1,274 @@
+"""Shared building blocks of the custom-resource models (api layer).
+
+Pydantic only: these models describe the YAML users write and the status the operator
+records, and they generate the CRDs. They must not import anything that performs I/O or
+knows about kopf, Kubernetes clients or GitLab's HTTP API.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic.alias_generators import to_camel
+
+GROUP = "gitlabferry.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+CATEGORY = "gitlab"
+
+#: Annotation through which a user approves a plan (``approval: Manual``).
+APPROVE_ANNOTATION = f"{GROUP}/approve-plan"
+
+
+class SpecModel(BaseModel):
+    """A part of a ``spec``: camelCase in YAML, unknown fields refused, immutable in memory."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class StatusModel(BaseModel):
+    """A part of a ``status``: camelCase in YAML, tolerant of fields it does not know."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+def cel(rule: str, message: str, *, field_path: str | None = None) -> dict[str, str]:
+    """One ``x-kubernetes-validations`` rule, evaluated by the API server at apply time."""
+    validation = {"rule": rule, "message": message}
+    if field_path is not None:
+        validation["fieldPath"] = field_path
+    return validation
+
+
+def validations(*rules: dict[str, str]) -> dict[str, Any]:
+    """JSON-schema extra carrying CEL rules for a model or a field."""
+    return {"x-kubernetes-validations": list(rules)}
+
+
+IntOrString = Annotated[
+    int | str,
+    WithJsonSchema({"x-kubernetes-int-or-string": True}),
+]
+
+_DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+DURATION_PATTERN = r"^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
+
+Duration = Annotated[
+    str,
+    Field(
+        pattern=DURATION_PATTERN,
+        min_length=2,
+        max_length=32,
+        examples=["90s", "30m", "6h", "7d", "1d12h"],
+    ),
+]
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse a duration such as ``6h``, ``1d12h`` or ``90s``."""
+    match = _DURATION_RE.fullmatch(text)
+    if not text or match is None:
+        raise ValueError(f"invalid duration {text!r}: use e.g. 90s, 30m, 6h or 7d")
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+class SecretKeyRef(SpecModel):
+    """A key of a Secret in the object's own namespace."""
+
+    name: str = Field(
+        min_length=1,
+        max_length=253,
+        description="Name of a Secret in the same namespace as this object.",
+    )
+    key: str = Field(min_length=1, max_length=253, description="Key within the Secret.")
+
+
+class TokenSecretRef(SecretKeyRef):
+    key: str = Field(
+        default="token",
+        min_length=1,
+        max_length=253,
+        description="Key within the Secret that holds the GitLab access token (scope api).",
+    )
+
+
+class CaBundleSecretRef(SecretKeyRef):
+    key: str = Field(
+        default="ca.crt",
+        min_length=1,
+        max_length=253,
+        description="Key within the Secret that holds PEM CA certificates to trust.",
+    )
+
+
+class UrlSecretRef(SecretKeyRef):
+    key: str = Field(
+        default="url",
+        min_length=1,
+        max_length=253,
+        description="Key within the Secret that holds the URL.",
+    )
+
+
+class S3CredentialsSecretRef(SpecModel):
+    """S3 credentials in a Secret of the object's own namespace."""
+
+    name: str = Field(
+        min_length=1, max_length=253, description="Name of a Secret in the same namespace."
+    )
+    access_key_id_key: str = Field(
+        default="AWS_ACCESS_KEY_ID", description="Key holding the access key id."
+    )
+    secret_access_key_key: str = Field(
+        default="AWS_SECRET_ACCESS_KEY", description="Key holding the secret access key."
+    )
+    session_token_key: str = Field(
+        default="AWS_SESSION_TOKEN",
+        description="Key holding a session token; used only when the Secret has it.",
+    )
+
+
+class TokenType(StrEnum):
+    PRIVATE_TOKEN = "PrivateToken"
+    BEARER = "Bearer"
+
+
+class DownloadLimitScope(StrEnum):
+    """What GitLab's one-download-per-minute limit is counted per, besides the user."""
+
+    NAMESPACE = "Namespace"
+    PROJECT = "Project"
+
+
+class RateLimits(SpecModel):
+    """Per-connection overrides of GitLab's per-user rate limits (requests per minute)."""
+
+    export: int | None = Field(
+        default=None, ge=0, description="Export requests per minute (GitLab default 6)."
+    )
+    import_: int | None = Field(
+        default=None,
+        ge=0,
+        alias="import",
+        description="Import requests per minute, shared by every import endpoint (default 6).",
+    )
+    download: int | None = Field(
+        default=None, ge=0, description="Export downloads per minute (GitLab default 1)."
+    )
+    download_scope: DownloadLimitScope | None = Field(
+        default=None,
+        description=(
+            "Whether the download limit counts per namespace (older GitLab, the default "
+            "because it is the stricter one) or per project."
+        ),
+    )
+
+
+class GitLabConnection(SpecModel):
+    """How to reach one GitLab instance."""
+
+    url: str = Field(
+        min_length=8,
+        max_length=2048,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description=(
+            "Base URL of the GitLab instance, e.g. https://gitlab.example.com; the API is "
+            "under <url>/api/v4."
+        ),
+    )
+    token_secret_ref: TokenSecretRef = Field(
+        description="Secret holding the access token; it must be in this object's namespace."
+    )
+    token_type: TokenType = Field(
+        default=TokenType.PRIVATE_TOKEN,
+        description=(
+            "How the token is sent: PrivateToken (PRIVATE-TOKEN header, personal, group and "
+            "project access tokens) or Bearer (Authorization header, OAuth tokens)."
+        ),
+    )
+    ca_bundle_secret_ref: CaBundleSecretRef | None = Field(
+        default=None,
+        description="Secret holding extra CA certificates (PEM) for a private GitLab.",
+    )
+    rate_limits: RateLimits | None = Field(
+        default=None,
+        description=(
+            "Overrides of the operator's rate-limit budget for this GitLab. Objects sharing "
+            "a GitLab host and token share one budget."
+        ),
+    )
+
+
+class ConditionStatus(StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class Condition(StatusModel):
+    """A Kubernetes-style condition."""
+
+    type: str = Field(description="Condition type: Ready, Reconciling or Stalled.")
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    reason: str = Field(description="CamelCase reason for the condition's last transition.")
+    message: str = Field(default="", description="Human-readable details.")
+    last_transition_time: str = Field(
+        description="When the condition last changed status (RFC 3339)."
+    )
+    observed_generation: int | None = Field(
+        default=None, description="The metadata.generation the condition was computed for."
+    )
+
+
+class PlanPhase(StrEnum):
+    PLANNED = "Planned"
+    AWAITING_APPROVAL = "AwaitingApproval"
+    APPLYING = "Applying"
+    APPLIED = "Applied"
+
+
+class PlanStatus(StatusModel):
+    """The last plan: what the operator decided to do next, and why."""
+
+    id: str = Field(description="Stable id of this plan; approve it through the annotation.")
+    action: str = Field(description="The one action the plan applies.")
+    reason: str = Field(description="One sentence explaining the plan.")
+    phase: PlanPhase = Field(
+        description=(
+            "Planned, AwaitingApproval (Manual approval of a destructive plan), Applying "
+            "(recorded before a non-idempotent GitLab call) or Applied."
+        )
+    )
+    destructive: bool = Field(
+        default=False, description="Whether the plan deletes or replaces data on GitLab."
+    )
+    since: str | None = Field(default=None, description="When the plan entered its phase.")
+
+
+class ArtifactLocation(StrEnum):
+    GITLAB = "GitLab"
+    UPLOAD = "Upload"
+    S3 = "S3"
+
+
+class Artifact(StatusModel):
+    """Where an export archive is."""
+
+    location: ArtifactLocation = Field(description="GitLab, Upload (a pre-signed URL) or S3.")
+    bucket: str | None = Field(default=None, description="S3 bucket.")
+    key: str | None = Field(default=None, description="S3 object key.")
+    region: str | None = Field(default=None, description="S3 region.")
+    filename: str | None = Field(default=None, description="Archive file name, where known.")
+    size: int | None = Field(default=None, description="Size in bytes, where known.")
+    sha256: str | None = Field(default=None, description="SHA-256 of the archive, where known.")
+    etag: str | None = Field(default=None, description="The storage's entity tag, where known.")
+    created_at: str | None = Field(
+        default=None, description="When the archive was made (the export was seen finished)."
+    )

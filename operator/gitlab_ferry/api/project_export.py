@@ -1,0 +1,229 @@
+"""The ProjectExport resource: export one GitLab project, once or on a schedule (api layer).
+
+Pydantic only; the CEL rules here are enforced by the API server at apply time. It must not
+import anything that performs I/O.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field
+
+from gitlab_ferry.api.base import (
+    Artifact,
+    Condition,
+    Duration,
+    GitLabConnection,
+    IntOrString,
+    PlanStatus,
+    S3CredentialsSecretRef,
+    SpecModel,
+    StatusModel,
+    UrlSecretRef,
+    cel,
+    validations,
+)
+
+KIND = "ProjectExport"
+PLURAL = "projectexports"
+SINGULAR = "projectexport"
+SHORT_NAMES = ["pexport"]
+
+#: Placeholders allowed in an S3 key template.
+S3_KEY_PLACEHOLDERS = ("namespace", "name", "project", "date", "time", "timestamp")
+
+
+class HttpMethod(StrEnum):
+    PUT = "PUT"
+    POST = "POST"
+
+
+class UploadDestination(SpecModel):
+    """Have GitLab push the archive to a URL (GitLab's ``upload[url]``)."""
+
+    url_secret_ref: UrlSecretRef = Field(
+        description=(
+            "Secret holding the URL GitLab uploads the archive to, typically a pre-signed "
+            "URL (a credential, hence a Secret). It must accept Content-Type application/gzip "
+            "and stay valid for the whole export."
+        )
+    )
+    http_method: HttpMethod = Field(
+        default=HttpMethod.PUT, description="PUT (the default) or POST."
+    )
+
+
+class S3Destination(SpecModel):
+    """Have GitLab upload the archive to S3 through a URL the operator pre-signs."""
+
+    bucket: str = Field(min_length=3, max_length=63, description="Bucket name.")
+    key: str = Field(
+        min_length=1,
+        max_length=1024,
+        description=(
+            "Object key. It may contain the placeholders {namespace}, {name} (this object), "
+            "{project} (the project's full path), {date} (YYYY-MM-DD), {time} (HHMMSS) and "
+            "{timestamp} (YYYYMMDDTHHMMSSZ), filled in (UTC) when the export is requested, "
+            "so scheduled backups keep every run."
+        ),
+    )
+    region: str = Field(default="us-east-1", min_length=1, description="Bucket region.")
+    endpoint: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description=(
+            "Endpoint of an S3-compatible service (MinIO, Ceph, ...); AWS S3 when unset. "
+            "GitLab must be able to reach it."
+        ),
+    )
+    force_path_style: bool = Field(
+        default=False,
+        description="Path-style URLs (endpoint/bucket/key), as many S3-compatible services need.",
+    )
+    credentials_secret_ref: S3CredentialsSecretRef = Field(
+        description="Secret with the credentials used to pre-sign the upload URL."
+    )
+
+
+class ProjectExportSpec(SpecModel):
+    """Desired state: an up-to-date export archive of one GitLab project."""
+
+    model_config = SpecModel.model_config | {
+        "json_schema_extra": validations(
+            cel(
+                "!(has(self.upload) && has(self.s3))",
+                "at most one destination may be set: upload or s3",
+            ),
+            cel(
+                "!(has(self.schedule) && has(self.maxAge))",
+                "schedule and maxAge are mutually exclusive",
+            ),
+        )
+    }
+
+    gitlab: GitLabConnection = Field(description="The GitLab instance to export from.")
+    project: IntOrString = Field(
+        description=("The project: its numeric id or its full path (group/subgroup/project)."),
+        json_schema_extra=validations(
+            cel(
+                "type(self) == int ? self > 0 : self.matches('^[^/\\\\s]+(/[^/\\\\s]+)+$')",
+                "project must be a positive numeric id or a full path such as group/project",
+            )
+        ),
+    )
+    description: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Overrides the project description written into the export.",
+    )
+    upload: UploadDestination | None = Field(
+        default=None, description="Push the archive to a URL held in a Secret."
+    )
+    s3: S3Destination | None = Field(
+        default=None, description="Push the archive to S3 through a pre-signed URL."
+    )
+    schedule: str | None = Field(
+        default=None,
+        min_length=9,
+        max_length=100,
+        description=(
+            "Cron expression (UTC, five fields, e.g. '0 3 * * *'): export again at each "
+            "scheduled time. Exclusive with maxAge."
+        ),
+        json_schema_extra=validations(
+            cel(
+                "self.split(' ').filter(f, f != '').size() == 5",
+                "schedule must be a cron expression with five fields, e.g. '0 3 * * *'",
+            )
+        ),
+    )
+    max_age: Duration | None = Field(
+        default=None,
+        description=(
+            "Export again when the last good export is older than this (e.g. 24h, 7d). "
+            "Exclusive with schedule."
+        ),
+    )
+    timeout: Duration = Field(
+        default="6h",
+        description=(
+            "Give up on an export that has not finished after this long (GitLab itself fails "
+            "exports stuck for 6h)."
+        ),
+    )
+    suspend: bool = Field(
+        default=False,
+        description="Pause: no GitLab calls while true; an export in flight is left alone.",
+    )
+
+
+class ExportLinks(StatusModel):
+    """GitLab's download links for a finished export kept on GitLab."""
+
+    api_url: str | None = Field(default=None, description="API download URL (needs a token).")
+    web_url: str | None = Field(default=None, description="Web download URL.")
+    expires_at: str | None = Field(
+        default=None,
+        description="When GitLab deletes the archive (about 24 h after it was written).",
+    )
+
+
+class ProjectExportStatus(StatusModel):
+    """Observed state, with GitLab's own fields verbatim."""
+
+    observed_generation: int | None = Field(
+        default=None, description="The metadata.generation last reconciled."
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        description="Ready, Reconciling and Stalled conditions.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["type"],
+        },
+    )
+    plan: PlanStatus | None = Field(default=None, description="The last plan.")
+    export_status: str | None = Field(
+        default=None,
+        description=(
+            "GitLab's export_status, verbatim: none, queued, started, finished, failed or "
+            "regeneration_in_progress."
+        ),
+    )
+    project_id: int | None = Field(default=None, description="GitLab's numeric project id.")
+    path_with_namespace: str | None = Field(default=None, description="The project's full path.")
+    links: ExportLinks | None = Field(
+        default=None, description="Download links and expiry of an archive kept on GitLab."
+    )
+    artifact: Artifact | None = Field(default=None, description="Where the last good archive is.")
+    started_at: str | None = Field(
+        default=None, description="When the current or last export was requested."
+    )
+    finished_at: str | None = Field(
+        default=None, description="When the last export finished or failed."
+    )
+    attempts: int = Field(
+        default=0, description="Export requests made for the current desired state."
+    )
+    destination_key: str | None = Field(
+        default=None, description="S3 key the current or last export run uploads to."
+    )
+    spec_hash: str | None = Field(
+        default=None,
+        description="Fingerprint of the spec fields that shaped the current export.",
+    )
+    next_export_at: str | None = Field(
+        default=None, description="When the schedule or maxAge asks for the next export."
+    )
+
+
+class ProjectExport(SpecModel):
+    """A GitLab project export, kept up to date by gitlab-ferry."""
+
+    api_version: Literal["gitlabferry.dev/v1alpha1"] = "gitlabferry.dev/v1alpha1"
+    kind: Literal["ProjectExport"] = "ProjectExport"
+    metadata: dict[str, object] = Field(default_factory=dict)
+    spec: ProjectExportSpec
+    status: ProjectExportStatus | None = None

@@ -1,0 +1,113 @@
+"""The ProjectExport reconciler: one pass is validate, observe, plan, apply, record
+(controller layer)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from pydantic import ValidationError
+
+from gitlab_ferry.api import ProjectExportSpec, ProjectExportStatus
+from gitlab_ferry.api.project_export import KIND, PLURAL
+from gitlab_ferry.clock import utcnow
+from gitlab_ferry.controller.announce import announce
+from gitlab_ferry.controller.reconciler import Memory, Reconciler, identity
+from gitlab_ferry.controller.validation import export_spec_problems, validation_message
+from gitlab_ferry.effects import export_effects
+from gitlab_ferry.effects.budget import Claim
+from gitlab_ferry.effects.services import Services
+from gitlab_ferry.reconcile.export_planner import ExportAction, ExportObservation, plan_export
+from gitlab_ferry.reconcile.export_recorder import begin_export, record_export
+from gitlab_ferry.reconcile.plan import Done, Outcome
+from gitlab_ferry.reconcile.timing import parse_time
+
+
+class ExportReconciler(Reconciler):
+    kind = KIND
+    plural = PLURAL
+
+    async def reconcile(self, body: Mapping[str, Any], memory: Memory) -> float | None:
+        runtime = self.runtime
+        namespace, name, _, generation = identity(body)
+        now = utcnow(runtime.clock)
+        before = self.recorded(body, memory)
+        recorded = ProjectExportStatus.model_validate(before)
+        try:
+            spec = ProjectExportSpec.model_validate(body.get("spec") or {})
+            problems = export_spec_problems(spec)
+        except ValidationError as exc:
+            problems = [validation_message(exc)]
+        if problems:
+            message = "; ".join(problems)
+            await self.report_invalid(body, memory, recorded, message, recorded.export_status)
+            return None
+
+        target = await export_effects.resolve(runtime.services, namespace, name, spec)
+        if isinstance(target, export_effects.ExportTarget):
+            observed = await export_effects.observe(runtime.services, target, recorded)
+            observed = replace(
+                observed,
+                consumers_waiting=runtime.dependents.waiting(namespace, name),
+                expected_seconds=runtime.durations.expected(target.connection.host, KIND),
+            )
+        else:
+            observed = ExportObservation(problem=target)
+        plan = plan_export(
+            spec, recorded, observed, now, runtime.export_policy, name=name, namespace=namespace
+        )
+
+        outcome: Outcome = Done()
+        base = recorded
+        if plan.action == ExportAction.REQUEST and isinstance(target, export_effects.ExportTarget):
+            resolved = target
+            outcome, begun = await self.apply_budgeted(
+                body,
+                memory,
+                plan,
+                claims=lambda: _claims(runtime.services, resolved),
+                begin=lambda: begin_export(spec, recorded, plan, now),
+                apply=lambda: export_effects.request_export(runtime.services, resolved, plan),
+            )
+            if isinstance(begun, ProjectExportStatus):
+                base = begun
+        status = record_export(spec, generation, base, observed, plan, outcome, now)
+        await self.write(body, memory, status)
+        announce(
+            runtime, KIND, body, before, self.recorded(body, memory), plan, status.export_status
+        )
+        self._account(body, before, status, target)
+        return self.requeue(plan, outcome, observed.problem, memory)
+
+    def _account(
+        self,
+        body: Mapping[str, Any],
+        before: Mapping[str, Any],
+        status: ProjectExportStatus,
+        target: object,
+    ) -> None:
+        """Transfer metrics, duration learning and waking importers when a run ends."""
+        runtime = self.runtime
+        namespace, name, _, _ = identity(body)
+        previous = ProjectExportStatus.model_validate(before)
+        if status.finished_at and status.finished_at != previous.finished_at:
+            succeeded = bool(status.artifact and status.artifact.created_at == status.finished_at)
+            result = "finished" if succeeded else "failed"
+            started, finished = parse_time(status.started_at), parse_time(status.finished_at)
+            if started and finished:
+                seconds = (finished - started).total_seconds()
+                runtime.metrics.transfer_duration.labels(KIND, result).observe(seconds)
+                if succeeded and isinstance(target, export_effects.ExportTarget):
+                    runtime.durations.record(target.connection.host, KIND, seconds)
+            runtime.metrics.transfers.labels(KIND, result).inc()
+            for uid in runtime.dependents.importers(namespace, name):
+                runtime.wakeups.wake(uid)
+
+    async def forget(self, body: Mapping[str, Any], memory: Memory) -> None:
+        namespace, name, _, _ = identity(body)
+        self.runtime.metrics.objects.forget(KIND, namespace, name)
+
+
+async def _claims(services: Services, target: export_effects.ExportTarget) -> list[Claim]:
+    return export_effects.claims(services, target)

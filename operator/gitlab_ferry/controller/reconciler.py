@@ -1,0 +1,218 @@
+"""What every object loop shares: the loop itself, the recorded status, budgeted apply with
+the write-ahead record, requeue timing and error containment (controller layer).
+
+A kind (exports, imports) supplies one ``reconcile`` pass; this module runs it until the
+object goes away, sleeping as the plan says. Nothing here knows kopf.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from gitlab_ferry.api.base import Condition, PlanStatus
+from gitlab_ferry.clock import utcnow
+from gitlab_ferry.controller.announce import announce
+from gitlab_ferry.controller.runtime import Runtime
+from gitlab_ferry.controller.signals import StopFlag
+from gitlab_ferry.effects.budget import Booking, Claim
+from gitlab_ferry.effects.kube import ObjectRef
+from gitlab_ferry.effects.problems import problem_from
+from gitlab_ferry.reconcile.conditions import conditions, invalid_spec_plan, plan_record
+from gitlab_ferry.reconcile.plan import Failed, Outcome, Plan, Problem, Reason, Throttled
+from gitlab_ferry.redact import redact_text
+
+logger = logging.getLogger("gitlab_ferry.controller")
+
+
+class StatusLike(Protocol):
+    """What both kinds' status models have in common."""
+
+    plan: PlanStatus | None
+    conditions: list[Condition]
+    observed_generation: int | None
+
+    def model_copy(self, *, deep: bool = ...) -> Any: ...
+
+
+@dataclass
+class Memory:
+    """What a loop remembers between passes over one object."""
+
+    uid: str
+    #: The status as last written by this loop; the watched body can lag behind it.
+    status: dict[str, Any] | None = None
+    failures: int = 0
+    booking: Booking | None = None
+    booking_plan: str | None = None
+
+
+def identity(body: Mapping[str, Any]) -> tuple[str, str, str, int | None]:
+    metadata = body.get("metadata") or {}
+    return (
+        str(metadata.get("namespace", "")),
+        str(metadata.get("name", "")),
+        str(metadata.get("uid", "")),
+        metadata.get("generation"),
+    )
+
+
+class Reconciler:
+    """Base of the per-kind reconcilers."""
+
+    kind = ""
+    plural = ""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def reconcile(self, body: Mapping[str, Any], memory: Memory) -> float | None:
+        """One pass; returns the seconds (clock time) until the next one, or ``None``."""
+        raise NotImplementedError
+
+    async def forget(self, body: Mapping[str, Any], memory: Memory) -> None:
+        """Called when the loop ends (the object is deleted or the operator stops)."""
+
+    async def run(self, body: Mapping[str, Any], stopped: StopFlag) -> None:
+        """Reconcile ``body`` (kept current by the caller) until ``stopped``."""
+        namespace, name, uid, _ = identity(body)
+        memory = Memory(uid=uid)
+        clock = self.runtime.clock
+        try:
+            while not stopped:
+                try:
+                    delay = await self.reconcile(body, memory)
+                except Exception as exc:  # noqa: BLE001 - a loop must survive any pass
+                    memory.failures += 1
+                    delay = self.backoff(memory.failures)
+                    logger.error(
+                        "%s %s/%s: reconcile pass failed (%s); retrying in %.0fs",
+                        self.kind,
+                        namespace,
+                        name,
+                        redact_text(f"{type(exc).__name__}: {exc}"),
+                        delay,
+                    )
+                    self.runtime.metrics.reconcile_errors.labels(self.kind, "Exception").inc()
+                real = None if delay is None else clock.real_seconds(delay)
+                await self.runtime.wakeups.sleep(uid, real, stopped)
+        finally:
+            self.runtime.wakeups.forget(uid)
+            if memory.booking is not None:
+                self.runtime.services.budget.cancel(memory.booking)
+            await self.forget(body, memory)
+
+    # -- status -------------------------------------------------------------------------------
+
+    def ref(self, body: Mapping[str, Any]) -> ObjectRef:
+        namespace, name, _, _ = identity(body)
+        return ObjectRef(self.plural, namespace, name)
+
+    @staticmethod
+    def recorded(body: Mapping[str, Any], memory: Memory) -> dict[str, Any]:
+        if memory.status is not None:
+            return memory.status
+        return dict(body.get("status") or {})
+
+    async def write(self, body: Mapping[str, Any], memory: Memory, status: BaseModel) -> None:
+        old = self.recorded(body, memory)
+        memory.status = await self.runtime.writer.write(self.ref(body), old, status)
+
+    async def report_invalid(
+        self,
+        body: Mapping[str, Any],
+        memory: Memory,
+        recorded: StatusLike,
+        message: str,
+        gitlab_status: str | None,
+    ) -> None:
+        """Record that the spec cannot be acted on, and why."""
+        _, _, _, generation = identity(body)
+        now = utcnow(self.runtime.clock)
+        before = self.recorded(body, memory)
+        plan = invalid_spec_plan(self.kind, message)
+        status = recorded.model_copy(deep=True)
+        status.plan = plan_record(plan, None, recorded.plan, now)
+        status.conditions = conditions(plan.verdict, recorded.conditions, generation, now)
+        status.observed_generation = generation
+        await self.write(body, memory, status)
+        announce(
+            self.runtime, self.kind, body, before, self.recorded(body, memory), plan, gitlab_status
+        )
+
+    # -- applying -----------------------------------------------------------------------------
+
+    async def apply_budgeted(
+        self,
+        body: Mapping[str, Any],
+        memory: Memory,
+        plan: Plan,
+        claims: Callable[[], Awaitable[list[Claim]]],
+        begin: Callable[[], BaseModel],
+        apply: Callable[[], Awaitable[Outcome]],
+    ) -> tuple[Outcome, BaseModel | None]:
+        """Spend the budget, record the plan as applying, then apply it.
+
+        Returns the outcome and the status written before applying (``None`` if the plan was
+        not applied)."""
+        budget = self.runtime.services.budget
+        booking = memory.booking if memory.booking_plan == plan.id else None
+        if booking is None:
+            if memory.booking is not None:
+                budget.cancel(memory.booking)
+            try:
+                booking = budget.book(await claims())
+            except Exception as exc:  # noqa: BLE001 - e.g. the source's Secret is missing
+                return Failed(problem_from(exc)), None
+        wait = budget.wait(booking)
+        if wait > 0:
+            memory.booking, memory.booking_plan = booking, plan.id
+            bucket = booking.claims[0].bucket.value if booking.claims else "request"
+            self.runtime.metrics.throttle_waits.labels(bucket).inc()
+            self.runtime.metrics.throttle_wait_seconds.labels(bucket).inc(wait)
+            return Throttled(wait, _describe(booking.claims)), None
+        memory.booking = memory.booking_plan = None
+        begun = begin()
+        await self.write(body, memory, begun)
+        outcome = await apply()
+        if isinstance(outcome, Failed) and outcome.problem.reason is Reason.THROTTLED:
+            waits = [
+                budget.penalize(claim, outcome.problem.retry_after) for claim in booking.claims
+            ]
+            return Throttled(max(waits, default=60.0), _describe(booking.claims), True), begun
+        return outcome, begun
+
+    # -- timing -------------------------------------------------------------------------------
+
+    def backoff(self, failures: int) -> float:
+        """Exponential back-off with jitter after consecutive transient failures."""
+        base = min(self.runtime.settings.backoff_max, 2.0 ** min(failures, 10))
+        return base * random.uniform(0.5, 1.0)
+
+    def requeue(
+        self, plan: Plan, outcome: Outcome | None, problem: Problem | None, memory: Memory
+    ) -> float | None:
+        """When to look again after a pass."""
+        trouble = problem or (outcome.problem if isinstance(outcome, Failed) else None)
+        if isinstance(outcome, Throttled):
+            memory.failures = 0
+            # Land just after the booked slot opens; never before it.
+            return outcome.seconds + random.uniform(0.0, 0.25)
+        if trouble is None:
+            memory.failures = 0
+            return plan.requeue_after
+        if trouble.retry_after is not None:
+            return trouble.retry_after
+        if trouble.transient:
+            memory.failures += 1
+            return self.backoff(memory.failures)
+        return self.runtime.settings.recheck_interval
+
+
+def _describe(claims: tuple[Claim, ...]) -> str:
+    return " and ".join(claim.describe() for claim in claims) or "the rate limit"

@@ -1,0 +1,143 @@
+"""The operator's runtime: settings, clock, metrics and shared services in one typed object,
+passed to kopf as its memo (controller layer).
+
+Built once per run by ``build_runtime`` and closed by ``Runtime.aclose``; there is no
+module-level state, so tests build as many runtimes as they like.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from prometheus_client import CollectorRegistry
+
+from gitlab_ferry.api.base import DownloadLimitScope
+from gitlab_ferry.clock import Clock, clock_from_settings
+from gitlab_ferry.controller.signals import Dependents, EventSink, Wakeups
+from gitlab_ferry.controller.status_writer import StatusWriter
+from gitlab_ferry.effects.budget import RateLimitBudget
+from gitlab_ferry.effects.connections import ClientPool
+from gitlab_ferry.effects.import_effects import NamespacePaths
+from gitlab_ferry.effects.kube import KubeApi, SecretCache
+from gitlab_ferry.effects.network import HostPolicy
+from gitlab_ferry.effects.services import DefaultLimits, Services
+from gitlab_ferry.metrics import Metrics
+from gitlab_ferry.reconcile.export_planner import ExportPolicy
+from gitlab_ferry.reconcile.import_planner import ImportPolicy
+from gitlab_ferry.reconcile.timing import Polling
+from gitlab_ferry.settings import Settings
+
+
+class Durations:
+    """How long exports and imports usually take per GitLab host (moving average), so the
+    first status poll comes about when the work is likely done."""
+
+    def __init__(self, weight: float = 0.3) -> None:
+        self._weight = weight
+        self._typical: dict[tuple[str, str], float] = {}
+
+    def expected(self, host: str, kind: str) -> float | None:
+        return self._typical.get((host, kind))
+
+    def record(self, host: str, kind: str, seconds: float) -> None:
+        key = (host, kind)
+        previous = self._typical.get(key)
+        self._typical[key] = (
+            seconds if previous is None else previous + self._weight * (seconds - previous)
+        )
+
+
+def _discard_event(body: object, kind: str, reason: str, message: str) -> None:
+    del body, kind, reason, message
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    metrics: Metrics
+    services: Services
+    writer: StatusWriter
+    export_policy: ExportPolicy
+    import_policy: ImportPolicy
+    namespaces: NamespacePaths = field(default_factory=NamespacePaths)
+    wakeups: Wakeups = field(default_factory=Wakeups)
+    dependents: Dependents = field(default_factory=Dependents)
+    durations: Durations = field(default_factory=Durations)
+    events: EventSink = _discard_event
+    #: The metrics/health server while the operator runs (runner, health state).
+    serving: tuple[Any, Any] | None = None
+
+    async def aclose(self) -> None:
+        await self.writer.drain(10.0)
+        await self.services.clients.aclose()
+        await self.services.http.aclose()
+
+
+def kubernetes_api_client() -> k8s.ApiClient:
+    """An API client for the cluster KUBECONFIG names, or the pod's service account."""
+    try:
+        k8s_config.load_incluster_config()  # type: ignore[no-untyped-call]
+        configuration = k8s.Configuration.get_default_copy()
+    except k8s_config.ConfigException:
+        configuration = k8s.Configuration()
+        k8s_config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    configuration.connection_pool_maxsize = 32
+    return k8s.ApiClient(configuration)
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    api_client: k8s.ApiClient | None = None,
+    registry: CollectorRegistry | None = None,
+    clock: Clock | None = None,
+) -> Runtime:
+    """Everything the handlers need, wired together."""
+    clock = clock or clock_from_settings(settings.clock_speed, settings.clock_anchor)
+    metrics = Metrics(registry or CollectorRegistry(auto_describe=True))
+    kube = KubeApi(api_client or kubernetes_api_client())
+    policy = HostPolicy(settings.allowed_hosts)
+    services = Services(
+        kube=kube,
+        secrets=SecretCache(kube),
+        clients=ClientPool(
+            policy=policy,
+            observer=metrics.observe_request,
+            timeout=settings.http_timeout,
+            now=clock.time,
+        ),
+        budget=RateLimitBudget(clock, margin=settings.rate_limit_margin),
+        policy=policy,
+        http=httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.http_timeout), follow_redirects=False
+        ),
+        clock=clock,
+        limits=DefaultLimits(
+            export=settings.export_limit,
+            import_=settings.import_limit,
+            download=settings.download_limit,
+            download_scope=DownloadLimitScope(settings.download_limit_scope),
+        ),
+        on_bytes=metrics.bytes_streamed.inc,
+    )
+    polling = Polling(
+        initial=settings.poll_initial, factor=settings.poll_factor, maximum=settings.poll_max
+    )
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        metrics=metrics,
+        services=services,
+        writer=StatusWriter(kube),
+        export_policy=ExportPolicy(
+            polling=polling,
+            max_attempts=settings.max_attempts,
+            retry_delay=settings.retry_delay,
+        ),
+        import_policy=ImportPolicy(polling=polling, recheck=settings.recheck_interval),
+    )

@@ -1,0 +1,83 @@
+"""Waking object loops early, and the protocols through which kopf reaches the controller
+(controller layer).
+
+A loop sleeps until its plan's requeue time; a change to the object, or to a ProjectExport an
+import waits for, wakes it sooner. No kopf imports: handlers adapt kopf's objects to these
+protocols.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Mapping
+from typing import Any, Protocol
+
+
+class StopFlag(Protocol):
+    """kopf's ``stopped``: true once the loop must end; ``wait`` returns early on stop."""
+
+    def __bool__(self) -> bool: ...
+
+    def wait(self, timeout: float | None = ...) -> Awaitable[object]: ...
+
+
+class EventSink(Protocol):
+    """Posts a Kubernetes Event about an object."""
+
+    def __call__(self, body: Mapping[str, Any], kind: str, reason: str, message: str) -> None: ...
+
+
+class Wakeups:
+    """Per-object wake-up events, keyed by object uid."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, asyncio.Event] = {}
+
+    def wake(self, uid: str) -> None:
+        event = self._events.get(uid)
+        if event is not None:
+            event.set()
+
+    def forget(self, uid: str) -> None:
+        self._events.pop(uid, None)
+
+    async def sleep(self, uid: str, real_seconds: float | None, stopped: StopFlag) -> None:
+        """Sleep ``real_seconds`` (forever if ``None``), or until woken or stopped."""
+        event = self._events.setdefault(uid, asyncio.Event())
+        if event.is_set() or stopped:
+            event.clear()
+            return
+        waiters = {
+            asyncio.ensure_future(event.wait()),
+            asyncio.ensure_future(stopped.wait(real_seconds)),
+        }
+        try:
+            await asyncio.wait(waiters, timeout=real_seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await waiter
+            event.clear()
+
+
+class Dependents:
+    """Which ProjectImports wait for which ProjectExport, and whether they still need its
+    current archive; in memory, rebuilt by the imports' own passes after a restart."""
+
+    def __init__(self) -> None:
+        self._by_export: dict[tuple[str, str], dict[str, bool]] = {}
+
+    def note(self, namespace: str, export: str, import_uid: str, needs_archive: bool) -> None:
+        self._by_export.setdefault((namespace, export), {})[import_uid] = needs_archive
+
+    def drop(self, import_uid: str) -> None:
+        for waiting in self._by_export.values():
+            waiting.pop(import_uid, None)
+
+    def waiting(self, namespace: str, export: str) -> int:
+        return sum(self._by_export.get((namespace, export), {}).values())
+
+    def importers(self, namespace: str, export: str) -> list[str]:
+        return list(self._by_export.get((namespace, export), {}))

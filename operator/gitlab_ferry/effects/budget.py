@@ -1,0 +1,133 @@
+"""The shared rate-limit budget: GitLab's per-user limits, spent before GitLab sees a request
+(effects layer).
+
+GitLab counts requests per user in fixed one-minute windows aligned to the Unix epoch, and
+every request counts, throttled or not. So the operator books each request into the earliest
+window with room, for every (GitLab host, token identity) and bucket, shared by all objects.
+A booking in a later window tells its object exactly when to come back, in the order objects
+asked, so waiting objects neither starve nor stampede. Nothing here performs I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from gitlab_ferry.clock import Clock
+
+
+class Bucket(StrEnum):
+    """GitLab's three per-user counters that the import/export API spends."""
+
+    EXPORT = "export"
+    IMPORT = "import"
+    DOWNLOAD = "download"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One request to spend: whose budget (host and token identity), which bucket, and the
+    bucket's scope when GitLab counts it per namespace or project (downloads)."""
+
+    host: str
+    identity: str
+    bucket: Bucket
+    limit: int
+    scope: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, Bucket, str]:
+        return (self.host, self.identity, self.bucket, self.scope)
+
+    def describe(self) -> str:
+        where = f" ({self.scope})" if self.scope else ""
+        return f"the {self.bucket.value} limit of {self.limit}/min on {self.host}{where}"
+
+
+@dataclass(frozen=True)
+class Booking:
+    """Claims booked into the window that opens at ``at`` (epoch seconds)."""
+
+    at: float
+    claims: tuple[Claim, ...]
+
+
+class RateLimitBudget:
+    """Bookings of requests into GitLab's fixed windows.
+
+    ``margin`` keeps requests away from window edges, so a clock skew of up to ``margin``
+    seconds between the operator and GitLab cannot land two windows' worth of requests in one
+    of GitLab's windows.
+    """
+
+    def __init__(self, clock: Clock, *, window: float = 60.0, margin: float = 1.0) -> None:
+        if margin * 2 >= window:
+            raise ValueError("the margin must be well inside the window")
+        self._clock = clock
+        self._window = window
+        self._margin = margin
+        self._counts: dict[tuple[tuple[str, str, Bucket, str], int], int] = defaultdict(int)
+        self._blocked_until: dict[tuple[str, str, Bucket, str], float] = {}
+        self._oldest = 0
+
+    def _index(self, moment: float) -> int:
+        return math.floor(moment / self._window)
+
+    def _opens(self, index: int) -> float:
+        return index * self._window + self._margin
+
+    def _first_usable(self, moment: float) -> int:
+        """The first window whose usable part (inside the margins) is not over at ``moment``."""
+        index = self._index(moment)
+        if moment - index * self._window > self._window - self._margin:
+            return index + 1
+        return index
+
+    def book(self, claims: Sequence[Claim]) -> Booking:
+        """Book one request for every claim into the earliest window where all have room."""
+        now = self._clock.time()
+        self._forget_before(self._index(now))
+        starts = [now] + [
+            until for claim in claims if (until := self._blocked_until.get(claim.key, 0)) > now
+        ]
+        index = self._first_usable(max(starts))
+        limited = [claim for claim in claims if claim.limit > 0]
+        while any(self._counts[(claim.key, index)] >= claim.limit for claim in limited):
+            index += 1
+        for claim in limited:
+            self._counts[(claim.key, index)] += 1
+        return Booking(at=max(self._opens(index), max(starts)), claims=tuple(claims))
+
+    def wait(self, booking: Booking) -> float:
+        """Seconds until ``booking`` may be used (0 when now)."""
+        return max(0.0, booking.at - self._clock.time())
+
+    def cancel(self, booking: Booking) -> None:
+        """Give back a booking that will not be used (e.g. the plan changed)."""
+        index = self._index(booking.at)
+        for claim in booking.claims:
+            if claim.limit > 0 and self._counts.get((claim.key, index), 0) > 0:
+                self._counts[(claim.key, index)] -= 1
+
+    def penalize(self, claim: Claim, retry_after: float | None) -> float:
+        """GitLab answered 429 despite the budget: hold the bucket for ``retry_after`` seconds,
+        or until the next window when GitLab did not say. Returns the wait."""
+        now = self._clock.time()
+        if retry_after is None:
+            retry_after = self._opens(self._index(now) + 1) - now
+        self._blocked_until[claim.key] = now + retry_after
+        return retry_after
+
+    def used(self, claim: Claim) -> int:
+        """Requests booked for ``claim``'s bucket in the current window."""
+        return self._counts.get((claim.key, self._index(self._clock.time())), 0)
+
+    def _forget_before(self, index: int) -> None:
+        if index <= self._oldest:
+            return
+        self._oldest = index
+        for key in [key for key in self._counts if key[1] < index]:
+            del self._counts[key]

@@ -1,0 +1,322 @@
+"""Observing and applying ProjectImport plans against GitLab (effects layer).
+
+``observe`` makes only read-only calls: the target path is looked up before any import is
+requested, which is what lets a restart adopt an import instead of repeating it. The apply
+functions each perform the one mutating call their plan stands for. Errors come back as
+``Problem``s, never as exceptions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from gitlab_ferry.api import APPROVE_ANNOTATION, ProjectImportSpec, ProjectImportStatus
+from gitlab_ferry.api.base import PlanPhase
+from gitlab_ferry.effects.archives import (
+    ReferencedExport,
+    export_connection,
+    open_archive,
+    presigned_export_url,
+    read_export,
+)
+from gitlab_ferry.effects.budget import Bucket, Claim
+from gitlab_ferry.effects.connections import Connection
+from gitlab_ferry.effects.problems import problem_from
+from gitlab_ferry.effects.secrets import gitlab_credentials, s3_credentials, secret_value
+from gitlab_ferry.effects.services import Services
+from gitlab_ferry.gitlab import GitLabClient, ImportTarget, S3Object, errors
+from gitlab_ferry.gitlab.responses import Project
+from gitlab_ferry.reconcile.deletion import DeletionObservation
+from gitlab_ferry.reconcile.import_observation import (
+    ExportSource,
+    ImportInfo,
+    ImportObservation,
+    ProjectInfo,
+    TrackerInfo,
+)
+from gitlab_ferry.reconcile.import_planner import ImportAction, Route
+from gitlab_ferry.reconcile.plan import Done, Failed, Outcome, Plan, Problem
+from gitlab_ferry.states import ImportState
+
+
+@dataclass(frozen=True)
+class ImportSubject:
+    """A ProjectImport with its destination connection and resolved target path."""
+
+    namespace: str
+    name: str
+    spec: ProjectImportSpec
+    connection: Connection
+    full_path: str
+    export: ReferencedExport | None
+    approved_plan: str | None
+
+
+class NamespacePaths:
+    """Full paths of namespaces by id (and of users' personal namespaces), cached: they
+    rarely change and every pass needs them."""
+
+    def __init__(self) -> None:
+        self._paths: dict[tuple[str, str, str], str] = {}
+
+    async def full_path(self, connection: Connection, spec: ProjectImportSpec) -> str:
+        if spec.namespace_path:
+            return spec.namespace_path.strip("/")
+        if isinstance(spec.namespace, str) and not spec.namespace.isdigit():
+            return spec.namespace.strip("/")
+        ref = spec.namespace_id or (int(spec.namespace) if spec.namespace is not None else None)
+        key = (connection.host, connection.identity, str(ref))
+        if key not in self._paths:
+            client = connection.client
+            if ref is None:
+                self._paths[key] = (await client.current_user()).username
+            else:
+                self._paths[key] = (await client.namespace(ref)).full_path
+        return self._paths[key]
+
+
+async def resolve(
+    services: Services,
+    namespaces: NamespacePaths,
+    body: dict[str, Any],
+    spec: ProjectImportSpec,
+) -> ImportSubject | Problem:
+    """The destination connection, target path and referenced export, or why not."""
+    metadata = body.get("metadata") or {}
+    namespace, name = metadata.get("namespace", ""), metadata.get("name", "")
+    try:
+        credentials = await gitlab_credentials(services.secrets, namespace, spec.gitlab)
+        await services.policy.check(credentials.url)
+        connection = services.clients.get(credentials)
+        full_path = f"{await namespaces.full_path(connection, spec)}/{spec.path}"
+        export = None
+        if spec.source.export_ref is not None:
+            export = await read_export(services, namespace, spec.source.export_ref.name)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a condition
+        return problem_from(exc)
+    annotations = metadata.get("annotations") or {}
+    return ImportSubject(
+        namespace, name, spec, connection, full_path, export, annotations.get(APPROVE_ANNOTATION)
+    )
+
+
+def _project_info(project: Project) -> ProjectInfo:
+    return ProjectInfo(
+        id=project.id,
+        path_with_namespace=project.path_with_namespace,
+        import_status=project.import_status,
+        import_type=project.import_type,
+        created_at=project.created_at,
+        marked_for_deletion=bool(project.marked_for_deletion_at or project.marked_for_deletion_on),
+    )
+
+
+async def _overwrite_candidates(client: GitLabClient, full_path: str) -> tuple[ProjectInfo, ...]:
+    """Projects at ``<path>-<32 hex>``, where GitLab first puts an overwriting import."""
+    pattern = re.compile(re.escape(full_path) + r"-[0-9a-f]{32}")
+    found = await client.search_projects(full_path.rsplit("/", 1)[-1])
+    return tuple(
+        _project_info(project)
+        for project in found
+        if pattern.fullmatch(project.path_with_namespace)
+    )
+
+
+async def observe(subject: ImportSubject, recorded: ProjectImportStatus) -> ImportObservation:
+    """What GitLab shows about this import's target and its own project."""
+    client = subject.connection.client
+    export = subject.export.source() if subject.export else None
+    if subject.spec.source.export_ref is not None and subject.export is None:
+        export = ExportSource(exists=False)
+    base: dict[str, Any] = {
+        "full_path": subject.full_path,
+        "export": export,
+        "approved_plan": subject.approved_plan,
+    }
+    try:
+        if subject.spec.relations:
+            at = await client.find_project(subject.full_path)
+            trackers = await client.relation_imports(at.id) if at else []
+            return ImportObservation(
+                **base,
+                at_path=_project_info(at) if at else None,
+                trackers=tuple(TrackerInfo(**t.model_dump()) for t in trackers),
+            )
+        tracked, missing, look_at_path = None, False, True
+        if recorded.project_id is not None:
+            try:
+                status = await client.import_status(recorded.project_id)
+            except errors.ProjectNotFound:
+                missing = True
+            else:
+                tracked = ImportInfo(
+                    project_id=status.id,
+                    path_with_namespace=status.path_with_namespace,
+                    import_status=status.import_status,
+                    import_type=status.import_type,
+                    correlation_id=status.correlation_id,
+                    import_error=status.import_error,
+                    failed_relations=tuple(r.model_dump() for r in status.failed_relations),
+                    stats=status.stats,
+                )
+                look_at_path = status.state in (ImportState.FAILED, ImportState.CANCELED)
+        at = await client.find_project(subject.full_path) if look_at_path else None
+        candidates: tuple[ProjectInfo, ...] = ()
+        plan = recorded.plan
+        if (
+            recorded.project_id is None
+            and plan is not None
+            and plan.action == ImportAction.IMPORT
+            and plan.phase == PlanPhase.APPLYING
+        ):
+            candidates = await _overwrite_candidates(client, subject.full_path)
+    except errors.GitLabError as exc:
+        return ImportObservation(**base, problem=problem_from(exc))
+    return ImportObservation(
+        **base,
+        at_path=_project_info(at) if at else None,
+        tracked=tracked,
+        tracked_missing=missing,
+        overwrite_candidates=candidates,
+    )
+
+
+async def observe_deletion(
+    subject: ImportSubject, recorded: ProjectImportStatus
+) -> DeletionObservation:
+    if recorded.project_id is None:
+        return DeletionObservation(approved_plan=subject.approved_plan)
+    try:
+        project = await subject.connection.client.find_project(recorded.project_id)
+    except errors.GitLabError as exc:
+        return DeletionObservation(approved_plan=subject.approved_plan, problem=problem_from(exc))
+    return DeletionObservation(
+        project_exists=project is not None,
+        marked_for_deletion=bool(
+            project and (project.marked_for_deletion_at or project.marked_for_deletion_on)
+        ),
+        approved_plan=subject.approved_plan,
+    )
+
+
+async def claims(services: Services, subject: ImportSubject, plan: Plan) -> list[Claim]:
+    """The budget a plan spends: one import, plus a source download when streaming from a
+    GitLab-kept export."""
+    overrides = subject.spec.gitlab.rate_limits
+    wanted = [services.claim(subject.connection, Bucket.IMPORT, overrides)]
+    export = subject.export
+    streams_from_gitlab = plan.params.get("route") == Route.STREAM.value or (
+        plan.action == ImportAction.IMPORT_RELATION
+        and export is not None
+        and export.source().location is not None
+        and export.spec.s3 is None
+    )
+    if export is not None and streams_from_gitlab:
+        source = await export_connection(services, subject.namespace, export)
+        wanted.append(
+            services.claim(
+                source,
+                Bucket.DOWNLOAD,
+                export.spec.gitlab.rate_limits,
+                project_path=export.project_path,
+            )
+        )
+    return wanted
+
+
+def _target(plan: Plan) -> ImportTarget:
+    params = plan.params
+    return ImportTarget(
+        path=params["path"],
+        name=params.get("name"),
+        namespace=params.get("namespace"),
+        namespace_id=params.get("namespace_id"),
+        namespace_path=params.get("namespace_path"),
+        overwrite=bool(params.get("overwrite")),
+        override_params=params.get("override_params") or {},
+    )
+
+
+async def import_project(services: Services, subject: ImportSubject, plan: Plan) -> Outcome:
+    """The import request of an ImportProject plan, by its route."""
+    route = Route(plan.params["route"])
+    if route is Route.STREAM:
+        return await _stream_import(services, subject, plan)
+    client = subject.connection.client
+    target = _target(plan)
+    spec, namespace = subject.spec, subject.namespace
+    try:
+        if route is Route.PRESIGNED_URL:
+            assert subject.export is not None
+            url = await presigned_export_url(services, namespace, subject.export)
+            send = client.remote_import(url, target)
+        elif route is Route.S3:
+            s3 = spec.source.s3
+            assert s3 is not None
+            keys = await s3_credentials(services.secrets, namespace, s3.credentials_secret_ref)
+            source = S3Object(
+                region=s3.region,
+                bucket_name=s3.bucket,
+                file_key=s3.key,
+                access_key_id=keys.access_key_id,
+                secret_access_key=keys.secret_access_key,
+            )
+            send = client.remote_import_s3(source, target)
+        else:
+            remote = spec.source.url
+            if spec.source.url_secret_ref is not None:
+                remote = await secret_value(services.secrets, namespace, spec.source.url_secret_ref)
+            assert remote is not None
+            send = client.remote_import(remote, target)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a condition
+        return Failed(problem_from(exc, what="preparing the import"), sent=False)
+    try:
+        status = await send
+    except errors.GitLabError as exc:
+        return Failed(problem_from(exc, what="requesting the import"))
+    return Done({"import": status.model_dump(mode="json")})
+
+
+async def _stream_import(services: Services, subject: ImportSubject, plan: Plan) -> Outcome:
+    """Stream the source GitLab's download into the destination's upload."""
+    sent = False
+    try:
+        async with open_archive(
+            services, subject.namespace, subject.spec, subject.export
+        ) as archive:
+            sent = True
+            status = await subject.connection.client.import_archive(archive.upload(), _target(plan))
+            data = {"sha256": archive.sha256, "size": archive.seen}
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a condition
+        return Failed(problem_from(exc, what="streaming the archive"), sent=sent)
+    return Done({"import": status.model_dump(mode="json"), **data})
+
+
+async def import_relation(services: Services, subject: ImportSubject, plan: Plan) -> Outcome:
+    """One relation re-import, streaming the archive from the source."""
+    sent = False
+    try:
+        async with open_archive(
+            services, subject.namespace, subject.spec, subject.export
+        ) as archive:
+            sent = True
+            tracker = await subject.connection.client.import_relation(
+                archive.upload(),
+                path=str(plan.params["path"]),
+                relation=str(plan.params["relation"]),
+            )
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a condition
+        return Failed(problem_from(exc, what=f"re-importing {plan.params['relation']}"), sent=sent)
+    return Done({"tracker": TrackerInfo(**tracker.model_dump())})
+
+
+async def delete_project(subject: ImportSubject, plan: Plan) -> Outcome:
+    try:
+        await subject.connection.client.delete_project(int(plan.params["project_id"]))
+    except errors.ProjectNotFound:
+        return Done()
+    except errors.GitLabError as exc:
+        return Failed(problem_from(exc, what="deleting the project"))
+    return Done()

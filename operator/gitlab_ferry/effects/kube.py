@@ -1,0 +1,134 @@
+"""Kubernetes reads and writes of the reconcilers: Secrets, status, referenced objects
+(effects layer).
+
+A thin async facade over the official ``kubernetes`` client, which is synchronous: calls run
+in worker threads. Status is written through the status subresource with a JSON merge patch
+that also removes fields the new status no longer has. It must not import kopf.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+from gitlab_ferry.api.base import GROUP, VERSION
+
+
+class KubeError(Exception):
+    """A Kubernetes API call failed for a reason other than a missing object."""
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    plural: str
+    namespace: str
+    name: str
+
+
+def status_patch(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
+    """A merge patch turning status ``old`` into ``new``: absent keys become null."""
+    patch: dict[str, Any] = dict(new)
+    for key, value in (old or {}).items():
+        if key not in new:
+            patch[key] = None
+        elif isinstance(value, Mapping) and isinstance(new[key], Mapping):
+            patch[key] = status_patch(value, new[key])
+    return patch
+
+
+class KubeApi:
+    """The operator's Kubernetes calls."""
+
+    def __init__(self, api_client: k8s.ApiClient) -> None:
+        self._core = k8s.CoreV1Api(api_client)
+        self._custom = k8s.CustomObjectsApi(api_client)
+
+    async def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
+        """The Secret's data, decoded as text; ``None`` if it does not exist."""
+        try:
+            secret = await asyncio.to_thread(self._core.read_namespaced_secret, name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise KubeError(
+                f"reading Secret {namespace}/{name}: {exc.status} {exc.reason}"
+            ) from exc
+        data: dict[str, str] = {}
+        for key, value in (secret.data or {}).items():
+            data[key] = base64.b64decode(value).decode("utf-8", errors="replace")
+        for key, value in (secret.string_data or {}).items():
+            data[key] = value
+        return data
+
+    async def get_object(self, ref: ObjectRef) -> dict[str, Any] | None:
+        """A custom object of this operator's group, or ``None`` if absent."""
+        try:
+            obj = await asyncio.to_thread(
+                self._custom.get_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                ref.namespace,
+                ref.plural,
+                ref.name,
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise KubeError(
+                f"reading {ref.plural} {ref.namespace}/{ref.name}: {exc.status}"
+            ) from exc
+        if not isinstance(obj, dict):
+            raise KubeError(f"unexpected answer reading {ref.plural} {ref.namespace}/{ref.name}")
+        return obj
+
+    async def patch_status(self, ref: ObjectRef, patch: Mapping[str, Any]) -> bool:
+        """Merge-patch the status subresource; ``False`` if the object is gone."""
+        try:
+            await asyncio.to_thread(
+                self._custom.patch_namespaced_custom_object_status,
+                GROUP,
+                VERSION,
+                ref.namespace,
+                ref.plural,
+                ref.name,
+                {"status": dict(patch)},
+                _content_type="application/merge-patch+json",
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise KubeError(f"writing status of {ref.namespace}/{ref.name}: {exc.status}") from exc
+        return True
+
+
+class SecretCache:
+    """Secrets read through a short-lived cache: objects polling GitLab re-read their token
+    Secret on every pass, and a created or rotated Secret must still be picked up soon."""
+
+    def __init__(
+        self, kube: KubeApi, ttl: float = 10.0, now: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._kube = kube
+        self._ttl = ttl
+        self._now = now
+        self._entries: dict[tuple[str, str], tuple[float, dict[str, str] | None]] = {}
+
+    async def read(self, namespace: str, name: str) -> dict[str, str] | None:
+        key = (namespace, name)
+        now = self._now()
+        cached = self._entries.get(key)
+        if cached is not None and now - cached[0] < self._ttl:
+            return cached[1]
+        data = await self._kube.read_secret(namespace, name)
+        self._entries[key] = (now, data)
+        if len(self._entries) > 4096:
+            oldest = min(self._entries, key=lambda k: self._entries[k][0])
+            del self._entries[oldest]
+        return data

@@ -1,0 +1,140 @@
+"""HTTP plumbing of the GitLab client: error mapping and request accounting (gitlab layer).
+
+Turns every httpx outcome into either a response GitLab meant as success or a typed
+``GitLabError``, reading all of GitLab's error-body shapes. It never sleeps and never lets an
+httpx exception escape. It must not import kopf, Kubernetes or prometheus_client: callers
+observe requests through the ``RequestObserver`` protocol instead.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import httpx
+
+from gitlab_ferry.gitlab import errors
+from gitlab_ferry.gitlab.ratelimit import retry_after_seconds
+from gitlab_ferry.redact import redact_text
+
+
+class RequestObserver(Protocol):
+    """Told about every request the client makes (for metrics)."""
+
+    def __call__(self, endpoint: str, status: int | None, seconds: float) -> None: ...
+
+
+#: Checks a URL before the client connects to it; raises ``HostNotAllowed`` to refuse.
+UrlGuard = Callable[[httpx.URL], Awaitable[None]]
+
+
+def ssl_context(ca_pem: str | None) -> ssl.SSLContext | bool:
+    """The TLS verification to use: system roots, plus the given PEM CAs if any."""
+    if not ca_pem:
+        return True
+    context = ssl.create_default_context()
+    context.load_verify_locations(cadata=ca_pem)
+    return context
+
+
+def parse_json(response: httpx.Response, endpoint: str) -> Any:
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        content_type = response.headers.get("content-type", "")
+        raise errors.UnexpectedResponse(
+            f"expected JSON from GitLab, got {content_type or 'no content type'}",
+            status=response.status_code,
+            endpoint=endpoint,
+        ) from exc
+
+
+def _body_message(response: httpx.Response) -> tuple[str, str | None]:
+    """GitLab's error message and OAuth-style error code, from any of its body shapes."""
+    content_type = response.headers.get("content-type", "")
+    if "html" in content_type:
+        return f"{response.reason_phrase} (an HTML error page, likely from a proxy)", None
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        text = response.text.strip().splitlines()
+        return (text[0][:300] if text else response.reason_phrase), None
+    if not isinstance(body, dict):
+        return str(body)[:300], None
+    code = body.get("error") if isinstance(body.get("error"), str) else None
+    message = body.get("message")
+    if isinstance(message, dict):
+        if isinstance(message.get("error"), str):
+            return message["error"], code
+        parts = [
+            f"{key} {'; '.join(map(str, value)) if isinstance(value, list) else value}"
+            for key, value in message.items()
+        ]
+        return "; ".join(parts), code
+    if isinstance(message, str):
+        return message, code
+    if code is not None:
+        description = body.get("error_description")
+        return (f"{code}: {description}" if description else code), code
+    return response.reason_phrase, None
+
+
+def error_for(
+    response: httpx.Response, endpoint: str, now: float, token: str
+) -> errors.GitLabError:
+    """The typed error for a non-success response."""
+    status = response.status_code
+    raw, code = _body_message(response)
+    message = redact_text(raw, token)
+    kwargs: dict[str, Any] = {"status": status, "endpoint": endpoint}
+    if status == 429:
+        return errors.RateLimited(
+            message,
+            retry_after=retry_after_seconds(response.headers, now),
+            endpoint=endpoint,
+            plain_text="text/plain" in response.headers.get("content-type", ""),
+        )
+    if status >= 500:
+        return errors.ServerError(message, **kwargs)
+    lowered = message.lower()
+    if status == 400:
+        if "has already been taken" in lowered:
+            return errors.PathTaken(message, **kwargs)
+        if "namespace is not valid" in lowered:
+            return errors.NamespaceInvalid(message, **kwargs)
+        return errors.BadRequest(message, **kwargs)
+    if status == 401:
+        return errors.Unauthorized(message, **kwargs)
+    if status == 403:
+        if code == "insufficient_scope":
+            return errors.InsufficientScope(message, **kwargs)
+        return errors.Forbidden(message, **kwargs)
+    if status == 404:
+        if code is not None or "html" in response.headers.get("content-type", ""):
+            return errors.RouteNotFound(message, **kwargs)
+        if "namespace not found" in lowered:
+            return errors.NamespaceNotFound(message, **kwargs)
+        if "project not found" in lowered:
+            return errors.ProjectNotFound(message, **kwargs)
+        if endpoint == "download" and ("expired" in lowered or "not available" in lowered):
+            return errors.ExportNotAvailable(message, **kwargs)
+        return errors.NotFound(message, **kwargs)
+    if status == 409:
+        return errors.Conflict(message, **kwargs)
+    if status == 413:
+        return errors.PayloadTooLarge(message, **kwargs)
+    if status == 422:
+        return errors.UnprocessableEntity(message, **kwargs)
+    return errors.HTTPStatusError(message, **kwargs)
+
+
+def transport_error(exc: httpx.HTTPError, endpoint: str, token: str) -> errors.GitLabError:
+    """The typed error for an httpx exception (no usable response)."""
+    detail = redact_text(str(exc) or type(exc).__name__, token)
+    if isinstance(exc, httpx.TimeoutException):
+        return errors.GitLabTimeout(f"timed out: {detail}", endpoint=endpoint)
+    if isinstance(exc, httpx.DecodingError):
+        return errors.UnexpectedResponse(f"malformed response: {detail}", endpoint=endpoint)
+    return errors.TransportError(f"{type(exc).__name__}: {detail}", endpoint=endpoint)

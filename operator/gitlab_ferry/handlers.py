@@ -1,0 +1,125 @@
+"""The kopf handlers: the only module that knows kopf.
+
+Each ProjectExport and ProjectImport gets a daemon running its reconcile loop (observe, plan,
+apply, record); updates to an object wake its loop; a ProjectImport's deletion runs behind a
+finalizer. Handlers are registered on an explicit registry built by ``make_registry``, so
+importing this module has no side effects.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, cast
+
+import kopf
+
+from gitlab_ferry.api.base import GROUP, VERSION
+from gitlab_ferry.api.project_export import PLURAL as EXPORTS
+from gitlab_ferry.api.project_import import PLURAL as IMPORTS
+from gitlab_ferry.controller.exports import ExportReconciler
+from gitlab_ferry.controller.imports import ImportReconciler
+from gitlab_ferry.controller.runtime import Runtime
+from gitlab_ferry.controller.serving import Health, start_server
+
+#: The finalizer on every object; removing it by hand releases an object without the operator.
+FINALIZER = f"{GROUP}/finalizer"
+#: kopf's own bookkeeping lives in annotations with this prefix, never in status.
+KOPF_PREFIX = f"kopf.{GROUP}"
+
+logger = logging.getLogger("gitlab_ferry.handlers")
+
+
+def post_event(body: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
+    """Post a Kubernetes Event about ``body`` through kopf's event queue."""
+    kopf.event(cast(kopf.Body, body), type=kind, reason=reason, message=message[:1024])
+
+
+def make_registry() -> kopf.OperatorRegistry:
+    """A registry with every handler of the operator."""
+    registry = kopf.OperatorRegistry()
+
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        # The same credentials as the operator's own Kubernetes client: KUBECONFIG, or the
+        # pod's service account.
+        return kopf.login_via_client(**kwargs)
+
+    @kopf.on.startup(registry=registry)
+    async def configure(settings: kopf.OperatorSettings, memo: Runtime, **_: Any) -> None:
+        settings.persistence.finalizer = FINALIZER
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+            prefix=KOPF_PREFIX, key="last-handled-configuration"
+        )
+        # Only kopf's own warnings become Events; the operator posts its plans itself.
+        settings.posting.level = logging.WARNING
+        settings.watching.server_timeout = 300
+        settings.watching.client_timeout = 330
+        settings.networking.request_timeout = 60
+        health = Health()
+        runner, port = await start_server(
+            memo.metrics.registry,
+            health,
+            memo.settings.metrics_address,
+            memo.settings.metrics_port,
+        )
+        memo.serving = (runner, health)
+        health.ready = True
+        logger.info("serving /metrics, /healthz and /readyz on port %d", port)
+
+    @kopf.on.cleanup(registry=registry)
+    async def shutdown(memo: Runtime, **_: Any) -> None:
+        await memo.aclose()
+        if memo.serving is not None:
+            runner, _health = memo.serving
+            await runner.cleanup()
+
+    @kopf.daemon(GROUP, VERSION, EXPORTS, registry=registry, cancellation_timeout=30.0)
+    async def export_loop(
+        stopped: kopf.DaemonStopped, body: kopf.Body, memo: Runtime, **_: Any
+    ) -> None:
+        await ExportReconciler(memo).run(body, stopped)
+
+    @kopf.daemon(GROUP, VERSION, IMPORTS, registry=registry, cancellation_timeout=30.0)
+    async def import_loop(
+        stopped: kopf.DaemonStopped, body: kopf.Body, memo: Runtime, **_: Any
+    ) -> None:
+        await ImportReconciler(memo).run(body, stopped)
+
+    @kopf.on.update(GROUP, VERSION, EXPORTS, registry=registry)
+    @kopf.on.update(GROUP, VERSION, IMPORTS, registry=registry)
+    async def wake(uid: str, memo: Runtime, **_: Any) -> None:
+        memo.wakeups.wake(uid)
+
+    @kopf.on.delete(GROUP, VERSION, IMPORTS, registry=registry)
+    async def delete_import(body: kopf.Body, memo: Runtime, **_: Any) -> None:
+        delay = await ImportReconciler(memo).delete(body)
+        if delay is not None:
+            raise kopf.TemporaryError(
+                "the imported project is not deleted yet (see the Ready condition); set "
+                "spec.deletionPolicy to Orphan to release the object without deleting it",
+                delay=memo.clock.real_seconds(delay),
+            )
+
+    return registry
+
+
+async def operate(
+    runtime: Runtime,
+    *,
+    namespaces: list[str],
+    peering: str | None = None,
+    liveness: str | None = None,
+) -> None:
+    """Run the operator until it is told to stop (SIGTERM/SIGINT)."""
+    runtime.events = post_event
+    await kopf.operator(
+        registry=make_registry(),
+        memo=runtime,
+        clusterwide=not namespaces,
+        namespaces=namespaces,
+        standalone=peering is None,
+        peering_name=peering,
+        liveness_endpoint=liveness,
+    )

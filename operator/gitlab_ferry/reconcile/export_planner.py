@@ -1,0 +1,497 @@
+"""The ProjectExport planner: (spec, recorded status, observation, now) -> the one next Plan
+(reconcile layer).
+
+It encodes GitLab's export hazards: a POST deletes the caller's current archive, so it is
+planned only when nothing is queued, running or still needed; ``none`` after ``started`` is a
+failure GitLab does not report; exports can hang. Pure: no I/O, time is ``now``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from gitlab_ferry.api import ProjectExportSpec, ProjectExportStatus, parse_duration
+from gitlab_ferry.api.base import ArtifactLocation
+from gitlab_ferry.reconcile.plan import Plan, Problem, Reason, Verdict, stable_hash
+from gitlab_ferry.reconcile.s3_keys import render_key
+from gitlab_ferry.reconcile.timing import (
+    Polling,
+    next_scheduled,
+    parse_time,
+    rfc3339,
+    seconds_between,
+)
+from gitlab_ferry.states import EXPORT_IN_FLIGHT, ExportState, parse_state
+
+KIND = "ProjectExport"
+
+
+class ExportAction:
+    REQUEST = "RequestExport"
+    AWAIT = "AwaitExport"
+    UP_TO_DATE = "UpToDate"
+    RETRY_LATER = "RetryLater"
+    REPORT_FAILURE = "ReportFailure"
+    HOLD = "HoldForConsumers"
+    SUSPEND = "Suspend"
+    BLOCKED = "Blocked"
+
+
+@dataclass(frozen=True)
+class ExportPolicy:
+    """Operator-wide knobs of the export planner."""
+
+    polling: Polling = field(default_factory=Polling)
+    #: Export requests per desired state before giving up (a spec change or the next
+    #: scheduled run starts over).
+    max_attempts: int = 3
+    #: Seconds to wait before retrying a failed export.
+    retry_delay: float = 60.0
+    #: How long GitLab may show ``none`` after accepting a request before it counts as lost.
+    acceptance_grace: float = 120.0
+    #: How often to look for GitLab's removal of an archive past its expiry (GitLab sweeps
+    #: hourly).
+    expiry_recheck: float = 300.0
+    #: How often to look again at problems only a person fixes (a token, a project path).
+    recheck: float = 300.0
+
+
+@dataclass(frozen=True)
+class S3ObjectInfo:
+    size: int | None = None
+    etag: str | None = None
+
+
+@dataclass(frozen=True)
+class ExportObservation:
+    """What GitLab (and the destination) showed."""
+
+    export_status: str | None = None
+    project_id: int | None = None
+    path_with_namespace: str | None = None
+    api_url: str | None = None
+    web_url: str | None = None
+    #: The S3 object at ``status.destinationKey``, when the destination is S3 and it exists.
+    uploaded: S3ObjectInfo | None = None
+    #: ProjectImports that reference this export and have not taken its archive yet.
+    consumers_waiting: int = 0
+    #: How long exports usually take on this GitLab, if known.
+    expected_seconds: float | None = None
+    problem: Problem | None = None
+
+    @property
+    def state(self) -> ExportState:
+        return parse_state(ExportState, self.export_status)
+
+
+def _sentence(text: str) -> str:
+    """``text`` as a sentence, without lower-casing names such as GitLab or S3 keys."""
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def export_spec_hash(spec: ProjectExportSpec) -> str:
+    """Fingerprint of what shapes an export: a change means a new export is due."""
+    return stable_hash(
+        {
+            "gitlab": spec.gitlab.url,
+            "project": spec.project,
+            "description": spec.description,
+            "upload": spec.upload.model_dump(mode="json") if spec.upload else None,
+            "s3": spec.s3.model_dump(mode="json") if spec.s3 else None,
+        }
+    )
+
+
+def destination(spec: ProjectExportSpec) -> ArtifactLocation:
+    if spec.s3 is not None:
+        return ArtifactLocation.S3
+    if spec.upload is not None:
+        return ArtifactLocation.UPLOAD
+    return ArtifactLocation.GITLAB
+
+
+@dataclass(frozen=True)
+class _Run:
+    """The recorded export run, read from status."""
+
+    started_at: datetime | None
+    finished_at: datetime | None
+    succeeded_at: datetime | None
+    same_spec: bool
+    attempts: int
+    seen_in_flight: bool
+
+    @property
+    def open(self) -> bool:
+        if self.started_at is None:
+            return False
+        concluded = max(
+            (t for t in (self.finished_at, self.succeeded_at) if t is not None), default=None
+        )
+        return concluded is None or concluded < self.started_at
+
+    @property
+    def succeeded(self) -> bool:
+        return (
+            self.same_spec
+            and self.succeeded_at is not None
+            and (self.started_at is None or self.succeeded_at >= self.started_at)
+        )
+
+
+def _run(recorded: ProjectExportStatus, current_hash: str) -> _Run:
+    artifact_time = parse_time(recorded.artifact.created_at) if recorded.artifact else None
+    return _Run(
+        started_at=parse_time(recorded.started_at),
+        finished_at=parse_time(recorded.finished_at),
+        succeeded_at=artifact_time,
+        same_spec=recorded.spec_hash == current_hash,
+        attempts=recorded.attempts if recorded.spec_hash == current_hash else 0,
+        seen_in_flight=parse_state(ExportState, recorded.export_status) in EXPORT_IN_FLIGHT,
+    )
+
+
+class _Planner:
+    def __init__(
+        self,
+        spec: ProjectExportSpec,
+        recorded: ProjectExportStatus,
+        observed: ExportObservation,
+        now: datetime,
+        policy: ExportPolicy,
+        name: str,
+        namespace: str,
+    ) -> None:
+        self.spec = spec
+        self.recorded = recorded
+        self.observed = observed
+        self.now = now
+        self.policy = policy
+        self.name = name
+        self.namespace = namespace
+        self.hash = export_spec_hash(spec)
+        self.run = _run(recorded, self.hash)
+        self.timeout = parse_duration(spec.timeout)
+
+    def plan(self) -> Plan:
+        if self.observed.problem is not None:
+            return self._blocked(self.observed.problem)
+        if self.spec.suspend:
+            return self._plan(
+                ExportAction.SUSPEND,
+                "spec.suspend is true, so nothing is sent to GitLab",
+                Verdict(False, Reason.SUSPENDED, "Suspended by spec.suspend."),
+            )
+        state = self.observed.state
+        if state is ExportState.UNKNOWN:
+            return self._plan(
+                ExportAction.AWAIT,
+                f"GitLab reports an unknown export status {self.observed.export_status!r}",
+                Verdict(False, Reason.EXPORTING, "Waiting for a known export status."),
+                requeue_after=self.policy.polling.maximum,
+            )
+        if self.run.open and self.run.same_spec:
+            return self._open_run(state)
+        if state in EXPORT_IN_FLIGHT:
+            return self._await(
+                "GitLab is already exporting this project for this token's user; a new "
+                "request now would only be merged into it, so wait for it to end",
+                Reason.EXPORTING,
+                self._waited_in(ExportAction.AWAIT),
+            )
+        if self.run.succeeded:
+            if state is not ExportState.FINISHED and self._kept_on_gitlab():
+                return self._request(
+                    "the archive expired on GitLab (it deletes exports after about 24 hours)",
+                    verdict_reason=Reason.EXPIRED,
+                    new_run=True,
+                )
+            return self._drift_or_up_to_date()
+        if self.run.same_spec and self.run.started_at is not None:
+            return self._after_failure()
+        if self.recorded.spec_hash and not self.run.same_spec:
+            return self._request("the spec changed since the last export")
+        return self._request("no export of this spec has been made by this object yet")
+
+    def _open_run(self, state: ExportState) -> Plan:
+        """The export this object requested has not concluded yet."""
+        elapsed = seconds_between(self.run.started_at, self.now)
+        if state in EXPORT_IN_FLIGHT:
+            if elapsed > self.timeout.total_seconds():
+                return self._failure(
+                    f"the export has not finished after {self.spec.timeout} (spec.timeout)",
+                    reason=Reason.TIMED_OUT,
+                )
+            reason = Reason.SCHEDULED if state is ExportState.QUEUED else Reason.EXPORTING
+            return self._await(f"GitLab is exporting the project ({state})", reason, elapsed)
+        if state is ExportState.FINISHED:
+            if destination(self.spec) is ArtifactLocation.S3 and self.observed.uploaded is None:
+                key = self.recorded.destination_key or "(unknown key)"
+                bucket = self.spec.s3.bucket if self.spec.s3 else "?"
+                return self._failure(
+                    f"GitLab finished the export but s3://{bucket}/{key} does not exist, so "
+                    "its upload failed (GitLab still holds the archive)",
+                    reason=Reason.UPLOAD_MISSING,
+                )
+            return self._up_to_date("the export finished")
+        if state is ExportState.FAILED:
+            return self._failure("GitLab reports the export as failed")
+        if self.run.seen_in_flight:
+            return self._failure(
+                "GitLab went from exporting to none: the export failed while archiving "
+                "(GitLab reports this failure silently)"
+            )
+        if elapsed < self.policy.acceptance_grace:
+            return self._await(
+                "GitLab accepted the export request and has not queued it yet",
+                Reason.SCHEDULED,
+                elapsed,
+            )
+        return self._failure(
+            f"GitLab still shows no export {int(elapsed)}s after accepting the request"
+        )
+
+    def _after_failure(self) -> Plan:
+        """The last run of the current spec failed."""
+        due = self.next_export_at()
+        if due is not None and due <= self.now:
+            return self._request("the schedule says the next export is due", new_run=True)
+        if self._exhausted():
+            return self._gave_up()
+        failed_at = self.run.finished_at or self.now
+        pause = self.policy.retry_delay - seconds_between(failed_at, self.now)
+        if pause > 0:
+            return self._recorded_failure(
+                f"the last attempt failed; retrying in {pause:.0f}s",
+                ExportAction.RETRY_LATER,
+                requeue_after=pause,
+                final=False,
+            )
+        return self._request("the last attempt failed")
+
+    def _waited_in(self, action: str) -> float:
+        """Seconds the recorded plan has had ``action`` (0 when it has another)."""
+        plan = self.recorded.plan
+        if plan is None or plan.action != action:
+            return 0.0
+        return seconds_between(parse_time(plan.since), self.now)
+
+    def _kept_on_gitlab(self) -> bool:
+        return destination(self.spec) is ArtifactLocation.GITLAB
+
+    # -- outcomes --------------------------------------------------------------------------
+
+    def _exhausted(self) -> bool:
+        return self.run.attempts >= self.policy.max_attempts
+
+    def _failure(self, what: str, *, reason: Reason = Reason.FAILED) -> Plan:
+        if not self._exhausted():
+            return self._plan(
+                ExportAction.RETRY_LATER,
+                f"{what}; retrying (attempt {self.run.attempts + 1} of "
+                f"{self.policy.max_attempts}) after a pause",
+                Verdict(False, reason, f"{_sentence(what)} Retrying.", final=False),
+                requeue_after=self.policy.retry_delay,
+                inputs=(self.hash, self.run.attempts),
+            )
+        return self._plan(
+            ExportAction.REPORT_FAILURE,
+            f"{what}, after {self.run.attempts} attempts; a spec change or the next "
+            "scheduled run starts over",
+            Verdict(False, reason, _sentence(what)),
+            inputs=(self.hash, self.run.attempts),
+        )
+
+    def _gave_up(self) -> Plan:
+        return self._recorded_failure(
+            f"the export failed {self.run.attempts} times; a spec change or the next "
+            "scheduled run starts over",
+            ExportAction.REPORT_FAILURE,
+            requeue_after=self._seconds_to_next_run(),
+            final=True,
+        )
+
+    def _recorded_failure(
+        self, why: str, action: str, *, requeue_after: float | None, final: bool
+    ) -> Plan:
+        """Keep reporting the failure already recorded in the Ready condition."""
+        ready = next((c for c in self.recorded.conditions if c.type == "Ready"), None)
+        reason = Reason.FAILED
+        if ready is not None and ready.reason in Reason.__members__.values():
+            reason = Reason(ready.reason)
+        if reason not in (Reason.FAILED, Reason.TIMED_OUT, Reason.UPLOAD_MISSING):
+            reason = Reason.FAILED
+        message = ready.message if ready and ready.message else "The export failed."
+        return self._plan(
+            action,
+            why,
+            Verdict(False, reason, message, final=final),
+            requeue_after=requeue_after,
+            inputs=(self.hash, self.run.attempts),
+        )
+
+    def _await(self, why: str, reason: Reason, elapsed: float) -> Plan:
+        delay = self.policy.polling.next_delay(elapsed, self.observed.expected_seconds)
+        return self._plan(
+            ExportAction.AWAIT,
+            f"{why}; looking again in {delay:.0f}s",
+            Verdict(False, reason, why[0].upper() + why[1:] + "."),
+            requeue_after=delay,
+            inputs=(self.hash, self.recorded.started_at),
+        )
+
+    def _up_to_date(self, why: str) -> Plan:
+        where = {
+            ArtifactLocation.GITLAB: "kept on GitLab (download links in status.links)",
+            ArtifactLocation.UPLOAD: "uploaded to the URL in spec.upload",
+            ArtifactLocation.S3: "uploaded to S3",
+        }[destination(self.spec)]
+        return self._plan(
+            ExportAction.UP_TO_DATE,
+            f"{why}; the archive is {where}",
+            Verdict(True, Reason.FINISHED, f"The export finished; the archive is {where}."),
+            requeue_after=self._seconds_to_next_run(),
+            inputs=(self.hash, self.recorded.started_at),
+        )
+
+    def _drift_or_up_to_date(self) -> Plan:
+        due = self.next_export_at()
+        if due is not None and due <= self.now:
+            why = "the schedule says" if self.spec.schedule else "spec.maxAge says"
+            return self._request(
+                f"{why} the archive is due for renewal", new_run=True, hold_for_consumers=True
+            )
+        return self._up_to_date("the last export is current")
+
+    def _request(
+        self,
+        why: str,
+        verdict_reason: Reason = Reason.SCHEDULED,
+        *,
+        new_run: bool = False,
+        hold_for_consumers: bool = False,
+    ) -> Plan:
+        if hold_for_consumers and self.observed.consumers_waiting and self._kept_on_gitlab():
+            return self._plan(
+                ExportAction.HOLD,
+                f"{why}, but {self.observed.consumers_waiting} ProjectImport(s) still need the "
+                "current archive and a new export would delete it",
+                Verdict(True, Reason.FINISHED, "Holding the archive for ProjectImports."),
+                requeue_after=self.policy.polling.maximum,
+            )
+        retry = self.run.same_spec and not self.run.succeeded and not new_run
+        attempt = self.run.attempts + 1 if retry else 1
+        params: dict[str, object] = {"attempt": attempt, "spec_hash": self.hash}
+        if self.spec.s3 is not None:
+            params["s3_key"] = render_key(
+                self.spec.s3.key,
+                namespace=self.namespace,
+                name=self.name,
+                project=str(self.spec.project),
+                now=self.now,
+            )
+        return self._plan(
+            ExportAction.REQUEST,
+            f"{why}, so request a new export",
+            Verdict(False, verdict_reason, "Export requested from GitLab."),
+            requeue_after=self.policy.polling.next_delay(0.0, self.observed.expected_seconds),
+            mutating=True,
+            inputs=(self.hash, attempt, params.get("s3_key")),
+            params=params,
+        )
+
+    def _blocked(self, problem: Problem) -> Plan:
+        return self._plan(
+            ExportAction.BLOCKED,
+            f"cannot proceed: {problem.message}",
+            Verdict(False, problem.reason, problem.message),
+            requeue_after=problem.retry_after
+            or (self.policy.polling.maximum if problem.transient else self.policy.recheck),
+            inputs=(problem.reason,),
+        )
+
+    # -- schedule --------------------------------------------------------------------------
+
+    def next_export_at(self) -> datetime | None:
+        """When the schedule or maxAge asks for the next export: after the last good one, or
+        after the last attempt when none succeeded."""
+        base = self.run.succeeded_at or self.run.started_at
+        if base is None:
+            return None
+        if self.spec.schedule:
+            return next_scheduled(self.spec.schedule, base)
+        if self.spec.max_age:
+            return base + parse_duration(self.spec.max_age)
+        return None
+
+    def _seconds_to_next_run(self) -> float | None:
+        moments = [self.next_export_at()]
+        if self._kept_on_gitlab() and self.recorded.links:
+            expires = parse_time(self.recorded.links.expires_at)
+            if expires is not None and expires <= self.now:
+                # Past the expiry GitLab's hourly sweep may not have run yet.
+                expires = self.now + timedelta(seconds=self.policy.expiry_recheck)
+            moments.append(expires)
+        future = [m for m in moments if m is not None]
+        if not future:
+            return None
+        return max(1.0, (min(future) - self.now).total_seconds())
+
+    def _plan(
+        self,
+        action: str,
+        reason: str,
+        verdict: Verdict,
+        *,
+        requeue_after: float | None = None,
+        mutating: bool = False,
+        inputs: tuple[object, ...] = (),
+        params: dict[str, object] | None = None,
+    ) -> Plan:
+        return Plan(
+            kind=KIND,
+            action=action,
+            reason=reason,
+            verdict=verdict,
+            requeue_after=requeue_after,
+            mutating=mutating,
+            inputs=inputs,
+            params=dict(params or {}),
+        )
+
+
+def plan_export(
+    spec: ProjectExportSpec,
+    recorded: ProjectExportStatus,
+    observed: ExportObservation,
+    now: datetime,
+    policy: ExportPolicy | None = None,
+    *,
+    name: str = "",
+    namespace: str = "",
+) -> Plan:
+    """The one next action for a ProjectExport, and why."""
+    return _Planner(spec, recorded, observed, now, policy or ExportPolicy(), name, namespace).plan()
+
+
+def next_export_at(
+    spec: ProjectExportSpec, recorded: ProjectExportStatus, now: datetime
+) -> str | None:
+    """``status.nextExportAt`` for a status whose last good export is recorded."""
+    planner = _Planner(spec, recorded, ExportObservation(), now, ExportPolicy(), "", "")
+    moment = planner.next_export_at()
+    return rfc3339(moment) if moment else None
+
+
+__all__ = [
+    "KIND",
+    "ExportAction",
+    "ExportObservation",
+    "ExportPolicy",
+    "S3ObjectInfo",
+    "destination",
+    "export_spec_hash",
+    "next_export_at",
+    "plan_export",
+]

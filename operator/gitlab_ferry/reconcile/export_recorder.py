@@ -1,0 +1,114 @@
+"""The ProjectExport status after a reconcile pass (reconcile layer).
+
+``begin_export`` is the record written before an export request reaches GitLab, so a restart
+knows a request may be in flight; ``record_export`` folds an observation, a plan and its
+outcome into the new status. Pure: the caller writes the result.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from gitlab_ferry.api import ProjectExportSpec, ProjectExportStatus
+from gitlab_ferry.api.base import Artifact
+from gitlab_ferry.api.project_export import ExportLinks
+from gitlab_ferry.reconcile.conditions import (
+    applying_record,
+    conditions,
+    plan_record,
+    verdict_of,
+)
+from gitlab_ferry.reconcile.export_planner import (
+    ExportAction,
+    ExportObservation,
+    destination,
+    export_spec_hash,
+    next_export_at,
+)
+from gitlab_ferry.reconcile.plan import Done, Outcome, Plan
+from gitlab_ferry.reconcile.timing import EXPORT_RETENTION, parse_time, rfc3339
+
+
+def begin_export(
+    spec: ProjectExportSpec, recorded: ProjectExportStatus, plan: Plan, now: datetime
+) -> ProjectExportStatus:
+    """The status to write before ``plan`` (a RequestExport) is sent to GitLab."""
+    status = recorded.model_copy(deep=True)
+    status.plan = applying_record(plan, now)
+    status.started_at = rfc3339(now)
+    status.finished_at = None
+    status.spec_hash = str(plan.params["spec_hash"])
+    status.attempts = int(plan.params["attempt"])
+    status.destination_key = str(plan.params["s3_key"]) if spec.s3 else None
+    # The request deletes this user's previous archive on GitLab: no more download links.
+    status.links = None
+    return status
+
+
+def record_export(
+    spec: ProjectExportSpec,
+    generation: int | None,
+    recorded: ProjectExportStatus,
+    observed: ExportObservation,
+    plan: Plan,
+    outcome: Outcome | None,
+    now: datetime,
+) -> ProjectExportStatus:
+    """The status after a pass that observed ``observed`` and applied ``plan``."""
+    status = recorded.model_copy(deep=True)
+    if observed.problem is None:
+        status.export_status = observed.export_status
+        status.project_id = observed.project_id or status.project_id
+        status.path_with_namespace = observed.path_with_namespace or status.path_with_namespace
+    concluding = _run_open(status) and status.spec_hash == export_spec_hash(spec)
+    if plan.action == ExportAction.UP_TO_DATE and concluding:
+        _conclude_success(status, spec, observed, now)
+    elif plan.action in (ExportAction.RETRY_LATER, ExportAction.REPORT_FAILURE) and concluding:
+        status.finished_at = rfc3339(now)
+    if isinstance(outcome, Done) and plan.action == ExportAction.REQUEST:
+        status.export_status = outcome.data.get("export_status", status.export_status)
+    status.next_export_at = next_export_at(spec, status, now)
+    verdict = verdict_of(plan, outcome)
+    status.plan = plan_record(plan, outcome, recorded.plan, now)
+    status.conditions = conditions(verdict, recorded.conditions, generation, now)
+    status.observed_generation = generation
+    return status
+
+
+def _run_open(status: ProjectExportStatus) -> bool:
+    started = parse_time(status.started_at)
+    if started is None:
+        return False
+    ends = [
+        parse_time(status.finished_at),
+        parse_time(status.artifact.created_at) if status.artifact else None,
+    ]
+    concluded = max((t for t in ends if t is not None), default=None)
+    return concluded is None or concluded < started
+
+
+def _conclude_success(
+    status: ProjectExportStatus,
+    spec: ProjectExportSpec,
+    observed: ExportObservation,
+    now: datetime,
+) -> None:
+    uploaded = observed.uploaded
+    status.artifact = Artifact(
+        location=destination(spec),
+        bucket=spec.s3.bucket if spec.s3 else None,
+        key=status.destination_key if spec.s3 else None,
+        region=spec.s3.region if spec.s3 else None,
+        size=uploaded.size if uploaded else None,
+        etag=uploaded.etag if uploaded else None,
+        created_at=rfc3339(now),
+    )
+    status.finished_at = rfc3339(now)
+    # GitLab keeps the archive about 24 h after writing it; the request time is the earliest
+    # it can have been written, so this is the earliest it can disappear.
+    started = parse_time(status.started_at) or now
+    status.links = ExportLinks(
+        api_url=observed.api_url,
+        web_url=observed.web_url,
+        expires_at=rfc3339(started + EXPORT_RETENTION),
+    )

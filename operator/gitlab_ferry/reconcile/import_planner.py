@@ -1,0 +1,420 @@
+"""The ProjectImport planner: (spec, recorded status, observation, now) -> the one next Plan
+(reconcile layer).
+
+Import requests are not idempotent, so a request is planned only after the target path was
+looked up: an import already under way there is adopted, a request recorded as in flight is
+matched to the project it created, and a taken path is reported instead of retried. Relation
+re-imports are planned by ``relations``. Pure: no I/O, time is ``now``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from gitlab_ferry.api import ProjectImportSpec, ProjectImportStatus, parse_duration
+from gitlab_ferry.api.base import APPROVE_ANNOTATION, ArtifactLocation, PlanPhase
+from gitlab_ferry.api.project_import import Approval
+from gitlab_ferry.reconcile.import_observation import ImportObservation, ProjectInfo
+from gitlab_ferry.reconcile.plan import Plan, Problem, Reason, Verdict
+from gitlab_ferry.reconcile.timing import Polling, parse_time, seconds_between
+from gitlab_ferry.states import IMPORT_IN_FLIGHT, ImportState
+
+KIND = "ProjectImport"
+
+
+class ImportAction:
+    IMPORT = "ImportProject"
+    ADOPT = "AdoptImport"
+    AWAIT = "AwaitImport"
+    UP_TO_DATE = "UpToDate"
+    REPORT_FAILURE = "ReportFailure"
+    WAIT_FOR_EXPORT = "WaitForExport"
+    REPORT_PATH_TAKEN = "ReportPathTaken"
+    IMPORT_RELATION = "ImportRelation"
+    ADOPT_RELATION = "AdoptRelationImport"
+    AWAIT_RELATION = "AwaitRelationImport"
+    DELETE_PROJECT = "DeleteProject"
+    RELEASE = "ReleaseFinalizer"
+    SUSPEND = "Suspend"
+    BLOCKED = "Blocked"
+
+
+#: Actions after which the operator holds a project id on GitLab.
+MUTATING_IMPORTS = frozenset({ImportAction.IMPORT, ImportAction.IMPORT_RELATION})
+
+
+class Route(StrEnum):
+    """How the archive reaches the destination GitLab."""
+
+    #: The operator streams the source GitLab's download into ``POST /projects/import``.
+    STREAM = "stream"
+    #: ``POST /projects/remote-import`` with the URL from the spec.
+    REMOTE_URL = "remote-url"
+    #: ``POST /projects/remote-import`` with a pre-signed GET URL of the export's S3 object.
+    PRESIGNED_URL = "presigned-url"
+    #: ``POST /projects/remote-import-s3``.
+    S3 = "s3"
+
+
+@dataclass(frozen=True)
+class ImportPolicy:
+    """Operator-wide knobs of the import planner."""
+
+    polling: Polling = field(default_factory=Polling)
+    #: How often to look again at conditions only a person fixes (a taken path, a missing
+    #: project), in case they did.
+    recheck: float = 300.0
+    #: Fallback look at a ProjectExport not finished yet (its changes also wake the import).
+    export_wait: float = 60.0
+    #: A project created this long before a recorded request still counts as its result
+    #: (tolerates clock skew between the operator and GitLab).
+    adoption_window: float = 600.0
+
+
+def route_for(spec: ProjectImportSpec, export_location: ArtifactLocation | None) -> Route:
+    source = spec.source
+    if source.export_ref is not None:
+        return Route.PRESIGNED_URL if export_location is ArtifactLocation.S3 else Route.STREAM
+    if source.s3 is not None:
+        return Route.S3
+    return Route.REMOTE_URL
+
+
+def target_params(spec: ProjectImportSpec) -> dict[str, Any]:
+    """The parameters every import route passes to GitLab about the new project."""
+    return {
+        "path": spec.path,
+        "name": spec.name,
+        "namespace": spec.namespace,
+        "namespace_id": spec.namespace_id,
+        "namespace_path": spec.namespace_path,
+        "override_params": dict(spec.override_params or {}),
+    }
+
+
+def retry_wanted(recorded: ProjectImportStatus, generation: int | None) -> bool:
+    """Whether a recorded failure predates the current spec, so it is worth another try."""
+    failed = recorded.failure_generation
+    return failed is not None and generation is not None and failed != generation
+
+
+def hold_for_approval(plan: Plan, approval: Approval, approved_plan: str | None) -> Plan:
+    """A destructive plan waits for approval of its id when ``approval: Manual``."""
+    if not plan.destructive or approval is Approval.AUTO or approved_plan == plan.id:
+        return plan
+    return Plan(
+        kind=plan.kind,
+        action=plan.action,
+        reason=f"{plan.reason}; this is destructive and waits for approval",
+        verdict=Verdict(
+            False,
+            Reason.AWAITING_APPROVAL,
+            f"Plan {plan.id} ({plan.action}) is destructive: approve it with kubectl annotate "
+            f"--overwrite <object> {APPROVE_ANNOTATION}={plan.id}",
+        ),
+        mutating=plan.mutating,
+        destructive=True,
+        awaiting_approval=True,
+        inputs=plan.inputs,
+        params=plan.params,
+    )
+
+
+class ImportPlanner:
+    """Plans one pass; ``relations`` and ``deletion`` reuse its helpers."""
+
+    def __init__(
+        self,
+        spec: ProjectImportSpec,
+        generation: int | None,
+        recorded: ProjectImportStatus,
+        observed: ImportObservation,
+        now: datetime,
+        policy: ImportPolicy,
+    ) -> None:
+        self.spec = spec
+        self.generation = generation
+        self.recorded = recorded
+        self.observed = observed
+        self.now = now
+        self.policy = policy
+        self.timeout = parse_duration(spec.timeout)
+
+    # -- entry -----------------------------------------------------------------------------
+
+    def plan(self) -> Plan:
+        if self.observed.problem is not None:
+            return self.blocked(self.observed.problem)
+        if self.spec.suspend:
+            return self.make(
+                ImportAction.SUSPEND,
+                "spec.suspend is true, so nothing is sent to GitLab",
+                Verdict(False, Reason.SUSPENDED, "Suspended by spec.suspend."),
+            )
+        return self.plan_body()
+
+    def plan_body(self) -> Plan:
+        """The plan once problems and suspension are ruled out."""
+        if self.recorded.project_id is not None:
+            return self._tracked()
+        return self._untracked()
+
+    # -- no project recorded yet -------------------------------------------------------------
+
+    def _untracked(self, prefix: str = "") -> Plan:
+        adopted = self._adoption()
+        if adopted is not None:
+            return adopted
+        at = self.observed.at_path
+        if at is not None and at.marked_for_deletion:
+            return self.make(
+                ImportAction.REPORT_PATH_TAKEN,
+                f"{prefix}project {at.path_with_namespace} is being deleted on GitLab; "
+                "waiting until its path is free",
+                Verdict(False, Reason.PATH_TAKEN, f"{at.path_with_namespace} is being deleted."),
+                requeue_after=self.policy.recheck,
+            )
+        if at is not None and not self.spec.overwrite:
+            return self.make(
+                ImportAction.REPORT_PATH_TAKEN,
+                f"{prefix}project {at.path_with_namespace} (id {at.id}) already exists and "
+                "spec.overwrite is false",
+                Verdict(
+                    False,
+                    Reason.PATH_TAKEN,
+                    f"Path has already been taken: {at.path_with_namespace} exists (id {at.id}). "
+                    "Set spec.overwrite to replace it, or choose another path.",
+                ),
+                requeue_after=self.policy.recheck,
+                inputs=(at.id,),
+            )
+        waiting = self.wait_for_export()
+        if waiting is not None:
+            return waiting
+        if at is not None:
+            return self.import_request(
+                f"{prefix}replace project {at.path_with_namespace} (id {at.id}) as "
+                "spec.overwrite asks",
+                overwrite=True,
+                replaces=at.id,
+            )
+        return self.import_request(
+            f"{prefix}no project exists at {self.observed.full_path}",
+            overwrite=self.spec.overwrite,
+        )
+
+    def _adoption(self) -> Plan | None:
+        """An import this object requested before a restart, or one already under way."""
+        at = self.observed.at_path
+        requested = self.requested_since(ImportAction.IMPORT)
+        if requested is not None:
+            for candidate in sorted(
+                self.observed.overwrite_candidates, key=lambda p: p.id, reverse=True
+            ):
+                if candidate.imported_from_archive and self.created_after(candidate, requested):
+                    return self.adopt(candidate, "the import recorded before a restart")
+            if at is not None and at.imported_from_archive and self.created_after(at, requested):
+                return self.adopt(at, "the import recorded before a restart")
+        if at is not None and at.imported_from_archive and at.import_state in IMPORT_IN_FLIGHT:
+            return self.adopt(at, f"an import already under way at {at.path_with_namespace}")
+        return None
+
+    def created_after(self, project: ProjectInfo, moment: datetime) -> bool:
+        """Whether ``project`` may be the result of a request made at ``moment``; without a
+        creation time there is no evidence that it is."""
+        created = parse_time(project.created_at)
+        window = timedelta(seconds=self.policy.adoption_window)
+        return created is not None and created >= moment - window
+
+    def requested_since(self, action: str) -> datetime | None:
+        """When a mutating ``action`` was recorded as being applied, if it was."""
+        plan = self.recorded.plan
+        if plan is None or plan.action != action or plan.phase != PlanPhase.APPLYING:
+            return None
+        return parse_time(plan.since) or self.now
+
+    def adopt(self, project: ProjectInfo, what: str) -> Plan:
+        return self.make(
+            ImportAction.ADOPT,
+            f"adopt {what} (project id {project.id}) instead of requesting another import",
+            Verdict(False, Reason.IMPORTING, f"Following the import of {project.id}."),
+            requeue_after=self.policy.polling.initial,
+            inputs=(project.id,),
+            params={"project_id": project.id, "path_with_namespace": project.path_with_namespace},
+        )
+
+    # -- a project recorded ------------------------------------------------------------------
+
+    def _tracked(self) -> Plan:
+        if self.observed.tracked_missing or self.observed.tracked is None:
+            return self._untracked(
+                prefix=f"project {self.recorded.project_id} no longer exists on GitLab, and "
+            )
+        info = self.observed.tracked
+        elapsed = seconds_between(parse_time(self.recorded.started_at), self.now)
+        if info.state in IMPORT_IN_FLIGHT:
+            if elapsed > self.timeout.total_seconds():
+                return self.failure(
+                    Reason.TIMED_OUT,
+                    f"the import has not finished after {self.spec.timeout} (spec.timeout)",
+                )
+            reason = Reason.SCHEDULED if info.state is ImportState.SCHEDULED else Reason.IMPORTING
+            delay = self.policy.polling.next_delay(elapsed, self.observed.expected_seconds)
+            return self.make(
+                ImportAction.AWAIT,
+                f"GitLab is importing the project ({info.import_status}); looking again in "
+                f"{delay:.0f}s",
+                Verdict(False, reason, f"GitLab import status: {info.import_status}."),
+                requeue_after=delay,
+                inputs=(info.project_id,),
+            )
+        if info.state is ImportState.FINISHED:
+            count = len(info.failed_relations)
+            if count:
+                verdict = Verdict(
+                    True,
+                    Reason.FINISHED_WITH_FAILED_RELATIONS,
+                    f"The import finished, but {count} relation record(s) failed to import "
+                    "(see status.failedRelations).",
+                )
+            else:
+                verdict = Verdict(True, Reason.FINISHED, "The import finished.")
+            return self.make(
+                ImportAction.UP_TO_DATE,
+                f"GitLab finished importing {info.path_with_namespace}",
+                verdict,
+                inputs=(info.project_id,),
+            )
+        if info.state in (ImportState.FAILED, ImportState.CANCELED):
+            if retry_wanted(self.recorded, self.generation):
+                return self._retry_failed(info.project_id)
+            error = info.import_error or f"GitLab reports the import as {info.import_status}"
+            return self.failure(Reason.FAILED, error)
+        return self.make(
+            ImportAction.AWAIT,
+            f"GitLab reports import status {info.import_status!r} for project "
+            f"{info.project_id}; looking again later",
+            Verdict(False, Reason.IMPORTING, f"GitLab import status: {info.import_status}."),
+            requeue_after=self.policy.polling.maximum,
+        )
+
+    def _retry_failed(self, failed_id: int) -> Plan:
+        """The spec changed since the import failed: import again, replacing the failed
+        project when it holds the path."""
+        waiting = self.wait_for_export()
+        if waiting is not None:
+            return waiting
+        at = self.observed.at_path
+        if at is None:
+            return self.import_request("the last import failed; the path is free")
+        if at.id == failed_id:
+            return self.import_request(
+                "the last import failed; replace its failed project", overwrite=True
+            )
+        if not self.spec.overwrite:
+            return self._untracked()
+        return self.import_request(
+            f"the last import failed; replace project {at.path_with_namespace} (id {at.id}) "
+            "as spec.overwrite asks",
+            overwrite=True,
+            replaces=at.id,
+        )
+
+    # -- shared ------------------------------------------------------------------------------
+
+    def wait_for_export(self) -> Plan | None:
+        ref = self.spec.source.export_ref
+        export = self.observed.export
+        if ref is None or (export is not None and export.ready):
+            return None
+        if export is None or not export.exists:
+            message = f"ProjectExport {ref.name} does not exist in this namespace (yet)."
+        else:
+            message = f"ProjectExport {ref.name} has not finished: {export.message}"
+        return self.make(
+            ImportAction.WAIT_FOR_EXPORT,
+            f"the import needs the archive of ProjectExport {ref.name}, which is not ready",
+            Verdict(False, Reason.WAITING_FOR_EXPORT, message),
+            requeue_after=self.policy.export_wait,
+            inputs=(ref.name,),
+        )
+
+    def import_request(
+        self, why: str, *, overwrite: bool = False, replaces: int | None = None
+    ) -> Plan:
+        export = self.observed.export
+        route = route_for(self.spec, export.location if export else None)
+        attempt = self.recorded.attempts + 1
+        destructive = replaces is not None
+        plan = self.make(
+            ImportAction.IMPORT,
+            f"{why}, so import it ({route.value})",
+            Verdict(False, Reason.SCHEDULED, "Import requested from GitLab."),
+            requeue_after=self.policy.polling.next_delay(0.0, self.observed.expected_seconds),
+            mutating=True,
+            destructive=destructive,
+            inputs=(
+                route.value,
+                self.observed.full_path,
+                overwrite,
+                replaces,
+                attempt,
+                export.archive if export else None,
+            ),
+            params={
+                "route": route.value,
+                "overwrite": overwrite,
+                "replaces": replaces,
+                "attempt": attempt,
+                **target_params(self.spec),
+            },
+        )
+        return self.hold_for_approval(plan)
+
+    def hold_for_approval(self, plan: Plan) -> Plan:
+        return hold_for_approval(plan, self.spec.approval, self.observed.approved_plan)
+
+    def failure(self, reason: Reason, message: str) -> Plan:
+        return self.make(
+            ImportAction.REPORT_FAILURE,
+            f"{message}; a spec change starts a new attempt",
+            Verdict(False, reason, message),
+            inputs=(reason.value, self.recorded.project_id),
+        )
+
+    def blocked(self, problem: Problem) -> Plan:
+        return self.make(
+            ImportAction.BLOCKED,
+            f"cannot proceed: {problem.message}",
+            Verdict(False, problem.reason, problem.message),
+            requeue_after=problem.retry_after
+            or (self.policy.polling.maximum if problem.transient else self.policy.recheck),
+            inputs=(problem.reason,),
+        )
+
+    def make(
+        self,
+        action: str,
+        reason: str,
+        verdict: Verdict,
+        *,
+        requeue_after: float | None = None,
+        mutating: bool = False,
+        destructive: bool = False,
+        inputs: tuple[object, ...] = (),
+        params: dict[str, Any] | None = None,
+    ) -> Plan:
+        return Plan(
+            kind=KIND,
+            action=action,
+            reason=reason,
+            verdict=verdict,
+            requeue_after=requeue_after,
+            mutating=mutating,
+            destructive=destructive,
+            inputs=inputs,
+            params=dict(params or {}),
+        )

@@ -1,0 +1,127 @@
+"""Planning relation re-imports into an existing project (reconcile layer).
+
+GitLab imports one relation at a time per project (409 while one is in progress) and answers
+a request with a ``created`` tracker, so each relation is requested, then followed through
+``relation-imports`` until it finishes, before the next. Pure.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from gitlab_ferry.api.project_import import RelationImport
+from gitlab_ferry.reconcile.import_observation import TrackerInfo
+from gitlab_ferry.reconcile.import_planner import ImportAction, ImportPlanner, retry_wanted
+from gitlab_ferry.reconcile.plan import Plan, Reason, Verdict
+from gitlab_ferry.reconcile.timing import parse_time, seconds_between
+from gitlab_ferry.states import RELATION_IN_FLIGHT, RelationImportState, parse_state
+
+
+class RelationsPlanner(ImportPlanner):
+    def plan_body(self) -> Plan:
+        at = self.observed.at_path
+        if at is None:
+            return self.make(
+                ImportAction.BLOCKED,
+                f"relations are re-imported into an existing project, and none exists at "
+                f"{self.observed.full_path}",
+                Verdict(
+                    False,
+                    Reason.PROJECT_NOT_FOUND,
+                    f"No project at {self.observed.full_path} to re-import relations into.",
+                ),
+                requeue_after=self.policy.recheck,
+            )
+        observed = {tracker.id: tracker for tracker in self.observed.trackers}
+        failed: list[str] = []
+        for relation in self.spec.relations or ():
+            name = relation.value
+            latest = self._latest(name)
+            if latest is not None:
+                tracker = observed.get(latest.id) if latest.id is not None else None
+                state = (
+                    tracker.state if tracker else parse_state(RelationImportState, latest.status)
+                )
+                if state is RelationImportState.FINISHED:
+                    continue
+                if state in RELATION_IN_FLIGHT:
+                    return self._await(name, state, latest)
+                if not retry_wanted(self.recorded, self.generation):
+                    failed.append(name)
+                    continue
+            adopted = self._relation_adoption(name)
+            if adopted is not None:
+                return adopted
+            waiting = self.wait_for_export()
+            if waiting is not None:
+                return waiting
+            return self.make(
+                ImportAction.IMPORT_RELATION,
+                f"re-import {name} into {at.path_with_namespace}",
+                Verdict(False, Reason.IMPORTING, f"Re-importing {name}."),
+                requeue_after=self.policy.polling.initial,
+                mutating=True,
+                inputs=(name, at.id, self.recorded.attempts + 1),
+                params={"relation": name, "path": at.path_with_namespace, "project_id": at.id},
+            )
+        names = ", ".join(relation.value for relation in self.spec.relations or ())
+        if failed:
+            return self.make(
+                ImportAction.REPORT_FAILURE,
+                f"relation import failed for {', '.join(failed)}; a spec change retries them",
+                Verdict(
+                    False,
+                    Reason.RELATION_IMPORT_FAILED,
+                    f"GitLab failed to re-import {', '.join(failed)}.",
+                ),
+                inputs=tuple(failed),
+            )
+        return self.make(
+            ImportAction.UP_TO_DATE,
+            f"{names} re-imported into {at.path_with_namespace}",
+            Verdict(True, Reason.FINISHED, f"Re-imported {names}."),
+            inputs=(names,),
+        )
+
+    def _latest(self, relation: str) -> RelationImport | None:
+        mine = [item for item in self.recorded.relation_imports if item.relation == relation]
+        return mine[-1] if mine else None
+
+    def _await(self, relation: str, state: RelationImportState, latest: RelationImport) -> Plan:
+        elapsed = seconds_between(parse_time(latest.created_at), self.now)
+        delay = self.policy.polling.next_delay(elapsed, self.observed.expected_seconds)
+        return self.make(
+            ImportAction.AWAIT_RELATION,
+            f"GitLab is re-importing {relation} ({state}); looking again in {delay:.0f}s",
+            Verdict(False, Reason.IMPORTING, f"Re-importing {relation}: {state}."),
+            requeue_after=delay,
+            inputs=(relation, latest.id),
+        )
+
+    def _relation_adoption(self, relation: str) -> Plan | None:
+        """A tracker created by a request recorded before a restart."""
+        requested = self.requested_since(ImportAction.IMPORT_RELATION)
+        if requested is None:
+            return None
+        known = {item.id for item in self.recorded.relation_imports}
+        for tracker in sorted(self.observed.trackers, key=lambda t: t.id, reverse=True):
+            if (
+                tracker.relation == relation
+                and tracker.id not in known
+                and _created_after(tracker, requested, self.policy.adoption_window)
+            ):
+                return self.make(
+                    ImportAction.ADOPT_RELATION,
+                    f"adopt relation import {tracker.id} ({relation}) recorded before a "
+                    "restart instead of requesting another",
+                    Verdict(False, Reason.IMPORTING, f"Re-importing {relation}."),
+                    requeue_after=self.policy.polling.initial,
+                    inputs=(relation, tracker.id),
+                    params={"tracker": tracker},
+                )
+        return None
+
+
+def _created_after(tracker: TrackerInfo, moment: datetime, window: float) -> bool:
+    created = parse_time(tracker.created_at)
+    return created is None or (moment - created).total_seconds() <= window

@@ -1,0 +1,66 @@
+"""Time arithmetic of the planners: polling cadence, schedules, ages and timestamps
+(reconcile layer).
+
+Pure functions of their arguments; the current time is always passed in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from croniter import croniter
+
+#: How long GitLab keeps a finished export file (its hourly sweep removes files whose upload
+#: record is older than 24 h).
+EXPORT_RETENTION = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Polling:
+    """How often to look at work in flight on GitLab.
+
+    The first look comes after ``initial`` seconds (or when similar work usually finishes);
+    later looks back off geometrically by ``factor`` up to ``maximum``.
+    """
+
+    initial: float = 5.0
+    factor: float = 2.0
+    maximum: float = 60.0
+    minimum: float = 0.5
+
+    def next_delay(self, elapsed: float, expected: float | None = None) -> float:
+        """Seconds until the next look at work that has run for ``elapsed`` seconds."""
+        if expected is not None and elapsed < expected:
+            delay = expected - elapsed
+        else:
+            delay = max(self.initial, elapsed * (self.factor - 1.0))
+        return max(self.minimum, min(delay, self.maximum))
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def seconds_between(earlier: datetime | None, later: datetime) -> float:
+    return 0.0 if earlier is None else max(0.0, (later - earlier).total_seconds())
+
+
+def next_scheduled(cron: str, after: datetime) -> datetime:
+    """The first time strictly after ``after`` that the five-field cron expression names."""
+    next_time: datetime = croniter(cron, after.astimezone(UTC)).get_next(datetime)
+    return next_time.astimezone(UTC)
+
+
+def valid_cron(cron: str) -> bool:
+    return len(cron.split()) == 5 and bool(croniter.is_valid(cron))

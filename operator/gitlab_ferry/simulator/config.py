@@ -1,0 +1,150 @@
+"""Simulator settings: GitLab's instance settings, version profiles, timings and start-up options.
+
+Part of the simulator layer (an independent witness of GitLab's behaviour). These are plain
+pydantic models with GitLab's defaults; the runtime-mutable part (``SimSettings``) is changed
+through the control API or ``Simulator.update_settings``. This module must not import any other
+``gitlab_ferry`` module and holds no state of its own.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Every import source GitLab knows; an upgraded instance keeps them all enabled, a new one has [].
+ALL_IMPORT_SOURCES = (
+    "github",
+    "bitbucket",
+    "bitbucket_server",
+    "fogbugz",
+    "git",
+    "gitlab_project",
+    "gitea",
+    "manifest",
+)
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4}
+
+
+def parse_size(value: int | str) -> int:
+    """Bytes from an int or a string such as ``64KiB``, ``1 GiB`` or ``10MB``."""
+    if isinstance(value, int):
+        return value
+    match = _SIZE_RE.match(value)
+    if not match:
+        raise ValueError(f"not a size: {value!r}")
+    number, unit = float(match.group(1)), (match.group(2) or "").lower()
+    base = unit[:1]
+    factor = 1024 ** "bkmgt".index(base) if "i" in unit and base != "b" else _UNITS[base]
+    return int(number * factor)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class InstanceSettings(_Model):
+    """GitLab application settings that gate the import/export endpoints (sizes in MB)."""
+
+    project_export_enabled: bool = True
+    import_sources: list[str] = Field(default_factory=lambda: list(ALL_IMPORT_SOURCES))
+    max_export_size: int = Field(default=0, ge=0)
+    max_import_size: int = Field(default=0, ge=0)
+    max_import_remote_file_size: int = Field(default=10240, ge=0)
+    max_decompressed_archive_size: int = Field(default=25600, ge=0)
+    allow_local_requests_from_web_hooks_and_services: bool = False
+    project_export_limit: int = Field(default=6, ge=0)
+    project_download_export_limit: int = Field(default=1, ge=0)
+    project_import_limit: int = Field(default=6, ge=0)
+    concurrent_relation_export_limit: int = Field(default=0, ge=0)
+
+
+class RackAttack(_Model):
+    """Rack::Attack's authenticated API throttle (instance-wide, plain-text 429)."""
+
+    enabled: bool = False
+    limit: int = Field(default=600, ge=1)
+    period: int = Field(default=60, ge=1)
+
+
+class Profile(_Model):
+    """Switches for behaviour that differs between GitLab versions (reference §10)."""
+
+    export_ownership: Literal["user", "project"] = "user"
+    export_failed_status: bool = True
+    export_jobs: Literal["coalesce", "parallel"] = "coalesce"
+    download_limit_scope: Literal["namespace", "project"] = "namespace"
+    retry_after_header: bool = True
+    download_content_type: str = "application/octet-stream"
+    namespace_id_params: bool = True
+    stuck_import_timeout: float = Field(default=86400.0, gt=0)
+
+
+class Timing(_Model):
+    """How fast jobs move, in clock seconds; ``step_mode`` moves them only on ``step``."""
+
+    step_mode: bool = False
+    export_queue_delay: float = Field(default=1.0, ge=0)
+    export_duration: float = Field(default=10.0, ge=0)
+    import_queue_delay: float = Field(default=1.0, ge=0)
+    import_duration: float = Field(default=10.0, ge=0)
+    relation_import_queue_delay: float = Field(default=1.0, ge=0)
+    relation_import_duration: float = Field(default=5.0, ge=0)
+    deletion_delay: float = Field(default=0.0, ge=0)
+
+
+class Behaviour(_Model):
+    """Simulator-only knobs that real GitLab does not have."""
+
+    object_storage: bool = False
+    storage_url_ttl: float = Field(default=600.0, gt=0)
+    allow_http_remote_import: bool = False
+    remote_head_timeout: float = Field(default=1.0, gt=0)
+    rack_attack: RackAttack = Field(default_factory=RackAttack)
+    gitlab_version: str = "18.7.0"
+    gitlab_revision: str = "6e1fd9a3c2b"
+    archive_gzip_level: int = Field(default=0, ge=0, le=9)
+
+
+class SimSettings(_Model):
+    """Everything that can change while the simulator runs."""
+
+    instance: InstanceSettings = Field(default_factory=InstanceSettings)
+    profile: Profile = Field(default_factory=Profile)
+    timing: Timing = Field(default_factory=Timing)
+    behaviour: Behaviour = Field(default_factory=Behaviour)
+
+    def merged(self, patch: dict[str, Any]) -> SimSettings:
+        """A validated copy with ``patch`` deep-merged into it."""
+        return SimSettings.model_validate(_deep_merge(self.model_dump(), patch))
+
+
+def _deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class SimulatorConfig(_Model):
+    """Start-up options of one simulator instance."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535)
+    storage_port: int = Field(default=0, ge=0, le=65535)
+    data_dir: Path | None = None
+    external_url: str | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    s3_endpoint: str | None = None
+    ca_file: Path | None = None
+    random_seed: int = 0
+    control_requires_admin: bool = False
+    settings: SimSettings = Field(default_factory=SimSettings)

@@ -1,0 +1,220 @@
+"""Outbound requests the simulated GitLab makes: URL checks, HEAD, downloads, S3, upload pushes.
+
+Part of the simulator layer. Reproduces ``Gitlab::UrlBlocker`` (schemes, localhost and private
+networks unless ``allow_local_requests_from_web_hooks_and_services``), the remote-file checks of
+``/projects/remote-import`` (HEAD with a short timeout, the S3 exemption, Content-Length and
+Content-Type rules), the worker's streaming download, the S3 object lookup (signed with
+botocore) and the ``upload[url]`` push of an export. It never logs query strings and must not
+import any other ``gitlab_ferry`` module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import botocore.session
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from gitlab_ferry.simulator.errors import human_size
+
+ALLOWED_CONTENT_TYPES = ("application/gzip", "application/x-tar", "application/x-gzip")
+_CHUNK = 1 << 20
+
+
+class RemoteProblem(Exception):
+    """A check or transfer failed; ``str(err)`` is GitLab's message."""
+
+
+async def blocked_reason(url: str, *, schemes: tuple[str, ...], allow_local: bool) -> str | None:
+    """``Gitlab::UrlBlocker``: why ``url`` is blocked (``is blocked: ...``), or None."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return "is blocked: URI is invalid"
+    if parts.scheme not in schemes:
+        return f"is blocked: Only allowed schemes are {', '.join(schemes)}"
+    if not host:
+        return "is blocked: URI is invalid"
+    if allow_local:
+        return None
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            host, port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
+        )
+    except OSError:
+        return "is blocked: Host cannot be resolved or invalid"
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if address.is_loopback or address.is_unspecified:
+            return "is blocked: Requests to localhost are not allowed"
+        if address.is_private or address.is_link_local or address.is_reserved:
+            return "is blocked: Requests to the local network are not allowed"
+    return None
+
+
+def _describe(err: BaseException, url: str) -> str:
+    if isinstance(err, TimeoutError):
+        return "execution expired"
+    if isinstance(err, aiohttp.ClientConnectorError):
+        host = urlsplit(url).hostname
+        return (
+            f"Failed to open TCP connection to {host}:{err.port} "
+            f'(Connection refused - connect(2) for "{host}" port {err.port})'
+        )
+    return str(err) or type(err).__name__
+
+
+async def head_headers(
+    session: aiohttp.ClientSession, url: str, limit_seconds: float
+) -> dict[str, str]:
+    """``Gitlab::HTTP.head(url, timeout: 1.second).headers``; raises ``RemoteProblem``."""
+    try:
+        async with session.head(
+            url, allow_redirects=True, timeout=aiohttp.ClientTimeout(total=limit_seconds)
+        ) as resp:
+            return {k.lower(): v for k, v in resp.headers.items()}
+    except (TimeoutError, aiohttp.ClientError) as err:
+        raise RemoteProblem(f"Failed to retrive headers: {_describe(err, url)}") from err
+
+
+def is_s3_response(headers: dict[str, str]) -> bool:
+    return headers.get("server") == "AmazonS3" and "x-amz-request-id" in headers
+
+
+def remote_file_errors(
+    content_length: str | int | None, content_type: str | None, max_mb: int
+) -> list[str]:
+    """``RemoteFileValidator``: Content-Length in (0, cap], Content-Type on the allow-list."""
+    errors: list[str] = []
+    try:
+        length = int(content_length or 0)
+    except ValueError:
+        length = 0
+    cap = max_mb * 1024 * 1024
+    if length <= 0:
+        errors.append(f"Content length is too small (should be at least {human_size(1)})")
+    elif cap and length > cap:
+        errors.append(f"Content length is too big (should be at most {human_size(cap)})")
+    if content_type not in ALLOWED_CONTENT_TYPES:
+        errors.append(
+            f"Content type '{content_type or ''}' not allowed. "
+            f"(Allowed: {', '.join(ALLOWED_CONTENT_TYPES)})"
+        )
+    return errors
+
+
+async def download(session: aiohttp.ClientSession, url: str, dest: Path, max_bytes: int) -> None:
+    """The import worker's streaming GET: a non-200 fails; past the cap the file is cut short."""
+    try:
+        async with session.get(
+            url,
+            allow_redirects=True,
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=300),
+        ) as resp:
+            if resp.status != 200:
+                raise RemoteProblem(f"unsupported response downloading fragment {resp.status}")
+            size = 0
+            with dest.open("wb") as fh:
+                async for chunk in resp.content.iter_chunked(_CHUNK):
+                    size += len(chunk)
+                    if max_bytes and size > max_bytes:
+                        break
+                    await asyncio.to_thread(fh.write, chunk)
+    except (TimeoutError, aiohttp.ClientError) as err:
+        raise RemoteProblem(_describe(err, url)) from err
+
+
+@dataclass
+class S3Object:
+    content_length: int
+    content_type: str | None
+
+
+class S3Gateway:
+    """S3 calls made with the caller's credentials against the configured endpoint."""
+
+    def __init__(self, endpoint: str | None) -> None:
+        self.endpoint = endpoint
+        self._session = botocore.session.get_session()
+
+    def _client(self, region: str, access_key: str, secret_key: str) -> Any:
+        return self._session.create_client(
+            "s3",
+            region_name=region or "us-east-1",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            config=BotoConfig(
+                signature_version="s3v4",
+                retries={"max_attempts": 1},
+                s3={"addressing_style": "path"},
+            ),
+        )
+
+    def head(
+        self, *, region: str, bucket: str, key: str, access_key: str, secret_key: str
+    ) -> S3Object | None:
+        """The object's metadata, None when it does not exist; raises ``RemoteProblem``."""
+        client = self._client(region, access_key, secret_key)
+        try:
+            meta = client.head_object(Bucket=bucket, Key=key)
+        except ClientError as err:
+            code = str(err.response.get("Error", {}).get("Code", ""))
+            if code in ("404", "NoSuchKey", "NotFound", "NoSuchBucket"):
+                return None
+            detail = err.response.get("Error", {}).get("Message") or code
+            raise RemoteProblem(f"Failed to open '{key}' in '{bucket}': {detail}") from err
+        except BotoCoreError as err:
+            raise RemoteProblem(f"Failed to open '{key}' in '{bucket}': {err}") from err
+        return S3Object(int(meta.get("ContentLength", 0)), meta.get("ContentType"))
+
+    def presign_get(
+        self, *, region: str, bucket: str, key: str, access_key: str, secret_key: str
+    ) -> str:
+        client = self._client(region, access_key, secret_key)
+        url: str = client.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=28 * 3600
+        )
+        return url
+
+
+async def push_upload(
+    session: aiohttp.ClientSession,
+    *,
+    path: Path,
+    url: str,
+    method: str,
+    allow_local: bool,
+) -> tuple[int | None, str | None]:
+    """The web upload strategy: the raw archive, ``Content-Type: application/gzip``."""
+    reason = await blocked_reason(url, schemes=("http", "https"), allow_local=allow_local)
+    if reason is not None:
+        return None, f"URL {reason}"
+    size = (await asyncio.to_thread(path.stat)).st_size
+    headers = {"Content-Type": "application/gzip", "Content-Length": str(size)}
+    try:
+        with await asyncio.to_thread(path.open, "rb") as fh:
+            async with session.request(
+                method,
+                url,
+                data=fh,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=300),
+            ) as resp:
+                body = await resp.read()
+                if 200 <= resp.status < 300:
+                    return resp.status, None
+                text = body[:200].decode("utf-8", "replace")
+                return resp.status, f"Error uploading the project. Code {resp.status}: {text}"
+    except (TimeoutError, aiohttp.ClientError, OSError) as err:
+        return None, _describe(err, url)

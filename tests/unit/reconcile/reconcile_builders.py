@@ -1,0 +1,289 @@
+"""Builders for the reconcile-layer unit tests: specs, recorded statuses and observations
+made from a few keyword arguments, a fixed clock, and the expected-plan check.
+
+Plain functions (not fixtures) because the planner tables are built at collection time.
+The module has a name of its own rather than ``builders`` so that, with pytest's default
+``prepend`` import mode, it cannot be shadowed by a helper of another test folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from gitlab_ferry.api import (
+    ProjectExportSpec,
+    ProjectExportStatus,
+    ProjectImportSpec,
+    ProjectImportStatus,
+)
+from gitlab_ferry.api.base import ArtifactLocation
+from gitlab_ferry.reconcile.export_planner import (
+    ExportObservation,
+    S3ObjectInfo,
+    destination,
+    export_spec_hash,
+)
+from gitlab_ferry.reconcile.import_observation import (
+    ExportSource,
+    ImportInfo,
+    ImportObservation,
+    ProjectInfo,
+    TrackerInfo,
+)
+from gitlab_ferry.reconcile.plan import Plan, Reason
+from gitlab_ferry.reconcile.timing import rfc3339
+
+__all__ = ["ANY", "ArtifactLocation", "Reason", "S3ObjectInfo"]
+
+
+class _Anything:
+    """Equal to everything: an expectation field that is not checked."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "ANY"
+
+
+ANY: Any = _Anything()
+
+#: The fixed "now" of every test (a Monday, 12:00 UTC).
+NOW = datetime(2025, 6, 2, 12, 0, 0, tzinfo=UTC)
+
+GITLAB = {"url": "https://gitlab.example.com", "tokenSecretRef": {"name": "gitlab-token"}}
+S3_KEY = "backups/{namespace}/{name}/{project}/{date}.tar.gz"
+#: ``S3_KEY`` rendered for an export of ``group/app`` by ``ci/app-export`` requested at ``NOW``.
+RUN_KEY = "backups/ci/app-export/group/app/2025-06-02.tar.gz"
+
+
+def at(seconds: float = 0, *, minutes: float = 0, hours: float = 0, days: float = 0) -> datetime:
+    """``NOW`` shifted by the given amount (negative: the past)."""
+    return NOW + timedelta(seconds=seconds, minutes=minutes, hours=hours, days=days)
+
+
+def ago(seconds: float = 0, *, minutes: float = 0, hours: float = 0, days: float = 0) -> str:
+    """The RFC 3339 text of a moment before ``NOW``."""
+    return rfc3339(at(-seconds, minutes=-minutes, hours=-hours, days=-days))
+
+
+# -- ProjectExport -------------------------------------------------------------------------
+
+
+def export_spec(dest: str = "gitlab", **fields: Any) -> ProjectExportSpec:
+    """A valid spec; ``dest`` is gitlab (kept on GitLab), upload or s3."""
+    data: dict[str, Any] = {"gitlab": GITLAB, "project": "group/app"}
+    if dest == "s3":
+        data["s3"] = {
+            "bucket": "backups",
+            "key": S3_KEY,
+            "region": "eu-west-1",
+            "credentialsSecretRef": {"name": "s3-credentials"},
+        }
+    elif dest == "upload":
+        data["upload"] = {"urlSecretRef": {"name": "upload-url"}}
+    data.update(fields)
+    return ProjectExportSpec.model_validate(data)
+
+
+def export_status(**fields: Any) -> ProjectExportStatus:
+    return ProjectExportStatus.model_validate(fields)
+
+
+def open_run(
+    spec: ProjectExportSpec,
+    *,
+    started: str | None = None,
+    attempts: int = 1,
+    seen: str | None = None,
+    **fields: Any,
+) -> ProjectExportStatus:
+    """The status of a requested export that has not concluded (as ``begin_export`` left
+    it); ``seen`` is the export status recorded on the last pass. An S3 run has its
+    ``destinationKey``; ``artifact`` (the last good archive) is absent unless given."""
+    data: dict[str, Any] = {
+        "spec_hash": export_spec_hash(spec),
+        "started_at": started or ago(30),
+        "attempts": attempts,
+        "export_status": seen,
+    }
+    if spec.s3 is not None:
+        data["destination_key"] = RUN_KEY
+    data.update(fields)
+    return export_status(**data)
+
+
+def succeeded(
+    spec: ProjectExportSpec,
+    *,
+    started: datetime | None = None,
+    attempts: int = 1,
+    **fields: Any,
+) -> ProjectExportStatus:
+    """The status after a good export that was requested at ``started`` and finished two
+    minutes later."""
+    begun = started or at(hours=-2)
+    done = begun + timedelta(minutes=2)
+    data: dict[str, Any] = {
+        "spec_hash": export_spec_hash(spec),
+        "started_at": rfc3339(begun),
+        "finished_at": rfc3339(done),
+        "attempts": attempts,
+        "export_status": "finished",
+        "artifact": {"location": destination(spec), "created_at": rfc3339(done)},
+    }
+    if spec.s3 is not None:
+        key = f"backups/ci/app-export/group/app/{begun:%Y-%m-%d}.tar.gz"
+        data["destination_key"] = key
+        data["artifact"].update(bucket=spec.s3.bucket, key=key, region=spec.s3.region)
+    if destination(spec) is ArtifactLocation.GITLAB:
+        data["links"] = {"expires_at": rfc3339(begun + timedelta(hours=24))}
+    data.update(fields)
+    return export_status(**data)
+
+
+def failed_run(
+    spec: ProjectExportSpec, *, attempts: int, export_status: str = "failed", **fields: Any
+) -> ProjectExportStatus:
+    """The status after a failed attempt was concluded (RetryLater or ReportFailure)."""
+    data: dict[str, Any] = {"started_at": ago(minutes=10), "finished_at": ago(minutes=5)}
+    data.update(fields)
+    return open_run(spec, attempts=attempts, seen=export_status, **data)
+
+
+def export_obs(status: str | None = "none", **fields: Any) -> ExportObservation:
+    return ExportObservation(export_status=status, **fields)
+
+
+# -- ProjectImport -------------------------------------------------------------------------
+
+FULL_PATH = "team/app"
+SOURCES: dict[str, dict[str, Any]] = {
+    "url": {"url": "https://archives.example.com/app.tar.gz"},
+    "urlSecretRef": {"urlSecretRef": {"name": "archive-url"}},
+    "s3": {
+        "s3": {
+            "bucket": "archives",
+            "key": "app.tar.gz",
+            "region": "eu-west-1",
+            "credentialsSecretRef": {"name": "s3-credentials"},
+        }
+    },
+    "exportRef": {"exportRef": {"name": "app-export"}},
+}
+
+
+def import_spec(source: str = "url", **fields: Any) -> ProjectImportSpec:
+    data: dict[str, Any] = {
+        "gitlab": GITLAB,
+        "path": "app",
+        "namespacePath": "team",
+        "source": SOURCES[source],
+    }
+    data.update(fields)
+    return ProjectImportSpec.model_validate(data)
+
+
+def import_status(**fields: Any) -> ProjectImportStatus:
+    return ProjectImportStatus.model_validate(fields)
+
+
+def project(
+    project_id: int,
+    *,
+    path: str = FULL_PATH,
+    status: str | None = "finished",
+    archive: bool = True,
+    created: str | None = None,
+    deleting: bool = False,
+) -> ProjectInfo:
+    """A project on the destination GitLab; ``archive`` says it came from an export."""
+    return ProjectInfo(
+        id=project_id,
+        path_with_namespace=path,
+        import_status=status,
+        import_type="gitlab_project" if archive else None,
+        created_at=created,
+        marked_for_deletion=deleting,
+    )
+
+
+def candidate(project_id: int, **fields: Any) -> ProjectInfo:
+    """A project at ``<path>-<32 hex>``, where GitLab first puts an overwrite import."""
+    return project(project_id, path=f"{FULL_PATH}-{project_id:032x}", **fields)
+
+
+def tracked(project_id: int, status: str, **fields: Any) -> ImportInfo:
+    return ImportInfo(
+        project_id=project_id, path_with_namespace=FULL_PATH, import_status=status, **fields
+    )
+
+
+def export_source(location: ArtifactLocation | None = ArtifactLocation.GITLAB, **kw: Any):
+    data: dict[str, Any] = {"exists": True, "ready": True, "location": location}
+    data.update(kw)
+    return ExportSource(**data)
+
+
+def tracker(tracker_id: int, relation: str, status: str, **fields: Any) -> TrackerInfo:
+    return TrackerInfo(
+        id=tracker_id, relation=relation, status=status, project_path=FULL_PATH, **fields
+    )
+
+
+def import_obs(**fields: Any) -> ImportObservation:
+    data: dict[str, Any] = {"full_path": FULL_PATH}
+    data.update(fields)
+    return ImportObservation(**data)
+
+
+# -- expectations --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What a plan must say. ``ANY`` skips a field; ``params`` is checked as a subset."""
+
+    action: str
+    ready: bool
+    reason: Reason
+    requeue_after: Any = ANY
+    mutating: bool = False
+    destructive: bool = False
+    awaiting_approval: bool = False
+    stalled: Any = False
+    params: dict[str, Any] = field(default_factory=dict)
+    #: A fragment the one-sentence plan reason must contain.
+    says: str = ""
+
+
+def assert_plan(plan: Plan, expect: Expect) -> None:
+    actual = {
+        "action": plan.action,
+        "ready": plan.verdict.ready,
+        "reason": plan.verdict.reason,
+        "requeue_after": plan.requeue_after,
+        "mutating": plan.mutating,
+        "destructive": plan.destructive,
+        "awaiting_approval": plan.awaiting_approval,
+        "stalled": plan.verdict.stalled,
+        "params": {key: plan.params.get(key, "<missing>") for key in expect.params},
+    }
+    wanted = {
+        "action": expect.action,
+        "ready": expect.ready,
+        "reason": expect.reason,
+        "requeue_after": expect.requeue_after,
+        "mutating": expect.mutating,
+        "destructive": expect.destructive,
+        "awaiting_approval": expect.awaiting_approval,
+        "stalled": expect.stalled,
+        "params": expect.params,
+    }
+    assert actual == wanted, plan.reason
+    assert expect.says in plan.reason, plan.reason
