@@ -56,7 +56,11 @@ class ChildProcess:
     def start(self) -> None:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+                self.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                start_new_session=True,
             )
 
     @property
@@ -131,7 +135,9 @@ class OperatorProcess(ChildProcess):
         return httpx.get(f"http://127.0.0.1:{self.port}/metrics", timeout=5).text
 
 
-def get_object(api: client.CustomObjectsApi, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+def get_object(
+    api: client.CustomObjectsApi, plural: str, namespace: str, name: str
+) -> dict[str, Any] | None:
     try:
         obj = api.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
     except ApiException as exc:
@@ -187,7 +193,9 @@ def events_of(core: client.CoreV1Api, namespace: str, name: str) -> list[dict[st
     ]
 
 
-def token_secret(core: client.CoreV1Api, namespace: str, name: str, data: Mapping[str, str]) -> None:
+def token_secret(
+    core: client.CoreV1Api, namespace: str, name: str, data: Mapping[str, str]
+) -> None:
     core.create_namespaced_secret(
         namespace,
         client.V1Secret(metadata=client.V1ObjectMeta(name=name), string_data=dict(data)),
@@ -211,7 +219,9 @@ def export_object(name: str, gitlab: str, project: str | int, **spec: Any) -> di
     }
 
 
-def import_object(name: str, gitlab: str, path: str, source: dict[str, Any], **spec: Any) -> dict[str, Any]:
+def import_object(
+    name: str, gitlab: str, path: str, source: dict[str, Any], **spec: Any
+) -> dict[str, Any]:
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "ProjectImport",

@@ -7,10 +7,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sim_helpers import Api, SimFactory
 
 from gitlab_ferry.clock import ManualClock
 from gitlab_ferry.simulator import Seed, Simulator, SimulatorConfig
-from sim_helpers import Api, SimFactory
 
 # 2023-11-14T22:13:20Z, a whole minute plus 20 s: tests that cross windows set the clock explicitly
 START = 1_700_000_000.0
@@ -25,7 +25,10 @@ SEED: dict[str, Any] = {
         {"username": "guest", "token": "guest-token"},
         {"username": "outsider", "token": "outsider-token"},
         {"username": "reader", "token": "reader-token", "scopes": ["read_api"]},
-        {"username": "expired", "tokens": [{"token": "expired-token", "expires_at": "2000-01-01T00:00:00Z"}]},
+        {
+            "username": "expired",
+            "tokens": [{"token": "expired-token", "expires_at": "2000-01-01T00:00:00Z"}],
+        },
         {"username": "revoked", "tokens": [{"token": "revoked-token", "revoked": True}]},
     ],
     "groups": [
@@ -67,6 +70,7 @@ SEED: dict[str, Any] = {
         {"path_with_namespace": "grp/other", "owner": "owner", "repository_size": 1024},
     ],
 }
+
 
 @pytest.fixture
 def clock() -> ManualClock:

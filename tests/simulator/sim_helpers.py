@@ -7,7 +7,6 @@ import json
 import tarfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -74,7 +73,7 @@ class Api:
 
     async def import_file(
         self,
-        archive: bytes | Path,
+        archive: bytes,
         *,
         token: str = "root-token",
         filename: str = "export.tar.gz",
@@ -84,10 +83,9 @@ class Api:
         form = aiohttp.FormData()
         for key, value in fields.items():
             form.add_field(key, str(value))
-        data = archive.read_bytes() if isinstance(archive, Path) else archive
         # a BytesIO: aiohttp warns about large raw bytes bodies
         form.add_field(
-            "file", io.BytesIO(data), filename=filename, content_type="application/octet-stream"
+            "file", io.BytesIO(archive), filename=filename, content_type="application/octet-stream"
         )
         return await self.post(endpoint, token, data=form)
 

@@ -28,7 +28,8 @@ NOW = 1_512_512_000.148  # 2017-12-05 22:13:20.148 UTC
 
 def test_export_filename() -> None:
     assert export_filename("namespace/project", NOW) == (
-        "2017-12-05_22-13-148_namespace_project_export.tar.gz")
+        "2017-12-05_22-13-148_namespace_project_export.tar.gz"
+    )
     long = export_filename("group/" + "x" * 80, NOW)
     assert long == ("2017-12-05_22-13-148_group_" + "x" * 80)[:51] + "_export.tar.gz"
     assert len(long) == 51 + len("_export.tar.gz")
@@ -57,9 +58,11 @@ def test_version_rejected(line: str, message: str) -> None:
 
 def test_filter_message_hides_paths() -> None:
     assert filter_message("Unable to decompress /a/b.tar.gz into /tmp/x") == (
-        "Unable to decompress [FILTERED] into [FILTERED]")
+        "Unable to decompress [FILTERED] into [FILTERED]"
+    )
     assert filter_message("cannot overwrite a project in grp/sub") == (
-        "cannot overwrite a project in [FILTERED]")
+        "cannot overwrite a project in [FILTERED]"
+    )
 
 
 def test_formatting_helpers() -> None:
@@ -86,14 +89,25 @@ def test_generated_repository_is_deterministic() -> None:
 
 
 def test_roundtrip_streams_without_holding_the_payload(tmp_path: Path) -> None:
-    content = generate_content(seed=3, description="d", visibility_level=10,
-                               counts={"issues": 4, "labels": 2}, invalid_issues=1,
-                               repository_size=24 << 20)
+    content = generate_content(
+        seed=3,
+        description="d",
+        visibility_level=10,
+        counts={"issues": 4, "labels": 2},
+        invalid_issues=1,
+        repository_size=24 << 20,
+    )
     tracemalloc.start()
-    built = build_archive(tmp_path / "a.tar.gz", content=content, description="over",
-                          gitlab_version="18.7.0", gitlab_revision="abc", gzip_level=1, now=NOW)
-    parsed = parse_archive(built.path, bundle_dest=tmp_path / "b.bundle",
-                           max_decompressed_bytes=0)
+    built = build_archive(
+        tmp_path / "a.tar.gz",
+        content=content,
+        description="over",
+        gitlab_version="18.7.0",
+        gitlab_revision="abc",
+        gzip_level=1,
+        now=NOW,
+    )
+    parsed = parse_archive(built.path, bundle_dest=tmp_path / "b.bundle", max_decompressed_bytes=0)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 12 << 20
@@ -112,24 +126,50 @@ def test_roundtrip_streams_without_holding_the_payload(tmp_path: Path) -> None:
 
 
 def test_parse_only_the_wanted_relation(tmp_path: Path) -> None:
-    content = generate_content(seed=1, description=None, visibility_level=0,
-                               counts={"issues": 2, "milestones": 2}, invalid_issues=0,
-                               repository_size=10)
-    built = build_archive(tmp_path / "a.tar.gz", content=content, description=None,
-                          gitlab_version="v", gitlab_revision="r", gzip_level=0, now=NOW)
-    parsed = parse_archive(built.path, bundle_dest=None, max_decompressed_bytes=0,
-                           relations_wanted={"milestones"})
+    content = generate_content(
+        seed=1,
+        description=None,
+        visibility_level=0,
+        counts={"issues": 2, "milestones": 2},
+        invalid_issues=0,
+        repository_size=10,
+    )
+    built = build_archive(
+        tmp_path / "a.tar.gz",
+        content=content,
+        description=None,
+        gitlab_version="v",
+        gitlab_revision="r",
+        gzip_level=0,
+        now=NOW,
+    )
+    parsed = parse_archive(
+        built.path, bundle_dest=None, max_decompressed_bytes=0, relations_wanted={"milestones"}
+    )
     assert set(parsed.relations) == {"milestones"}
     assert parsed.bundle_path is None
 
 
 def test_decompressed_cap_counts_the_whole_stream(tmp_path: Path) -> None:
-    content = generate_content(seed=1, description=None, visibility_level=0, counts={},
-                               invalid_issues=0, repository_size=2 << 20)
-    built = build_archive(tmp_path / "a.tar.gz", content=content, description=None,
-                          gitlab_version="v", gitlab_revision="r", gzip_level=0, now=NOW)
+    content = generate_content(
+        seed=1,
+        description=None,
+        visibility_level=0,
+        counts={},
+        invalid_issues=0,
+        repository_size=2 << 20,
+    )
+    built = build_archive(
+        tmp_path / "a.tar.gz",
+        content=content,
+        description=None,
+        gitlab_version="v",
+        gitlab_revision="r",
+        gzip_level=0,
+        now=NOW,
+    )
     dest = tmp_path / "b.bundle"
-    with pytest.raises(ArchiveError, match="Decompressed archive size validation failed."):
+    with pytest.raises(ArchiveError, match=r"Decompressed archive size validation failed\."):
         parse_archive(built.path, bundle_dest=dest, max_decompressed_bytes=1 << 20)
     assert not dest.exists()
     parse_archive(built.path, bundle_dest=dest, max_decompressed_bytes=3 << 20)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from sim_helpers import Api
 
 pytestmark = pytest.mark.unit
@@ -101,7 +100,9 @@ async def test_expired_and_revoked_tokens(api: Api) -> None:
     assert expired.status == 401
     assert expired.json() == {
         "error": "invalid_token",
-        "error_description": "Token is expired. You can either do re-authorization or token refresh.",
+        "error_description": (
+            "Token is expired. You can either do re-authorization or token refresh."
+        ),
     }
     assert "invalid_token" in expired.headers["WWW-Authenticate"]
     revoked = await api.get("/user", "revoked-token")
@@ -149,7 +150,10 @@ async def test_sudo_acts_as_the_user(api: Api) -> None:
     r = await api.get("/user", "root-token", headers={"Sudo": "maint"})
     assert r.json()["username"] == "maint"
     denied = await api.get("/user", "maint-token", headers={"Sudo": "dev"})
-    assert (denied.status, denied.json()) == (403, {"message": "403 Forbidden - Must be admin to use sudo"})
+    assert (denied.status, denied.json()) == (
+        403,
+        {"message": "403 Forbidden - Must be admin to use sudo"},
+    )
     missing = await api.get("/user", "root-token", headers={"Sudo": "ghost"})
     assert missing.status == 404
     assert missing.json() == {"message": "404 User with ID or username 'ghost' Not Found"}

@@ -6,16 +6,23 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sim_helpers import Api, SimFactory, make_archive
 
 from gitlab_ferry.clock import SystemClock
 from gitlab_ferry.simulator import Seed, Simulator, SimulatorConfig
-from sim_helpers import Api, SimFactory, make_archive
 
 pytestmark = pytest.mark.unit
 
 
-async def ctl(session: aiohttp.ClientSession, sim: Simulator, method: str, path: str,
-              *, expect: int = 200, **kw: Any) -> Any:
+async def ctl(
+    session: aiohttp.ClientSession,
+    sim: Simulator,
+    method: str,
+    path: str,
+    *,
+    expect: int = 200,
+    **kw: Any,
+) -> Any:
     async with session.request(method, f"{sim.url}/-/sim{path}", **kw) as r:
         assert r.status == expect, await r.text()
         return await r.json() if r.content_type == "application/json" else None
@@ -25,20 +32,34 @@ async def test_settings_roundtrip(sim: Simulator, session: aiohttp.ClientSession
     got = await ctl(session, sim, "GET", "/settings")
     assert got["instance"]["project_export_limit"] == 6
     assert got["timing"]["step_mode"] is True
-    put = await ctl(session, sim, "PUT", "/settings",
-                    json={"instance": {"project_import_limit": 0}, "profile": {"retry_after_header": False}})
+    put = await ctl(
+        session,
+        sim,
+        "PUT",
+        "/settings",
+        json={"instance": {"project_import_limit": 0}, "profile": {"retry_after_header": False}},
+    )
     assert put["instance"]["project_import_limit"] == 0
     assert put["instance"]["project_export_limit"] == 6
     assert sim.settings.profile.retry_after_header is False
-    bad = await ctl(session, sim, "PUT", "/settings", expect=400,
-                    json={"instance": {"project_import_limit": -1}})
+    bad = await ctl(
+        session,
+        sim,
+        "PUT",
+        "/settings",
+        expect=400,
+        json={"instance": {"project_import_limit": -1}},
+    )
     assert "error" in bad
     await ctl(session, sim, "PUT", "/settings", expect=400, json={"nonsense": 1})
 
 
 async def test_faults_and_step_and_log(sim: Simulator, session: aiohttp.ClientSession) -> None:
     api = Api(session, sim)
-    config = {"seed": 1, "rules": [{"kind": "error", "endpoint": "user", "statuses": [503], "count": 1}]}
+    config = {
+        "seed": 1,
+        "rules": [{"kind": "error", "endpoint": "user", "statuses": [503], "count": 1}],
+    }
     await ctl(session, sim, "PUT", "/faults", json=config)
     assert (await ctl(session, sim, "GET", "/faults"))["rules"][0]["kind"] == "error"
     assert (await api.get("/user", "maint-token")).status == 503
@@ -48,7 +69,8 @@ async def test_faults_and_step_and_log(sim: Simulator, session: aiohttp.ClientSe
     await api.post("/projects/grp%2Fproj/export", "maint-token")
     step = await ctl(session, sim, "POST", "/step")
     assert step["transitions"] == [
-        {"kind": "export", "id": 1, "project_id": 1, "from": "queued", "to": "started"}]
+        {"kind": "export", "id": 1, "project_id": 1, "from": "queued", "to": "started"}
+    ]
     await ctl(session, sim, "POST", "/step")
     history = await ctl(session, sim, "GET", "/transitions")
     assert [t["to"] for t in history] == ["started", "finished"]
@@ -68,22 +90,41 @@ async def test_clock_advance_and_projects(sim: Simulator, session: aiohttp.Clien
     assert [t["kind"] for t in moved["transitions"]] == ["export_expired"]
     projects = await ctl(session, sim, "GET", "/projects")
     assert [p["path_with_namespace"] for p in projects] == [
-        "grp/proj", "grp/sub/deep", "pub/open", "grp/other"]
+        "grp/proj",
+        "grp/sub/deep",
+        "pub/open",
+        "grp/other",
+    ]
     one = await ctl(session, sim, "GET", "/projects/grp%2Fproj")
     assert one["exports"] == [{"owner": "maint", "status": "none", "file": None}]
     assert one["content"]["relations"]["issues"] == 5
     assert len(one["content"]["repository_sha256"]) == 64
-    created = await ctl(session, sim, "POST", "/projects", expect=201, json={
-        "path_with_namespace": "grp/new", "owner": "owner", "relations": {"issues": 2},
-        "invalid_issues": 1, "repository_size": "1KiB"})
+    created = await ctl(
+        session,
+        sim,
+        "POST",
+        "/projects",
+        expect=201,
+        json={
+            "path_with_namespace": "grp/new",
+            "owner": "owner",
+            "relations": {"issues": 2},
+            "invalid_issues": 1,
+            "repository_size": "1KiB",
+        },
+    )
     assert created["content"]["relations"] == {"issues": 2}
     assert created["content"]["invalid_relations"] == {"issues": 1}
     assert created["content"]["repository_size"] == 1024
-    await ctl(session, sim, "POST", "/projects", expect=400, json={"path_with_namespace": "grp/new"})
+    await ctl(
+        session, sim, "POST", "/projects", expect=400, json={"path_with_namespace": "grp/new"}
+    )
     await ctl(session, sim, "GET", "/projects/999", expect=404)
 
 
-async def test_rename_creates_a_redirect_and_cancel(sim: Simulator, session: aiohttp.ClientSession) -> None:
+async def test_rename_creates_a_redirect_and_cancel(
+    sim: Simulator, session: aiohttp.ClientSession
+) -> None:
     api = Api(session, sim)
     await ctl(session, sim, "POST", "/projects/grp%2Fother/rename", json={"path": "renamed"})
     r = await api.get("/projects/grp%2Fother", "root-token")
@@ -96,11 +137,18 @@ async def test_rename_creates_a_redirect_and_cancel(sim: Simulator, session: aio
 
 
 async def test_seed_users_and_observers(sim: Simulator, session: aiohttp.ClientSession) -> None:
-    await ctl(session, sim, "POST", "/seed", expect=201, json={
-        "users": [{"username": "zed", "token": "zed-token"}],
-        "groups": [{"path": "zgrp", "members": [{"user": "zed", "access_level": "owner"}]}],
-        "projects": [{"path_with_namespace": "zgrp/p", "owner": "zed"}],
-    })
+    await ctl(
+        session,
+        sim,
+        "POST",
+        "/seed",
+        expect=201,
+        json={
+            "users": [{"username": "zed", "token": "zed-token"}],
+            "groups": [{"path": "zgrp", "members": [{"user": "zed", "access_level": "owner"}]}],
+            "projects": [{"path_with_namespace": "zgrp/p", "owner": "zed"}],
+        },
+    )
     api = Api(session, sim)
     assert (await api.get("/projects/zgrp%2Fp", "zed-token")).status == 200
     users = await ctl(session, sim, "GET", "/users")
@@ -123,7 +171,9 @@ async def test_control_can_require_an_admin_token(
 ) -> None:
     sim = await make_sim(control_requires_admin=True)
     await ctl(session, sim, "GET", "/settings", expect=403)
-    await ctl(session, sim, "GET", "/settings", expect=403, headers={"PRIVATE-TOKEN": "maint-token"})
+    await ctl(
+        session, sim, "GET", "/settings", expect=403, headers={"PRIVATE-TOKEN": "maint-token"}
+    )
     await ctl(session, sim, "GET", "/settings", headers={"PRIVATE-TOKEN": "root-token"})
     await ctl(session, sim, "GET", "/settings", headers={"Authorization": "Bearer root-token"})
 

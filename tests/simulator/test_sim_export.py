@@ -10,15 +10,22 @@ import tarfile
 
 import aiohttp
 import pytest
+from sim_helpers import Api, SimFactory
 
 from gitlab_ferry.clock import ManualClock
-from sim_helpers import Api, SimFactory
 
 pytestmark = pytest.mark.unit
 
 P = "/projects/grp%2Fproj"
-IDENTITY_KEYS = {"id", "description", "name", "name_with_namespace", "path", "path_with_namespace",
-                 "created_at"}
+IDENTITY_KEYS = {
+    "id",
+    "description",
+    "name",
+    "name_with_namespace",
+    "path",
+    "path_with_namespace",
+    "created_at",
+}
 
 
 async def status(api: Api, token: str = "maint-token", project: str = P) -> str:
@@ -115,10 +122,14 @@ async def test_post_deletes_file_even_when_upload_url_is_invalid(api: Api) -> No
 async def test_post_deletes_file_even_when_too_large(api: Api) -> None:
     await api.finished_export("grp%2Fproj", "maint-token")
     api.sim.update_settings({"instance": {"max_export_size": 1}})
-    api.sim.create_project({"path_with_namespace": "grp/big", "owner": "owner",
-                            "repository_size": 2 * 1024 * 1024})
+    api.sim.create_project(
+        {"path_with_namespace": "grp/big", "owner": "owner", "repository_size": 2 * 1024 * 1024}
+    )
     big = await api.post("/projects/grp%2Fbig/export", "maint-token")
-    assert (big.status, big.json()) == (400, {"message": "The project size exceeds the export limit."})
+    assert (big.status, big.json()) == (
+        400,
+        {"message": "The project size exceeds the export limit."},
+    )
     ok = await api.post(f"{P}/export", "maint-token")
     assert ok.status == 202
 
@@ -126,10 +137,14 @@ async def test_post_deletes_file_even_when_too_large(api: Api) -> None:
 async def test_bad_http_method_is_a_param_error_before_deletion(api: Api) -> None:
     await api.finished_export("grp%2Fproj", "maint-token")
     r = await api.post(
-        f"{P}/export", "maint-token",
+        f"{P}/export",
+        "maint-token",
         data={"upload[url]": "https://example.com/x", "upload[http_method]": "PATCH"},
     )
-    assert (r.status, r.json()) == (400, {"error": "upload[http_method] does not have a valid value"})
+    assert (r.status, r.json()) == (
+        400,
+        {"error": "upload[http_method] does not have a valid value"},
+    )
     assert await status(api) == "finished"
 
 
@@ -181,8 +196,9 @@ async def test_download_headers_name_and_archive_format(api: Api) -> None:
     issues = [json.loads(line) for line in files["./tree/project/issues.ndjson"].splitlines()]
     assert [i["iid"] for i in issues] == [1, 2, 3, 4, 5]
     summary = await api.sim.project_summary("grp/proj")
-    assert hashlib.sha256(files["./project.bundle"]).hexdigest() == (
-        summary["content"]["repository_sha256"]
+    assert (
+        hashlib.sha256(files["./project.bundle"]).hexdigest()
+        == (summary["content"]["repository_sha256"])
     )
     assert len(files["./project.bundle"]) == 4096
 
@@ -212,7 +228,10 @@ async def test_object_missing_from_storage(api: Api) -> None:
     await api.sim.step()
     assert await status(api) == "finished"
     r = await api.get(f"{P}/export/download", "maint-token")
-    assert (r.status, r.json()) == (404, {"message": "The project export file is not available yet"})
+    assert (r.status, r.json()) == (
+        404,
+        {"message": "The project export file is not available yet"},
+    )
 
 
 async def test_retention_hourly_sweep_after_24_hours(api: Api, clock: ManualClock) -> None:
@@ -245,8 +264,9 @@ async def test_stuck_export_fails_after_6_hours(api: Api, clock: ManualClock) ->
     assert await status(api) == "none"
 
 
-@pytest.mark.parametrize(("mode", "final"), [("relation_failure", "failed"),
-                                             ("archive_failure", "none")])
+@pytest.mark.parametrize(
+    ("mode", "final"), [("relation_failure", "failed"), ("archive_failure", "none")]
+)
 async def test_export_failures(api: Api, mode: str, final: str) -> None:
     api.sim.set_faults({"jobs": [{"job": "export", "mode": mode, "project": "grp/proj"}]})
     await api.post(f"{P}/export", "maint-token")

@@ -6,7 +6,6 @@ import time
 
 import aiohttp
 import pytest
-
 from sim_helpers import Api, SimFactory
 
 pytestmark = pytest.mark.unit
@@ -24,7 +23,8 @@ async def test_json_error_then_recovery(api: Api) -> None:
     assert (r.status, r.json()) == (503, {"message": "503 Service Unavailable"})
     assert r.headers["Content-Type"] == "application/json"
     assert (await api.get(f"{P}/export", "maint-token")).status == 200
-    assert api.sim.requests("export_status")[0].fault == "error"
+    faulted = api.sim.requests("export_status")[0]
+    assert (faulted.fault, faulted.user, faulted.status) == ("error", "maint", 503)
 
 
 async def test_fault_only_hits_its_endpoint(api: Api) -> None:
@@ -65,8 +65,11 @@ async def test_burst_429_without_retry_after(api: Api) -> None:
         r = await api.post(f"{P}/export", "maint-token")
         assert r.status == 429
         assert "Retry-After" not in r.headers
-        assert r.json() == {"message": {
-            "error": "This endpoint has been requested too many times. Try again later."}}
+        assert r.json() == {
+            "message": {
+                "error": "This endpoint has been requested too many times. Try again later."
+            }
+        }
     assert api.sim.core.limiter.snapshot() == []
     assert (await api.post(f"{P}/export", "maint-token")).status == 202
 
@@ -99,8 +102,9 @@ async def test_random_faults_are_reproducible(
     for _ in range(2):
         sim = await make_sim()
         api = Api(session, sim)
-        sim.set_faults({"seed": 42, "rules": [
-            {"kind": "error", "endpoint": "user", "probability": 0.5}]})
+        sim.set_faults(
+            {"seed": 42, "rules": [{"kind": "error", "endpoint": "user", "probability": 0.5}]}
+        )
         runs.append([(await api.get("/user", "maint-token")).status for _ in range(20)])
     assert runs[0] == runs[1]
     assert {200} < set(runs[0])

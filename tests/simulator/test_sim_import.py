@@ -8,16 +8,26 @@ import re
 
 import aiohttp
 import pytest
+from sim_helpers import Api, SimFactory, issues, make_archive
 
 from gitlab_ferry.clock import ManualClock
-from sim_helpers import Api, SimFactory, issues, make_archive
 
 pytestmark = pytest.mark.unit
 
 IMPORT_STATUS_KEYS = {
-    "id", "description", "name", "name_with_namespace", "path", "path_with_namespace",
-    "created_at", "import_status", "import_type", "correlation_id", "failed_relations",
-    "import_error", "stats",
+    "id",
+    "description",
+    "name",
+    "name_with_namespace",
+    "path",
+    "path_with_namespace",
+    "created_at",
+    "import_status",
+    "import_type",
+    "correlation_id",
+    "failed_relations",
+    "import_error",
+    "stats",
 }
 
 
@@ -35,8 +45,9 @@ async def import_status(api: Api, ref: str | int, token: str = "root-token") -> 
 
 async def test_import_lifecycle_and_201_body(api: Api) -> None:
     bundle = b"# v2 git bundle\n" + bytes(range(256)) * 10
-    archive = make_archive(relations={"issues": issues(3), "labels": [{"title": "bug"}]},
-                           bundle=bundle)
+    archive = make_archive(
+        relations={"issues": issues(3), "labels": [{"title": "bug"}]}, bundle=bundle
+    )
     r = await api.import_file(archive, token="maint-token", path="imported", namespace="grp")
     assert r.status == 201
     body = r.json()
@@ -47,7 +58,10 @@ async def test_import_lifecycle_and_201_body(api: Api) -> None:
     assert body["correlation_id"]
     assert (body["failed_relations"], body["import_error"], body["stats"]) == ([], None, None)
     assert (body["name"], body["path"], body["path_with_namespace"]) == (
-        "imported", "imported", "grp/imported")
+        "imported",
+        "imported",
+        "grp/imported",
+    )
     assert body["description"] is None
     assert r.headers["Content-Type"] == "application/json"
     assert (await import_status(api, "grp%2Fimported"))["import_status"] == "scheduled"
@@ -69,7 +83,9 @@ async def test_parameter_errors(api: Api) -> None:
     assert (r.status, r.json()) == (400, {"error": "path is missing, file is missing"})
     r = await api.import_file(make_archive(), path="x", namespace="grp", namespace_id="1")
     assert (r.status, r.json()) == (
-        400, {"error": "namespace, namespace_id, namespace_path are mutually exclusive"})
+        400,
+        {"error": "namespace, namespace_id, namespace_path are mutually exclusive"},
+    )
     r = await api.import_file(make_archive(), path="x", namespace_id="abc")
     assert (r.status, r.json()) == (400, {"error": "namespace_id is invalid"})
     r = await api.import_file(make_archive(), path="x", overwrite="maybe")
@@ -84,11 +100,19 @@ async def test_check_order(api: Api) -> None:
     assert (disabled.status, disabled.json()) == (403, {"message": "403 Forbidden"})
     api.sim.update_settings({"instance": {"import_sources": ["gitlab_project"]}})
     ext = await api.import_file(make_archive(), filename="x.zip", path="x", namespace="nope")
-    assert (ext.status, ext.json()) == (422, {"message": {
-        "error": "You need to upload a GitLab project export archive (ending in .gz)."}})
+    assert (ext.status, ext.json()) == (
+        422,
+        {
+            "message": {
+                "error": "You need to upload a GitLab project export archive (ending in .gz)."
+            }
+        },
+    )
     ns = await api.import_file(make_archive(), path="proj", namespace="nope")
     assert (ns.status, ns.json()) == (404, {"message": "404 Namespace Not Found"})
-    hidden = await api.import_file(make_archive(), token="outsider-token", path="x", namespace="grp")
+    hidden = await api.import_file(
+        make_archive(), token="outsider-token", path="x", namespace="grp"
+    )
     assert hidden.json() == {"message": "404 Namespace Not Found"}
     invalid = await api.import_file(make_archive(), token="dev-token", path="proj", namespace="grp")
     assert (invalid.status, invalid.json()) == (400, {"message": "Namespace is not valid"})
@@ -138,9 +162,16 @@ async def test_old_profile_ignores_namespace_path(
 
 async def test_name_and_override_params(api: Api) -> None:
     r = await api.import_file(
-        make_archive(), token="maint-token", path="over", name="Pretty Name", namespace="pub",
-        **{"override_params[description]": "overridden", "override_params[visibility]": "internal",
-           "override_params[no_such_attribute]": "dropped"},
+        make_archive(),
+        token="maint-token",
+        path="over",
+        name="Pretty Name",
+        namespace="pub",
+        **{
+            "override_params[description]": "overridden",
+            "override_params[visibility]": "internal",
+            "override_params[no_such_attribute]": "dropped",
+        },
     )
     assert r.status == 201, r.text
     body = r.json()
@@ -152,15 +183,21 @@ async def test_name_and_override_params(api: Api) -> None:
     assert "no_such_attribute" not in project.attributes
     bad = await api.import_file(make_archive(), path="x", **{"override_params[visibility]": "x"})
     assert (bad.status, bad.json()) == (
-        400, {"error": "override_params[visibility] does not have a valid value"})
-    too_open = await api.import_file(make_archive(), path="y", namespace="grp",
-                                     **{"override_params[visibility]": "public"})
-    assert too_open.json() == {"message": "Visibility level public is not allowed in a private group."}
+        400,
+        {"error": "override_params[visibility] does not have a valid value"},
+    )
+    too_open = await api.import_file(
+        make_archive(), path="y", namespace="grp", **{"override_params[visibility]": "public"}
+    )
+    assert too_open.json() == {
+        "message": "Visibility level public is not allowed in a private group."
+    }
 
 
 async def test_archive_values_apply_without_overrides(api: Api) -> None:
-    archive = make_archive(project_json={"description": "kept", "visibility_level": 20,
-                                         "name": "ignored"})
+    archive = make_archive(
+        project_json={"description": "kept", "visibility_level": 20, "name": "ignored"}
+    )
     await api.import_file(archive, path="plain", namespace="pub", token="maint-token")
     await finish(api)
     project = api.sim.project("pub/plain")
@@ -228,10 +265,13 @@ async def test_upload_over_max_import_size_is_413(api: Api) -> None:
 
 
 async def test_import_error_visibility(api: Api) -> None:
-    await api.import_file(make_archive(version=b"9"), token="maint-token", path="f", namespace="grp")
+    await api.import_file(
+        make_archive(version=b"9"), token="maint-token", path="f", namespace="grp"
+    )
     await finish(api)
     assert (await import_status(api, "grp%2Ff", "maint-token"))["import_error"].startswith(
-        "Error importing repository")
+        "Error importing repository"
+    )
     hidden = await import_status(api, "grp%2Ff", "dev-token")
     assert hidden["import_error"] == "Ask a maintainer to check the import status for more details."
 
@@ -245,8 +285,15 @@ async def test_failed_relations_and_finished(api: Api) -> None:
     failed = body["failed_relations"]
     assert [f["line_number"] for f in failed] == [5, 4, 3]
     for entry in failed:
-        assert set(entry) == {"id", "created_at", "exception_class", "exception_message",
-                              "source", "relation_name", "line_number"}
+        assert set(entry) == {
+            "id",
+            "created_at",
+            "exception_class",
+            "exception_message",
+            "source",
+            "relation_name",
+            "line_number",
+        }
         assert entry["exception_class"] == "ActiveRecord::RecordInvalid"
         assert entry["exception_message"] is None
         assert entry["source"] == "process_relation_item!"
@@ -276,8 +323,13 @@ async def test_overwrite_success(api: Api) -> None:
     api.sim.update_settings({"timing": {"deletion_delay": 100}})
     old = api.sim.project("grp/proj")
     assert old is not None
-    r = await api.import_file(make_archive(relations={"issues": issues(7)}), token="owner-token",
-                              path="proj", namespace="grp", overwrite="true")
+    r = await api.import_file(
+        make_archive(relations={"issues": issues(7)}),
+        token="owner-token",
+        path="proj",
+        namespace="grp",
+        overwrite="true",
+    )
     assert r.status == 201
     body = r.json()
     assert re.fullmatch(r"proj-[0-9a-f]{32}", body["path"])
@@ -301,8 +353,9 @@ async def test_overwrite_success(api: Api) -> None:
 async def test_overwrite_without_admin_namespace_fails(api: Api) -> None:
     old = api.sim.project("grp/proj")
     assert old is not None
-    r = await api.import_file(make_archive(), token="maint-token", path="proj", namespace="grp",
-                              overwrite="true")
+    r = await api.import_file(
+        make_archive(), token="maint-token", path="proj", namespace="grp", overwrite="true"
+    )
     temp = r.json()
     await finish(api)
     body = await import_status(api, temp["id"], "maint-token")
@@ -318,8 +371,9 @@ async def test_overwrite_without_admin_namespace_fails(api: Api) -> None:
 
 
 async def test_overwrite_failure_leaves_old_project(api: Api) -> None:
-    r = await api.import_file(make_archive(version=b"0.1"), path="proj", namespace="grp",
-                              overwrite="true")
+    r = await api.import_file(
+        make_archive(version=b"0.1"), path="proj", namespace="grp", overwrite="true"
+    )
     temp = r.json()
     await finish(api)
     assert (await import_status(api, temp["id"]))["import_status"] == "failed"
@@ -346,15 +400,17 @@ async def test_injected_import_failure(api: Api) -> None:
     await api.import_file(make_archive(), path="two", namespace="grp")
     await finish(api)
     assert (await import_status(api, "grp%2Fone"))["import_error"] == (
-        "Error importing repository  into grp/one - boom")
+        "Error importing repository  into grp/one - boom"
+    )
     assert (await import_status(api, "grp%2Ftwo"))["import_status"] == "finished"
 
 
 async def test_time_mode_import(
     make_sim: SimFactory, session: aiohttp.ClientSession, clock: ManualClock
 ) -> None:
-    sim = await make_sim({"timing": {"import_queue_delay": 2, "import_duration": 30}},
-                         step_mode=False)
+    sim = await make_sim(
+        {"timing": {"import_queue_delay": 2, "import_duration": 30}}, step_mode=False
+    )
     api = Api(session, sim)
     await api.import_file(make_archive(), path="timed", namespace="grp")
     clock.advance(2)
@@ -376,3 +432,24 @@ async def test_token_in_query_for_multipart(api: Api) -> None:
     record = api.sim.requests("import")[-1]
     assert (record.user, record.auth) == ("maint", "param")
     assert record.params == {"path": "q", "file": {"filename": "a.tar.gz", "size": len(archive)}}
+
+
+async def test_import_sources_gate_every_import_route(
+    make_sim: SimFactory, session: aiohttp.ClientSession
+) -> None:
+    sim = await make_sim({"profile": {"import_sources_default": "none"}})
+    api = Api(session, sim)
+    forbidden = (403, {"message": "403 Forbidden"})
+    r = await api.import_file(make_archive(), path="new")
+    assert (r.status, r.json()) == forbidden
+    r = await api.post(
+        "/projects/remote-import",
+        "root-token",
+        json={"url": "https://example.com/a.tar.gz", "path": "new"},
+    )
+    assert (r.status, r.json()) == forbidden
+    for path in ("/projects/1/import", "/projects/1/relation-imports"):
+        r = await api.get(path, "root-token")
+        assert (r.status, r.json()) == forbidden
+    sim.update_settings({"instance": {"import_sources": ["gitlab_project"]}})
+    assert (await api.import_file(make_archive(), path="new")).status == 201

@@ -6,13 +6,15 @@ from email.utils import parsedate_to_datetime
 
 import aiohttp
 import pytest
+from sim_helpers import Api, SimFactory, make_archive
 
 from gitlab_ferry.clock import ManualClock
-from sim_helpers import Api, SimFactory, make_archive
 
 pytestmark = pytest.mark.unit
 
-THROTTLED = {"message": {"error": "This endpoint has been requested too many times. Try again later."}}
+THROTTLED = {
+    "message": {"error": "This endpoint has been requested too many times. Try again later."}
+}
 MINUTE_START = 1_700_000_000 - 20  # START is 20 s into a minute
 
 
@@ -56,19 +58,37 @@ async def test_one_import_counter_shared_by_four_endpoints(api: Api) -> None:
     assert r.status == 422
     r = await api.import_file(archive, path="a", **bad_ns)
     assert r.status == 404
-    r = await api.post("/projects/remote-import", "root-token",
-                       json={"url": "https://example.com/x.tar.gz", "path": "a", **bad_ns})
+    r = await api.post(
+        "/projects/remote-import",
+        "root-token",
+        json={"url": "https://example.com/x.tar.gz", "path": "a", **bad_ns},
+    )
     assert r.status == 404
-    s3 = {"region": "r", "bucket_name": "b", "file_key": "k", "access_key_id": "a",
-          "secret_access_key": "s", "path": "a", **bad_ns}
+    s3 = {
+        "region": "r",
+        "bucket_name": "b",
+        "file_key": "k",
+        "access_key_id": "a",
+        "secret_access_key": "s",
+        "path": "a",
+        **bad_ns,
+    }
     r = await api.post("/projects/remote-import-s3", "root-token", json=s3)
     assert r.status == 404
     for _ in range(2):
-        r = await api.import_file(archive, endpoint="/projects/import-relation",
-                                  filename="x.zip", path="grp/proj", relation="issues")
+        r = await api.import_file(
+            archive,
+            endpoint="/projects/import-relation",
+            filename="x.zip",
+            path="grp/proj",
+            relation="issues",
+        )
         assert r.status == 422
-    seventh = await api.post("/projects/remote-import", "root-token",
-                             json={"url": "https://example.com/x.tar.gz", "path": "a", **bad_ns})
+    seventh = await api.post(
+        "/projects/remote-import",
+        "root-token",
+        json={"url": "https://example.com/x.tar.gz", "path": "a", **bad_ns},
+    )
     assert (seventh.status, seventh.json()) == (429, THROTTLED)
     assert (await api.import_file(archive, path="a")).status == 429
 
@@ -110,7 +130,9 @@ async def test_older_gitlab_sends_no_retry_after(
 
 
 async def test_rack_attack_mode(make_sim: SimFactory, session: aiohttp.ClientSession) -> None:
-    sim = await make_sim({"behaviour": {"rack_attack": {"enabled": True, "limit": 2, "period": 60}}})
+    sim = await make_sim(
+        {"behaviour": {"rack_attack": {"enabled": True, "limit": 2, "period": 60}}}
+    )
     api = Api(session, sim)
     for _ in range(2):
         assert (await api.get("/projects/grp%2Fproj", "maint-token")).status == 200

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from sim_helpers import Api, issues, make_archive
 
 from gitlab_ferry.clock import ManualClock
-from sim_helpers import Api, issues, make_archive
 
 pytestmark = pytest.mark.unit
 
@@ -13,17 +13,31 @@ TRACKER_KEYS = {"id", "project_path", "relation", "status", "created_at", "updat
 EXT = {"message": {"error": "You need to upload a GitLab project export archive (ending in .gz)."}}
 
 
-async def relation(api: Api, archive: bytes | None = None, *, token: str = "maint-token",
-                   path: str = "grp/proj", rel: str = "issues", filename: str = "r.tar.gz") -> object:
-    return await api.import_file(archive if archive is not None else make_archive(
-        relations={"issues": issues(3)}), token=token, endpoint="/projects/import-relation",
-        filename=filename, path=path, relation=rel)
+async def relation(
+    api: Api,
+    archive: bytes | None = None,
+    *,
+    token: str = "maint-token",
+    path: str = "grp/proj",
+    rel: str = "issues",
+    filename: str = "r.tar.gz",
+) -> object:
+    return await api.import_file(
+        archive if archive is not None else make_archive(relations={"issues": issues(3)}),
+        token=token,
+        endpoint="/projects/import-relation",
+        filename=filename,
+        path=path,
+        relation=rel,
+    )
 
 
 async def test_check_order(api: Api) -> None:
     r = await api.post("/projects/import-relation", "maint-token", data={"x": "1"})
     assert (r.status, r.json()) == (
-        400, {"error": "path is missing, file is missing, relation is missing"})
+        400,
+        {"error": "path is missing, file is missing, relation is missing"},
+    )
     api.sim.update_settings({"instance": {"import_sources": []}})
     r = await relation(api, filename="x.zip", path="no/such")
     assert (r.status, r.json()) == (403, {"message": "403 Forbidden"})
@@ -33,10 +47,20 @@ async def test_check_order(api: Api) -> None:
     r = await relation(api, path="no/such", rel="wikis")
     assert (r.status, r.json()) == (404, {"message": "Project not found"})
     r = await relation(api, token="dev-token", rel="wikis")
-    assert (r.status, r.json()) == (400, {"message": (
-        "Imported relation must be one of issues, merge_requests, milestones, or ci_pipelines")})
+    assert (r.status, r.json()) == (
+        400,
+        {
+            "message": (
+                "Imported relation must be one of issues, merge_requests, milestones, "
+                "or ci_pipelines"
+            )
+        },
+    )
     r = await relation(api, token="dev-token")
-    assert (r.status, r.json()) == (403, {"message": "You are not authorized to perform this action"})
+    assert (r.status, r.json()) == (
+        403,
+        {"message": "You are not authorized to perform this action"},
+    )
 
 
 async def test_created_does_not_block_started_does(api: Api) -> None:
@@ -44,12 +68,18 @@ async def test_created_does_not_block_started_does(api: Api) -> None:
     assert first.status == 201
     body = first.json()
     assert set(body) == TRACKER_KEYS
-    assert (body["status"], body["relation"], body["project_path"]) == ("created", "issues", "grp/proj")
+    assert (body["status"], body["relation"], body["project_path"]) == (
+        "created",
+        "issues",
+        "grp/proj",
+    )
     assert (await relation(api)).status == 201
     await api.sim.step()
     busy = await relation(api)
     assert (busy.status, busy.json()) == (
-        409, {"message": "A relation import is already in progress for this project"})
+        409,
+        {"message": "A relation import is already in progress for this project"},
+    )
     await api.sim.step()
     assert (await relation(api, rel="milestones")).status == 201
 
@@ -58,9 +88,15 @@ async def test_blocked_by_project_import(api: Api) -> None:
     r = await api.import_file(make_archive(), path="fresh", namespace="grp")
     assert r.status == 201
     scheduled = await relation(api, path="grp/fresh", token="root-token")
-    assert (scheduled.status, scheduled.json()) == (400, {"message": (
-        "Relation import could not be created: "
-        "Relation import tracker cannot be created for project with ongoing import")})
+    assert (scheduled.status, scheduled.json()) == (
+        400,
+        {
+            "message": (
+                "Relation import could not be created: "
+                "Relation import tracker cannot be created for project with ongoing import"
+            )
+        },
+    )
     await api.sim.step()
     started = await relation(api, path="grp/fresh", token="root-token")
     assert started.status == 409
@@ -70,8 +106,10 @@ async def test_tracker_lifecycle_skips_existing_iids(api: Api) -> None:
     before = (await api.sim.project_summary("grp/proj"))["content"]["relations"]["issues"]
     assert before == 5
     records = [*issues(7), {"iid": 8, "title": None}]
-    r = await relation(api, make_archive(relations={"issues": records, "milestones": [
-        {"iid": 9, "title": "ignored"}]}))
+    r = await relation(
+        api,
+        make_archive(relations={"issues": records, "milestones": [{"iid": 9, "title": "ignored"}]}),
+    )
     tracker_id = r.json()["id"]
     await api.sim.step()
     listing = await api.get("/projects/grp%2Fproj/relation-imports", "maint-token")

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-
 from archive_server import ArchiveServer, self_signed, server_context
 from sim_helpers import Api, SimFactory, issues, make_archive
+
+from gitlab_ferry.simulator import Seed, Simulator, SimulatorConfig
 
 pytestmark = pytest.mark.unit
 
@@ -39,8 +41,9 @@ async def local(make_sim: SimFactory, session: aiohttp.ClientSession) -> Api:
 
 
 async def remote(api: Api, url: str, **extra: Any) -> Any:
-    return await api.post("/projects/remote-import", "root-token",
-                          json={"url": url, "path": "remote", **extra})
+    return await api.post(
+        "/projects/remote-import", "root-token", json={"url": url, "path": "remote", **extra}
+    )
 
 
 async def test_parameters_are_required(local: Api) -> None:
@@ -51,7 +54,9 @@ async def test_parameters_are_required(local: Api) -> None:
 async def test_https_only_by_default(api: Api, server: ArchiveServer) -> None:
     r = await remote(api, server.url + "/a.tar.gz")
     assert (r.status, r.json()) == (
-        400, {"message": "File url is blocked: Only allowed schemes are https"})
+        400,
+        {"message": "File url is blocked: Only allowed schemes are https"},
+    )
     assert server.hits == []
 
 
@@ -63,7 +68,8 @@ async def test_local_network_blocked_unless_allowed(
     assert r.json() == {"message": "File url is blocked: Requests to localhost are not allowed"}
     r = await remote(api, "http://10.1.2.3/a.tar.gz")
     assert r.json() == {
-        "message": "File url is blocked: Requests to the local network are not allowed"}
+        "message": "File url is blocked: Requests to the local network are not allowed"
+    }
 
 
 async def test_https_import_end_to_end(
@@ -99,13 +105,24 @@ async def test_https_import_end_to_end(
         await srv.stop()
 
 
-async def test_head_timeout(make_sim: SimFactory, session: aiohttp.ClientSession,
-                            server: ArchiveServer) -> None:
-    api = Api(session, await make_sim({**LOCAL_HTTP, "behaviour": {
-        "allow_http_remote_import": True, "remote_head_timeout": 0.2}}))
+async def test_head_timeout(
+    make_sim: SimFactory, session: aiohttp.ClientSession, server: ArchiveServer
+) -> None:
+    api = Api(
+        session,
+        await make_sim(
+            {
+                **LOCAL_HTTP,
+                "behaviour": {"allow_http_remote_import": True, "remote_head_timeout": 0.2},
+            }
+        ),
+    )
     server.head_delay = 1.0
     r = await remote(api, server.url + "/a.tar.gz")
-    assert (r.status, r.json()) == (400, {"message": "Failed to retrive headers: execution expired"})
+    assert (r.status, r.json()) == (
+        400,
+        {"message": "Failed to retrive headers: execution expired"},
+    )
 
 
 async def test_connection_refused(local: Api) -> None:
@@ -113,9 +130,12 @@ async def test_connection_refused(local: Api) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     r = await remote(local, f"http://127.0.0.1:{port}/a.tar.gz")
-    assert r.json() == {"message": (
-        f"Failed to retrive headers: Failed to open TCP connection to 127.0.0.1:{port} "
-        f'(Connection refused - connect(2) for "127.0.0.1" port {port})')}
+    assert r.json() == {
+        "message": (
+            f"Failed to retrive headers: Failed to open TCP connection to 127.0.0.1:{port} "
+            f'(Connection refused - connect(2) for "127.0.0.1" port {port})'
+        )
+    }
 
 
 async def test_content_length_rules(local: Api, server: ArchiveServer) -> None:
@@ -155,17 +175,28 @@ async def test_worker_fails_on_non_200(local: Api, server: ArchiveServer) -> Non
     body = (await local.get(f"/projects/{r.json()['id']}/import", "root-token")).json()
     assert body["import_status"] == "failed"
     assert body["import_error"] == (
-        "Error importing repository  into root/remote - unsupported response downloading fragment 403"
+        "Error importing repository  into root/remote - "
+        "unsupported response downloading fragment 403"
     )
 
 
 async def test_override_params_in_json(local: Api, server: ArchiveServer) -> None:
-    r = await remote(local, server.url + "/a.tar.gz", name="Remote One",
-                     override_params={"description": "from json", "bogus": 1})
+    r = await remote(
+        local,
+        server.url + "/a.tar.gz",
+        name="Remote One",
+        override_params={"description": "from json", "bogus": 1},
+    )
     assert r.json()["description"] == "from json"
-    flat = await local.post("/projects/remote-import", "root-token", json={
-        "url": server.url + "/b.tar.gz", "path": "flat",
-        "override_params[description]": "bracketed"})
+    flat = await local.post(
+        "/projects/remote-import",
+        "root-token",
+        json={
+            "url": server.url + "/b.tar.gz",
+            "path": "flat",
+            "override_params[description]": "bracketed",
+        },
+    )
     assert flat.json()["description"] == "bracketed"
     await local.sim.step()
     await local.sim.step()
@@ -182,3 +213,16 @@ async def test_remote_import_path_taken_after_url_checks(local: Api, server: Arc
     server.content_type = "application/gzip"
     r = await remote(local, server.url + "/a.tar.gz", path="proj", namespace="grp")
     assert r.json() == {"message": "Path has already been taken"}
+
+
+async def test_simulator_serves_https(tmp_path: Path, session: aiohttp.ClientSession) -> None:
+    cert, key = self_signed(tmp_path)
+    config = SimulatorConfig(tls_cert=cert, tls_key=key)
+    async with Simulator(config, seed=Seed.load("empty")) as sim:
+        assert sim.url.startswith("https://127.0.0.1:")
+        trust = ssl.create_default_context(cafile=str(cert))
+        async with session.get(
+            f"{sim.api_url}/user", headers={"PRIVATE-TOKEN": "glpat-root-token"}, ssl=trust
+        ) as r:
+            assert r.status == 200
+            assert (await r.json())["web_url"] == f"{sim.url}/root"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from sim_helpers import Api
 
 from gitlab_ferry.simulator import Simulator
-from sim_helpers import Api
 
 pytestmark = pytest.mark.unit
 

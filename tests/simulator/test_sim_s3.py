@@ -11,13 +11,16 @@ import aiohttp
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
-
 from sim_helpers import Api, SimFactory, issues, make_archive
 
 pytestmark = pytest.mark.unit
 
 BUCKET = "exports"
-CREDS = {"access_key_id": "AKIDEXAMPLE", "secret_access_key": "secret-example", "region": "us-east-1"}
+CREDS = {
+    "access_key_id": "AKIDEXAMPLE",
+    "secret_access_key": "secret-example",
+    "region": "us-east-1",
+}
 LOCAL_HTTP = {
     "instance": {"allow_local_requests_from_web_hooks_and_services": True},
     "behaviour": {"allow_http_remote_import": True},
@@ -68,31 +71,47 @@ async def test_missing_parameters(api: Api) -> None:
     r = await api.post("/projects/remote-import-s3", "root-token", json=body)
     assert (r.status, r.json()) == (400, {"error": "file_key is missing"})
     r = await api.post("/projects/remote-import-s3", "root-token", json={})
-    assert r.json() == {"error": (
-        "region is missing, bucket_name is missing, file_key is missing, access_key_id is missing, "
-        "secret_access_key is missing, path is missing")}
+    assert r.json() == {
+        "error": (
+            "region is missing, bucket_name is missing, file_key is missing, "
+            "access_key_id is missing, secret_access_key is missing, path is missing"
+        )
+    }
     blank = await api.post("/projects/remote-import-s3", "root-token", json=params("k", region=""))
     assert blank.json() == {"message": "Region can't be blank"}
+    blank_key = await api.post(
+        "/projects/remote-import-s3", "root-token", json=params("k", access_key_id=" ")
+    )
+    assert blank_key.json() == {"message": "Access key can't be blank"}
 
 
 async def test_object_not_found(api: Api) -> None:
     r = await api.post("/projects/remote-import-s3", "root-token", json=params("missing.tar.gz"))
-    assert (r.status, r.json()) == (400, {"message": f"File not found 'missing.tar.gz' in '{BUCKET}'"})
+    assert (r.status, r.json()) == (
+        400,
+        {"message": f"File not found 'missing.tar.gz' in '{BUCKET}'"},
+    )
 
 
 async def test_wrong_credentials(api: Api, moto_endpoint: str) -> None:
     await put(moto_endpoint, "creds.tar.gz", make_archive(), "application/gzip")
-    r = await api.post("/projects/remote-import-s3", "root-token",
-                       json=params("creds.tar.gz", bucket_name="no-such-bucket"))
+    r = await api.post(
+        "/projects/remote-import-s3",
+        "root-token",
+        json=params("creds.tar.gz", bucket_name="no-such-bucket"),
+    )
     assert r.json() == {"message": "File not found 'creds.tar.gz' in 'no-such-bucket'"}
 
 
 async def test_content_type_is_checked(api: Api, moto_endpoint: str) -> None:
     await put(moto_endpoint, "plain.tar.gz", make_archive(), None)
     r = await api.post("/projects/remote-import-s3", "root-token", json=params("plain.tar.gz"))
-    assert r.json() == {"message": (
-        "Content type 'binary/octet-stream' not allowed. "
-        "(Allowed: application/gzip, application/x-tar, application/x-gzip)")}
+    assert r.json() == {
+        "message": (
+            "Content type 'binary/octet-stream' not allowed. "
+            "(Allowed: application/gzip, application/x-tar, application/x-gzip)"
+        )
+    }
 
 
 async def test_https_rule_applies_to_the_presigned_url(
@@ -107,8 +126,9 @@ async def test_https_rule_applies_to_the_presigned_url(
 async def test_import_from_s3(api: Api, moto_endpoint: str) -> None:
     archive = make_archive(relations={"issues": issues(6)}, bundle=b"s3-bundle")
     await put(moto_endpoint, "good.tar.gz", archive, "application/gzip")
-    r = await api.post("/projects/remote-import-s3", "root-token",
-                       json=params("good.tar.gz", namespace_path="grp"))
+    r = await api.post(
+        "/projects/remote-import-s3", "root-token", json=params("good.tar.gz", namespace_path="grp")
+    )
     assert r.status == 201, r.text
     body = r.json()
     assert body["path_with_namespace"] == "grp/from-s3"
@@ -136,8 +156,11 @@ async def test_export_to_presigned_put_then_import_elsewhere(
         Params={"Bucket": BUCKET, "Key": "migrated.tar.gz", "ContentType": "application/gzip"},
         ExpiresIn=3600,
     )
-    r = await source.post("/projects/grp%2Fproj/export", "maint-token",
-                          data={"upload[url]": url, "upload[http_method]": "PUT"})
+    r = await source.post(
+        "/projects/grp%2Fproj/export",
+        "maint-token",
+        data={"upload[url]": url, "upload[http_method]": "PUT"},
+    )
     assert r.status == 202
     await source.sim.step()
     await source.sim.step()
@@ -146,8 +169,11 @@ async def test_export_to_presigned_put_then_import_elsewhere(
     assert head["ContentType"] == "application/gzip"
     upload = next(iter(source.sim.state.export_uploads.values()))
     assert head["ContentLength"] == upload.size
-    r = await dest.post("/projects/remote-import-s3", "root-token",
-                        json=params("migrated.tar.gz", path="copy", namespace="grp"))
+    r = await dest.post(
+        "/projects/remote-import-s3",
+        "root-token",
+        json=params("migrated.tar.gz", path="copy", namespace="grp"),
+    )
     assert r.status == 201, r.text
     await dest.sim.step()
     await dest.sim.step()

@@ -10,18 +10,22 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from sim_helpers import Api
 
 from gitlab_ferry.simulator import Seed, Simulator, SimulatorConfig
 from gitlab_ferry.simulator.seed import apply_seed
 from gitlab_ferry.simulator.state import State
-from sim_helpers import Api
 
 pytestmark = pytest.mark.unit
 
+# the shape from the simulator's brief, one entry per line
 BRIEF_SEED = """
-users:    [{username: root, token: glpat-root-token, admin: true}, {username: alice, token: glpat-alice}]
+users:
+  - {username: root, token: glpat-root-token, admin: true}
+  - {username: alice, token: glpat-alice}
 groups:   [{path: gitlab-org}, {path: gitlab-org/sub}]
-projects: [{path_with_namespace: gitlab-org/gitlab-test, description: "A test project", owner: root}]
+projects:
+  - {path_with_namespace: gitlab-org/gitlab-test, description: "A test project", owner: root}
 """
 
 
@@ -59,19 +63,26 @@ async def test_default_and_empty_seeds(session: aiohttp.ClientSession) -> None:
 
 def test_seed_errors() -> None:
     with pytest.raises(ValueError, match="unknown user"):
-        apply_seed(State(), Seed.model_validate(
-            {"groups": [{"path": "g", "members": [{"user": "ghost"}]}]}), now=0)
+        apply_seed(
+            State(),
+            Seed.model_validate({"groups": [{"path": "g", "members": [{"user": "ghost"}]}]}),
+            now=0,
+        )
     with pytest.raises(ValueError, match="needs a namespace"):
-        apply_seed(State(), Seed.model_validate({"projects": [{"path_with_namespace": "x"}]}), now=0)
+        apply_seed(
+            State(), Seed.model_validate({"projects": [{"path_with_namespace": "x"}]}), now=0
+        )
     with pytest.raises(ValueError, match="unknown access level"):
-        Seed.model_validate({"groups": [{"path": "g", "members": [{"user": "a", "access_level": "boss"}]}]})
+        Seed.model_validate(
+            {"groups": [{"path": "g", "members": [{"user": "a", "access_level": "boss"}]}]}
+        )
 
 
 async def wait_for(path: Path, proc: asyncio.subprocess.Process, seconds: float = 30) -> str:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if path.exists():
-            return path.read_text().strip()
+        if await asyncio.to_thread(path.exists):
+            return (await asyncio.to_thread(path.read_text)).strip()
         if proc.returncode is not None:
             break
         await asyncio.sleep(0.05)
@@ -80,25 +91,50 @@ async def wait_for(path: Path, proc: asyncio.subprocess.Process, seconds: float 
 
 async def test_simulate_command(tmp_path: Path, session: aiohttp.ClientSession) -> None:
     ready = tmp_path / "ready"
+    settings_file = tmp_path / "settings.yaml"
+    settings_file.write_text(
+        "profile: {export_failed_status: false, stuck_import_timeout: 54000}\n"
+    )
     anchor = time.time()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "from gitlab_ferry.simulator.cli import simulate; simulate()",
-        "--port", "0", "--seed", "empty", "--ready-file", str(ready), "--step-mode",
-        "--project-import-limit", "0", "--object-storage", "--clock-speed", "60",
-        "--clock-anchor", str(anchor), "--data-dir", str(tmp_path / "data"),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-c",
+        "from gitlab_ferry.simulator.cli import simulate; simulate()",
+        "--settings",
+        str(settings_file),
+        "--port",
+        "0",
+        "--seed",
+        "empty",
+        "--ready-file",
+        str(ready),
+        "--step-mode",
+        "--project-import-limit",
+        "0",
+        "--object-storage",
+        "--clock-speed",
+        "60",
+        "--clock-anchor",
+        str(anchor),
+        "--data-dir",
+        str(tmp_path / "data"),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         url = await wait_for(ready, proc)
         assert url.startswith("http://127.0.0.1:")
-        async with session.get(f"{url}/api/v4/user",
-                               headers={"PRIVATE-TOKEN": "glpat-root-token"}) as r:
+        async with session.get(
+            f"{url}/api/v4/user", headers={"PRIVATE-TOKEN": "glpat-root-token"}
+        ) as r:
             assert (await r.json())["username"] == "root"
         async with session.get(f"{url}/-/sim/settings") as r:
             settings = await r.json()
         assert settings["timing"]["step_mode"] is True
         assert settings["instance"]["project_import_limit"] == 0
         assert settings["behaviour"]["object_storage"] is True
+        assert settings["profile"]["export_failed_status"] is False
+        assert settings["profile"]["stuck_import_timeout"] == 54000
         async with session.get(f"{url}/-/sim/clock") as r:
             clock = await r.json()
         assert clock["kind"] == "ScaledClock"

@@ -10,10 +10,10 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from sim_helpers import Api, SimFactory
 
 from gitlab_ferry.clock import ManualClock
 from gitlab_ferry.simulator import Simulator
-from sim_helpers import Api, SimFactory
 
 pytestmark = pytest.mark.unit
 
@@ -35,15 +35,17 @@ async def receiver() -> AsyncIterator[Receiver]:
     async def handle(request: web.Request) -> web.Response:
         body = await request.read()
         job_status = rec.sim.state.export_jobs[-1].status if rec.sim else None
-        rec.hits.append({
-            "method": request.method,
-            "path": request.path_qs,
-            "content_type": request.headers.get("Content-Type"),
-            "content_length": request.headers.get("Content-Length"),
-            "sha256": hashlib.sha256(body).hexdigest(),
-            "size": len(body),
-            "job_status": job_status,
-        })
+        rec.hits.append(
+            {
+                "method": request.method,
+                "path": request.path_qs,
+                "content_type": request.headers.get("Content-Type"),
+                "content_length": request.headers.get("Content-Length"),
+                "sha256": hashlib.sha256(body).hexdigest(),
+                "size": len(body),
+                "job_status": job_status,
+            }
+        )
         return web.Response(status=rec.status, text="denied" if rec.status >= 300 else "ok")
 
     app = web.Application(client_max_size=1 << 30)
@@ -59,9 +61,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 @pytest.fixture
 async def local_api(make_sim: SimFactory, session: aiohttp.ClientSession) -> Api:
-    sim = await make_sim(
-        {"instance": {"allow_local_requests_from_web_hooks_and_services": True}}
-    )
+    sim = await make_sim({"instance": {"allow_local_requests_from_web_hooks_and_services": True}})
     return Api(session, sim)
 
 

@@ -259,6 +259,10 @@ class RelationImport(StatusModel):
     project_path: str | None = Field(default=None, description="The project's full path.")
     created_at: str | None = Field(default=None, description="When the tracker was created.")
     updated_at: str | None = Field(default=None, description="When it last changed.")
+    requested_generation: int | None = Field(
+        default=None,
+        description="The spec generation the operator requested this relation import for.",
+    )
 
 
 class ProjectImportStatus(StatusModel):

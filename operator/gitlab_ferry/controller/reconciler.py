@@ -180,11 +180,16 @@ class Reconciler:
         begun = begin()
         await self.write(body, memory, begun)
         outcome = await apply()
-        if isinstance(outcome, Failed) and outcome.problem.reason is Reason.THROTTLED:
+        if not isinstance(outcome, Failed):
+            return outcome, begun
+        if outcome.problem.reason is Reason.THROTTLED:
             waits = [
                 budget.penalize(claim, outcome.problem.retry_after) for claim in booking.claims
             ]
-            return Throttled(max(waits, default=60.0), _describe(booking.claims), True), begun
+            return Throttled(max(waits, default=60.0), _describe(booking.claims), True), None
+        if not outcome.sent or not outcome.problem.transient:
+            # GitLab never got the request, or refused it: nothing started there.
+            return outcome, None
         return outcome, begun
 
     # -- timing -------------------------------------------------------------------------------

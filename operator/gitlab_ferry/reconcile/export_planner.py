@@ -300,6 +300,7 @@ class _Planner:
             f"{what}, after {self.run.attempts} attempts; a spec change or the next "
             "scheduled run starts over",
             Verdict(False, reason, _sentence(what)),
+            requeue_after=self._seconds_to_next_run(),
             inputs=(self.hash, self.run.attempts),
         )
 
@@ -317,12 +318,13 @@ class _Planner:
     ) -> Plan:
         """Keep reporting the failure already recorded in the Ready condition."""
         ready = next((c for c in self.recorded.conditions if c.type == "Ready"), None)
-        reason = Reason.FAILED
-        if ready is not None and ready.reason in Reason.__members__.values():
-            reason = Reason(ready.reason)
-        if reason not in (Reason.FAILED, Reason.TIMED_OUT, Reason.UPLOAD_MISSING):
+        failures = {Reason.FAILED.value, Reason.TIMED_OUT.value, Reason.UPLOAD_MISSING.value}
+        if ready is not None and ready.reason in failures and ready.message:
+            reason, message = Reason(ready.reason), ready.message
+        else:
+            # A transient problem replaced the failure's own words in the meantime.
             reason = Reason.FAILED
-        message = ready.message if ready and ready.message else "The export failed."
+            message = f"The export failed {self.run.attempts} time(s)."
         return self._plan(
             action,
             why,
@@ -416,9 +418,12 @@ class _Planner:
     def next_export_at(self) -> datetime | None:
         """When the schedule or maxAge asks for the next export: after the last good one, or
         after the last attempt when none succeeded."""
-        base = self.run.succeeded_at or self.run.started_at
-        if base is None:
+        moments = [t for t in (self.run.succeeded_at, self.run.started_at) if t is not None]
+        if not moments:
             return None
+        # After a success the last request is older than it; after a failure it is the later
+        # one, so a failed renewal is not renewed again at once.
+        base = max(moments)
         if self.spec.schedule:
             return next_scheduled(self.spec.schedule, base)
         if self.spec.max_age:

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from gitlab_ferry.api import ProjectImportStatus
+from gitlab_ferry.api.base import PlanPhase
 from gitlab_ferry.api.project_import import FailedRelation, RelationImport
 from gitlab_ferry.reconcile.conditions import (
     applying_record,
@@ -65,7 +66,7 @@ def _copy_import_fields(status: ProjectImportStatus, body: dict[str, Any]) -> No
     status.stats = body.get("stats")
 
 
-def _tracker_status(tracker: TrackerInfo) -> RelationImport:
+def _tracker_status(tracker: TrackerInfo, generation: int | None) -> RelationImport:
     return RelationImport(
         id=tracker.id,
         relation=tracker.relation,
@@ -73,6 +74,7 @@ def _tracker_status(tracker: TrackerInfo) -> RelationImport:
         project_path=tracker.project_path,
         created_at=tracker.created_at,
         updated_at=tracker.updated_at,
+        requested_generation=generation,
     )
 
 
@@ -112,8 +114,14 @@ def record_import(
     if plan.action == ImportAction.ADOPT:
         status.project_id = plan.params["project_id"]
         status.path_with_namespace = plan.params["path_with_namespace"]
-        # An import found under way is timed from when it was found.
-        status.started_at = status.started_at or rfc3339(now)
+        requested = recorded.plan is not None and (
+            recorded.plan.action == ImportAction.IMPORT
+            and recorded.plan.phase == PlanPhase.APPLYING
+        )
+        if not requested or status.started_at is None:
+            # An import found under way is timed from when it was found; one this object
+            # requested before a restart, from its request.
+            status.started_at = rfc3339(now)
         status.finished_at = None
     elif plan.action == ImportAction.IMPORT and isinstance(outcome, Done):
         _copy_import_fields(status, outcome.data.get("import", {}))
@@ -121,16 +129,16 @@ def record_import(
         status.source_size = outcome.data.get("size", status.source_size)
     elif plan.action == ImportAction.IMPORT_RELATION and isinstance(outcome, Done):
         tracker = outcome.data["tracker"]
-        status.relation_imports.append(_tracker_status(tracker))
+        status.relation_imports.append(_tracker_status(tracker, generation))
     elif plan.action == ImportAction.ADOPT_RELATION:
-        status.relation_imports.append(_tracker_status(plan.params["tracker"]))
+        status.relation_imports.append(_tracker_status(plan.params["tracker"], generation))
     if relations and observed.at_path is not None:
         # Relations go into a project this object did not create; show which one.
         status.project_id = observed.at_path.id
         status.path_with_namespace = observed.at_path.path_with_namespace
     by_id = {tracker.id: tracker for tracker in observed.trackers}
     status.relation_imports = [
-        _tracker_status(by_id[item.id]) if item.id in by_id else item
+        _tracker_status(by_id[item.id], item.requested_generation) if item.id in by_id else item
         for item in status.relation_imports
     ]
     if plan.action in (ImportAction.UP_TO_DATE, ImportAction.REPORT_FAILURE):

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from gitlab_ferry.api.project_import import RelationImport
 from gitlab_ferry.reconcile.import_observation import TrackerInfo
-from gitlab_ferry.reconcile.import_planner import ImportAction, ImportPlanner, retry_wanted
+from gitlab_ferry.reconcile.import_planner import ImportAction, ImportPlanner
 from gitlab_ferry.reconcile.plan import Plan, Reason, Verdict
 from gitlab_ferry.reconcile.timing import parse_time, seconds_between
 from gitlab_ferry.states import RELATION_IN_FLIGHT, RelationImportState, parse_state
@@ -46,7 +46,8 @@ class RelationsPlanner(ImportPlanner):
                     continue
                 if state in RELATION_IN_FLIGHT:
                     return self._await(name, state, latest)
-                if not retry_wanted(self.recorded, self.generation):
+                if latest.requested_generation == self.generation:
+                    # It failed for the current spec; an edit of the spec retries it.
                     failed.append(name)
                     continue
             adopted = self._relation_adoption(name)
@@ -123,5 +124,6 @@ class RelationsPlanner(ImportPlanner):
 
 
 def _created_after(tracker: TrackerInfo, moment: datetime, window: float) -> bool:
+    """Whether ``tracker`` may be the result of a request made at ``moment``."""
     created = parse_time(tracker.created_at)
-    return created is None or (moment - created).total_seconds() <= window
+    return created is not None and (moment - created).total_seconds() <= window

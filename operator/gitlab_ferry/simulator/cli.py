@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import yaml
 
 from gitlab_ferry.clock import clock_from_settings
 from gitlab_ferry.simulator.config import SimulatorConfig
@@ -49,6 +50,8 @@ def _settings_patch(opts: dict[str, Any]) -> dict[str, Any]:
         profile["retry_after_header"] = False
     if opts["parallel_exports"]:
         profile["export_jobs"] = "parallel"
+    if opts["new_install"]:
+        profile["import_sources_default"] = "none"
     for name in ("export_duration", "import_duration", "export_queue_delay", "import_queue_delay"):
         if opts[name] is not None:
             timing[name] = opts[name]
@@ -112,6 +115,11 @@ def _settings_patch(opts: dict[str, Any]) -> dict[str, Any]:
 @click.option("--download-limit-scope", type=click.Choice(["namespace", "project"]))
 @click.option("--no-retry-after", is_flag=True, help="Older GitLab: 429 without Retry-After.")
 @click.option("--parallel-exports", is_flag=True, help="Each export POST creates its own job.")
+@click.option(
+    "--new-install",
+    is_flag=True,
+    help="import_sources defaults to [] (imports 403 until --import-sources).",
+)
 @click.option("--gzip-level", type=click.IntRange(0, 9))
 @click.option(
     "--control-requires-admin",
@@ -119,6 +127,12 @@ def _settings_patch(opts: dict[str, Any]) -> dict[str, Any]:
     help="The /-/sim control API needs an admin token even on loopback.",
 )
 @click.option("--random-seed", default=0, show_default=True, type=int)
+@click.option(
+    "--settings",
+    "settings_file",
+    type=click.Path(path_type=Path, exists=True),
+    help="YAML or JSON with a partial settings object (applied before other flags).",
+)
 def simulate(**opts: Any) -> None:
     """Run a simulated GitLab (project import/export API) for tests and demos."""
     seed = Seed.load(opts["seed_ref"])
@@ -135,6 +149,9 @@ def simulate(**opts: Any) -> None:
         random_seed=opts["random_seed"],
         control_requires_admin=opts["control_requires_admin"],
     )
+    if opts["settings_file"] is not None:
+        patch = yaml.safe_load(opts["settings_file"].read_text()) or {}
+        config.settings = config.settings.merged(patch)
     config.settings = config.settings.merged(_settings_patch(opts))
     clock = clock_from_settings(opts["clock_speed"], opts["clock_anchor"])
     asyncio.run(_serve(Simulator(config, seed=seed, clock=clock), opts["ready_file"]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,7 +28,7 @@ ALL_IMPORT_SOURCES = (
 )
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4}
+_UNITS = MappingProxyType({"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4})
 
 
 def parse_size(value: int | str) -> int:
@@ -51,7 +52,9 @@ class InstanceSettings(_Model):
     """GitLab application settings that gate the import/export endpoints (sizes in MB)."""
 
     project_export_enabled: bool = True
-    import_sources: list[str] = Field(default_factory=lambda: list(ALL_IMPORT_SOURCES))
+    import_sources: list[str] | None = Field(
+        default=None, description="None: the profile's default (all sources, or [] on new installs)"
+    )
     max_export_size: int = Field(default=0, ge=0)
     max_import_size: int = Field(default=0, ge=0)
     max_import_remote_file_size: int = Field(default=10240, ge=0)
@@ -82,6 +85,7 @@ class Profile(_Model):
     download_content_type: str = "application/octet-stream"
     namespace_id_params: bool = True
     stuck_import_timeout: float = Field(default=86400.0, gt=0)
+    import_sources_default: Literal["all", "none"] = "all"
 
 
 class Timing(_Model):
@@ -117,6 +121,11 @@ class SimSettings(_Model):
     profile: Profile = Field(default_factory=Profile)
     timing: Timing = Field(default_factory=Timing)
     behaviour: Behaviour = Field(default_factory=Behaviour)
+
+    def enabled_import_sources(self) -> list[str]:
+        if self.instance.import_sources is not None:
+            return self.instance.import_sources
+        return list(ALL_IMPORT_SOURCES) if self.profile.import_sources_default == "all" else []
 
     def merged(self, patch: dict[str, Any]) -> SimSettings:
         """A validated copy with ``patch`` deep-merged into it."""

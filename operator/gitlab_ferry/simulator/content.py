@@ -16,18 +16,21 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 RELATION_NAMES = ("labels", "milestones", "issues", "merge_requests", "ci_pipelines")
 IMPORTABLE_RELATIONS = ("issues", "merge_requests", "milestones", "ci_pipelines")
-DEFAULT_RELATION_COUNTS = {
-    "labels": 3,
-    "milestones": 2,
-    "issues": 5,
-    "merge_requests": 3,
-    "ci_pipelines": 4,
-}
-_TITLED = {"labels", "milestones", "issues", "merge_requests"}
+DEFAULT_RELATION_COUNTS = MappingProxyType(
+    {
+        "labels": 3,
+        "milestones": 2,
+        "issues": 5,
+        "merge_requests": 3,
+        "ci_pipelines": 4,
+    }
+)
+_TITLED = frozenset({"labels", "milestones", "issues", "merge_requests"})
 _CHUNK = 1 << 20
 _BUNDLE_HEADER = b"# v2 git bundle\n"
 

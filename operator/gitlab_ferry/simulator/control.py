@@ -284,7 +284,7 @@ async def get_transitions(core: Core, request: web.Request) -> web.StreamRespons
     return json_response(200, [t.to_dict() for t in core.engine.history])
 
 
-ROUTES: list[tuple[str, str, ControlHandler]] = [
+ROUTES: tuple[tuple[str, str, ControlHandler], ...] = (
     ("GET", "/health", health),
     ("GET", "/requests", get_requests),
     ("DELETE", "/requests", reset_requests),
@@ -310,7 +310,7 @@ ROUTES: list[tuple[str, str, ControlHandler]] = [
     ("GET", "/ratelimits", get_ratelimits),
     ("DELETE", "/ratelimits", reset_ratelimits),
     ("GET", "/transitions", get_transitions),
-]
+)
 
 
 def _allowed(core: Core, request: web.Request) -> bool:
@@ -319,7 +319,12 @@ def _allowed(core: Core, request: web.Request) -> bool:
     if not token and scheme.lower() == "bearer":
         token = bearer.strip()
     found = core.state.tokens.get(token)
-    if found is not None and not found.revoked and core.state.users[found.user_id].admin:
+    live = (
+        found is not None
+        and not found.revoked
+        and (found.expires_at is None or found.expires_at > core.now())
+    )
+    if found is not None and live and core.state.users[found.user_id].admin:
         return True
     if core.config.control_requires_admin:
         return False

@@ -20,7 +20,8 @@ from gitlab_ferry.simulator.core import Core
 from gitlab_ferry.simulator.state import Transition
 
 _MIN_SLEEP = 0.02
-_MAX_SLEEP = 0.5
+_MAX_SLEEP = 1.0
+_IDLE_SLEEP = 30.0
 _HISTORY = 10_000
 
 
@@ -74,16 +75,21 @@ class Engine:
                 await asyncio.wait(pending)
 
     async def _run(self) -> None:
-        clock = self.core.clock
         while True:
             self.tick()
             self._wake.clear()
-            due = self._next_due()
-            delay = _MAX_SLEEP
-            if due is not None:
-                delay = min(max(clock.real_seconds(due - clock.time()), _MIN_SLEEP), _MAX_SLEEP)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+                await asyncio.wait_for(self._wake.wait(), self._sleep_for())
+
+    def _sleep_for(self) -> float:
+        """Real seconds until the next due transition; work finishing or a request wakes us."""
+        clock = self.core.clock
+        due = self._next_due()
+        # a clock that does not follow real time (ManualClock) only moves when told to,
+        # and whoever moves it ticks the engine, so there is nothing to poll for
+        if due is None or clock.real_seconds(1.0) <= 0:
+            return _IDLE_SLEEP
+        return min(max(clock.real_seconds(due - clock.time()), _MIN_SLEEP), _MAX_SLEEP)
 
     def _next_due(self) -> float | None:
         timing = self.core.settings.timing

@@ -173,7 +173,7 @@ def export_ready(core: Core, job: ExportJob, now: float) -> bool:
 
 
 def finish_export(core: Core, job: ExportJob, now: float, spawn: Spawn) -> Transition | None:
-    if job.fault == "stuck":
+    if job.fault == "stuck" or job.project_id not in core.state.projects:
         return None
     if job.fault == "relation_failure":
         return _set(job, "failed", now)

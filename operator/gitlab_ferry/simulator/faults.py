@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -34,11 +35,19 @@ ENDPOINTS = (
 )
 
 FaultKind = Literal["error", "html", "timeout", "slow", "burst429", "rack_attack"]
-JOB_FAULT_MODES = {
-    "export": ("relation_failure", "archive_failure", "stuck", "queued_stuck", "object_missing"),
-    "import": ("fail", "stuck"),
-    "relation_import": ("fail", "stuck"),
-}
+JOB_FAULT_MODES = MappingProxyType(
+    {
+        "export": (
+            "relation_failure",
+            "archive_failure",
+            "stuck",
+            "queued_stuck",
+            "object_missing",
+        ),
+        "import": ("fail", "stuck"),
+        "relation_import": ("fail", "stuck"),
+    }
+)
 
 
 class _Model(BaseModel):
@@ -130,9 +139,11 @@ PROXY_ERROR_PAGE = """<html>
 </html>
 """
 
-ERROR_MESSAGES = {
-    500: "500 Internal Server Error",
-    502: "502 Bad Gateway",
-    503: "503 Service Unavailable",
-    504: "504 Gateway Timeout",
-}
+ERROR_MESSAGES = MappingProxyType(
+    {
+        500: "500 Internal Server Error",
+        502: "502 Bad Gateway",
+        503: "503 Service Unavailable",
+        504: "504 Gateway Timeout",
+    }
+)

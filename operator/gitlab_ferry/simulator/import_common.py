@@ -11,8 +11,10 @@ module must not import any other ``gitlab_ferry`` module.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from aiohttp import web
@@ -32,35 +34,37 @@ from gitlab_ferry.simulator.state import (
 )
 
 _ACCESS = ("disabled", "private", "enabled", "public")
-_VALUES: dict[str, tuple[str, ...]] = {
-    "visibility": tuple(VISIBILITY_LEVELS),
-    "merge_method": ("merge", "rebase_merge", "ff"),
-    "squash_option": ("never", "always", "default_on", "default_off"),
-    "auto_cancel_pending_pipelines": ("disabled", "enabled"),
-    "build_git_strategy": ("fetch", "clone"),
-    **{
-        f"{f}_access_level": _ACCESS
-        for f in (
-            "issues",
-            "repository",
-            "merge_requests",
-            "forking",
-            "wiki",
-            "builds",
-            "snippets",
-            "pages",
-            "analytics",
-            "container_registry",
-            "security_and_compliance",
-            "releases",
-            "environments",
-            "feature_flags",
-            "infrastructure",
-            "monitor",
-            "requirements",
-        )
-    },
-}
+_VALUES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "visibility": tuple(VISIBILITY_LEVELS),
+        "merge_method": ("merge", "rebase_merge", "ff"),
+        "squash_option": ("never", "always", "default_on", "default_off"),
+        "auto_cancel_pending_pipelines": ("disabled", "enabled"),
+        "build_git_strategy": ("fetch", "clone"),
+        **{
+            f"{f}_access_level": _ACCESS
+            for f in (
+                "issues",
+                "repository",
+                "merge_requests",
+                "forking",
+                "wiki",
+                "builds",
+                "snippets",
+                "pages",
+                "analytics",
+                "container_registry",
+                "security_and_compliance",
+                "releases",
+                "environments",
+                "feature_flags",
+                "infrastructure",
+                "monitor",
+                "requirements",
+            )
+        },
+    }
+)
 _BOOLEANS = frozenset(
     {
         "issues_enabled",

@@ -135,8 +135,8 @@ async def download_export(ctx: Ctx) -> web.StreamResponse:
     )
 
 
-ROUTES: list[Route] = [
+ROUTES: tuple[Route, ...] = (
     route("POST", "/api/v4/projects/{id}/export", "export", post_export),
     route("GET", "/api/v4/projects/{id}/export", "export_status", get_export),
     route("GET", "/api/v4/projects/{id}/export/download", "download", download_export),
-]
+)

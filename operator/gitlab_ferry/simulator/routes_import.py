@@ -37,14 +37,24 @@ S3_FIELDS = ["region", "bucket_name", "file_key", "access_key_id", "secret_acces
 GZ_REQUIRED = "You need to upload a GitLab project export archive (ending in .gz)."
 
 
+def _humanize(attribute: str) -> str:
+    """Rails' ``humanize``: drops a trailing ``_id``, underscores become spaces."""
+    base = attribute.removesuffix("_id")
+    return base.replace("_", " ").capitalize()
+
+
 def unauthorized() -> web.Response:
     return message(401, "401 Unauthorized")
+
+
+def gitlab_project_enabled(ctx: Ctx) -> bool:
+    return "gitlab_project" in ctx.core.settings.enabled_import_sources()
 
 
 def source_and_limit(ctx: Ctx) -> web.Response | None:
     """Import source enabled (403), then the shared per-user ``project_import`` counter (429)."""
     instance = ctx.core.settings.instance
-    if "gitlab_project" not in instance.import_sources:
+    if not gitlab_project_enabled(ctx):
         return message(403, "403 Forbidden")
     assert ctx.user is not None
     return check_rate_limit(
@@ -136,7 +146,7 @@ async def post_remote_import_s3(ctx: Ctx) -> web.StreamResponse:
     s3 = {name: str(ctx.values[name]) for name in S3_FIELDS}
     for name in S3_FIELDS:
         if not s3[name].strip():
-            return message(400, f"{name.replace('_', ' ').capitalize()} can't be blank")
+            return message(400, f"{_humanize(name)} can't be blank")
     gateway = ctx.core.s3
     args = {
         "region": s3["region"],
@@ -169,15 +179,17 @@ async def post_remote_import_s3(ctx: Ctx) -> web.StreamResponse:
 async def get_import(ctx: Ctx) -> web.StreamResponse:
     if ctx.user is None:
         return unauthorized()
+    if not gitlab_project_enabled(ctx):
+        return message(403, "403 Forbidden")
     project = find_project(ctx)
     if isinstance(project, web.Response):
         return project
     return json_response(200, import_status_entity(ctx.core, project, ctx.user))
 
 
-ROUTES: list[Route] = [
+ROUTES: tuple[Route, ...] = (
     route("POST", "/api/v4/projects/import", "import", post_import),
     route("POST", "/api/v4/projects/remote-import", "remote_import", post_remote_import),
     route("POST", "/api/v4/projects/remote-import-s3", "remote_import_s3", post_remote_import_s3),
     route("GET", "/api/v4/projects/{id}/import", "import_status", get_import),
-]
+)

@@ -126,10 +126,10 @@ async def get_namespace(ctx: Ctx) -> web.StreamResponse:
     return json_response(200, namespace_entity(ctx.core, ns))
 
 
-ROUTES: list[Route] = [
+ROUTES: tuple[Route, ...] = (
     route("GET", "/api/v4/user", "user", get_user, extra_scopes=frozenset({"read_user"})),
     route("GET", "/api/v4/projects", "projects", list_projects),
     route("GET", "/api/v4/projects/{id}", "project", get_project),
     route("DELETE", "/api/v4/projects/{id}", "delete_project", delete_project),
     route("GET", "/api/v4/namespaces/{id}", "namespace", get_namespace),
-]
+)

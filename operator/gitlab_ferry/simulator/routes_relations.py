@@ -20,7 +20,12 @@ from gitlab_ferry.simulator.entities import tracker_entity
 from gitlab_ferry.simulator.errors import forbidden, json_response, message
 from gitlab_ferry.simulator.import_common import gz_extension_ok
 from gitlab_ferry.simulator.params import ParamError, require, to_str
-from gitlab_ferry.simulator.routes_import import GZ_REQUIRED, source_and_limit, unauthorized
+from gitlab_ferry.simulator.routes_import import (
+    GZ_REQUIRED,
+    gitlab_project_enabled,
+    source_and_limit,
+    unauthorized,
+)
 from gitlab_ferry.simulator.routing import Ctx, Route, find_project, route
 from gitlab_ferry.simulator.state import Project, RelationTracker
 
@@ -101,6 +106,8 @@ async def post_import_relation(ctx: Ctx) -> web.StreamResponse:
 async def get_relation_imports(ctx: Ctx) -> web.StreamResponse:
     if ctx.user is None:
         return unauthorized()
+    if not gitlab_project_enabled(ctx):
+        return message(403, "403 Forbidden")
     project = find_project(ctx)
     if isinstance(project, web.Response):
         return project
@@ -110,9 +117,9 @@ async def get_relation_imports(ctx: Ctx) -> web.StreamResponse:
     return json_response(200, [tracker_entity(ctx.core, t) for t in trackers])
 
 
-ROUTES: list[Route] = [
+ROUTES: tuple[Route, ...] = (
     route("POST", "/api/v4/projects/import-relation", "relation_import", post_import_relation),
     route(
         "GET", "/api/v4/projects/{id}/relation-imports", "relation_imports", get_relation_imports
     ),
-]
+)

@@ -11,6 +11,7 @@ throttle, then token authentication, then the endpoint. Also the shared ``find_p
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from gitlab_ferry.simulator.requestlog import RequestRecord, redact
 from gitlab_ferry.simulator.state import Project, User
 
 Handler = Callable[["Ctx"], Awaitable[web.StreamResponse]]
+logger = logging.getLogger(__name__)
 MB = 1024 * 1024
 
 
@@ -146,6 +148,7 @@ class Dispatcher:
         decision = self.core.faults.decide(found.endpoint)
         if decision is not None:
             ctx.record.fault = decision.kind
+            ctx.identity = self._presented_identity(ctx)
             injected = await self._inject(ctx, decision)
             if injected is not None:
                 return injected
@@ -172,6 +175,17 @@ class Dispatcher:
             return json_response(400, {"error": str(err)})
         except TooLarge:
             return message(413, "413 Request Entity Too Large")
+        except Exception:
+            # GitLab's handle_api_exception: log it, answer the generic JSON 500
+            logger.exception("unhandled error in %s", found.endpoint)
+            return message(500, "500 Internal Server Error")
+
+    def _presented_identity(self, ctx: Ctx) -> Identity:
+        """Who the token names, without validating it: faulted requests are still attributed."""
+        value, via = find_token(_headers(ctx.request), dict(ctx.request.rel_url.query))
+        token = self.core.state.tokens.get(value or "")
+        user = self.core.state.users.get(token.user_id) if token else None
+        return Identity(user, token, via)
 
     async def _inject(self, ctx: Ctx, decision: Decision) -> web.StreamResponse | None:
         if decision.kind == "slow":

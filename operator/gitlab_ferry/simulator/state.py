@@ -10,20 +10,23 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 from gitlab_ferry.simulator.content import ProjectContent
 
 GUEST, PLANNER, REPORTER, DEVELOPER, MAINTAINER, OWNER = 10, 15, 20, 30, 40, 50
-ACCESS_LEVELS = {
-    "guest": GUEST,
-    "planner": PLANNER,
-    "reporter": REPORTER,
-    "developer": DEVELOPER,
-    "maintainer": MAINTAINER,
-    "owner": OWNER,
-}
-VISIBILITY_LEVELS = {"private": 0, "internal": 10, "public": 20}
+ACCESS_LEVELS = MappingProxyType(
+    {
+        "guest": GUEST,
+        "planner": PLANNER,
+        "reporter": REPORTER,
+        "developer": DEVELOPER,
+        "maintainer": MAINTAINER,
+        "owner": OWNER,
+    }
+)
+VISIBILITY_LEVELS = MappingProxyType({"private": 0, "internal": 10, "public": 20})
 Visibility = Literal["private", "internal", "public"]
 
 

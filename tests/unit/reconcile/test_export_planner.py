@@ -386,13 +386,6 @@ def test_blocked_is_looked_at_again(transient, requeue):
 # -- known defects -------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a failed re-export started by the schedule or maxAge (a last good archive "
-    "exists) is requested again at once as a new run: next_export_at still counts from the "
-    "last success, which is what made the run due, so _after_failure restarts it at attempt 1 "
-    "before checking retry_delay or max_attempts; it never pauses and never gives up",
-)
 @pytest.mark.parametrize(
     "spec",
     [pytest.param(MAX_AGE_S3, id="max-age"), pytest.param(DAILY_S3, id="schedule")],

@@ -342,12 +342,6 @@ def test_request_gitlab_did_not_act_on_leaves_nothing_in_flight(outcome):
 # -- known defects -------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: adopting an import found under way keeps a startedAt recorded for an earlier "
-    "import (record_import only sets it when unset), so an adoption after the tracked project "
-    "vanished, or after a retried failure, is timed from the old import and times out at once",
-)
 def test_adoption_after_an_earlier_import_restarts_the_clock():
     earlier = import_status(
         project_id=77,

@@ -1,0 +1,47 @@
+"""Fixtures for the fidelity tests: a simulator in real time, an archive server and moto (S3)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from fidelity_helpers import FileServer, serve_files
+from moto.server import ThreadedMotoServer
+
+from gitlab_ferry.clock import SystemClock
+from gitlab_ferry.simulator import Seed, Simulator, SimulatorConfig
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+async def gitlab_sim(moto_endpoint: str) -> AsyncIterator[Simulator]:
+    """The default seed (it allows local http for demos), jobs that complete on their own."""
+    config = SimulatorConfig(s3_endpoint=moto_endpoint)
+    config.settings = config.settings.merged(
+        {
+            "timing": {
+                "export_queue_delay": 0,
+                "export_duration": 0,
+                "import_queue_delay": 0,
+                "import_duration": 0,
+                "relation_import_queue_delay": 0,
+                "relation_import_duration": 0,
+            }
+        }
+    )
+    async with Simulator(config, seed=Seed.load("default"), clock=SystemClock()) as sim:
+        yield sim
+
+
+@pytest.fixture
+async def file_server() -> AsyncIterator[FileServer]:
+    async with serve_files() as server:
+        yield server

@@ -1,0 +1,40 @@
+"""Shared pieces of the fidelity tests."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiohttp import web
+
+ROOT_TOKEN = "glpat-root-token"
+
+
+@dataclass
+class FileServer:
+    url: str
+    files: dict[str, bytes]
+
+
+@contextlib.asynccontextmanager
+async def serve_files() -> AsyncIterator[FileServer]:
+    """Serves ``files`` with ``Content-Type: application/gzip`` (HEAD and GET)."""
+    files: dict[str, bytes] = {}
+
+    async def handle(request: web.Request) -> web.Response:
+        body = files.get(request.path)
+        if body is None:
+            return web.Response(status=404)
+        return web.Response(body=body, content_type="application/gzip")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield FileServer(f"http://127.0.0.1:{runner.addresses[0][1]}", files)
+    finally:
+        await runner.cleanup()
