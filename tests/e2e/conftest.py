@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+from ferry_e2e import OperatorProcess, SimulatorProcess, free_port
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
-from ferry_e2e import OperatorProcess, SimulatorProcess, free_port
 from gitlab_ferry.controlplane import (
     Binaries,
     BinariesNotFound,
@@ -207,7 +207,9 @@ _FAILED = pytest.StashKey[bool]()
 
 
 @pytest.fixture
-def simulators(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., SimulatorProcess]]:
+def simulators(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., SimulatorProcess]]:
     """Start simulated GitLabs: ``simulators(*cli_options, seed="default")``."""
     started: list[SimulatorProcess] = []
 

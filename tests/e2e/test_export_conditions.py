@@ -8,8 +8,6 @@ import subprocess
 import sys
 
 import yaml
-from kubernetes import client
-
 from ferry_e2e import (
     EXPORTS,
     condition,
@@ -19,6 +17,7 @@ from ferry_e2e import (
     token_secret,
     wait_object,
 )
+from kubernetes import client
 
 
 def _reason(reason: str):

@@ -8,8 +8,6 @@ import time
 from typing import Any
 
 import pytest
-from kubernetes import client
-
 from ferry_e2e import (
     EXPORTS,
     condition,
@@ -20,6 +18,7 @@ from ferry_e2e import (
     token_secret,
     wait_object,
 )
+from kubernetes import client
 
 SIM_TIMING = ("--export-queue-delay", "1", "--export-duration", "2")
 
@@ -95,7 +94,7 @@ def test_export_kept_on_gitlab(namespace, core_v1, custom_objects, gitlab, opera
     assert condition(obj)["observedGeneration"] == obj["metadata"]["generation"]
     # GitLab's own states passed by on the way, in order.
     states = [state for state, _ in seen if state]
-    assert "finished" == states[-1]
+    assert states[-1] == "finished"
     assert {"queued", "started"} & set(states), seen
     # One export request, and the description passed through.
     posts = gitlab.requests("export")
@@ -170,7 +169,8 @@ def test_export_to_s3_holds_a_valid_archive(
     )
     # The upload URL is a credential: GitLab got it, status and events never show it.
     text = str(obj["status"]) + str(events_of(core_v1, namespace, "backup"))
-    assert "X-Amz-Signature" not in text and S3_KEYS["AWS_SECRET_ACCESS_KEY"] not in text
+    assert "X-Amz-Signature" not in text
+    assert S3_KEYS["AWS_SECRET_ACCESS_KEY"] not in text
 
 
 class Receiver:

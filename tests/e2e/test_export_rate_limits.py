@@ -13,7 +13,6 @@ from collections import Counter
 from pathlib import Path
 
 import yaml
-
 from ferry_e2e import EXPORTS, condition, create, export_object, get_object, token_secret, wait_for
 
 SPEED = 20.0
