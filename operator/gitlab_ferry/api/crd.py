@@ -158,4 +158,3 @@ def custom_resource_definition(kind: Kind) -> dict[str, Any]:
 def all_definitions() -> dict[str, dict[str, Any]]:
     """File name to CRD document, for every kind."""
     return {f"{GROUP}_{kind.plural}.yaml": custom_resource_definition(kind) for kind in KINDS}
-

@@ -207,9 +207,7 @@ async def test_a_success_with_the_wrong_shape_is_an_unexpected_response(
         ("projects_search", [{"id": 1}]),
     ],
 )
-async def test_an_unexpected_success_body_reports_its_status(
-    gitlab, client, endpoints, name, body
-):
+async def test_an_unexpected_success_body_reports_its_status(gitlab, client, endpoints, name, body):
     gitlab.reply(httpx.Response(200, json=body))
     with pytest.raises(e.UnexpectedResponse) as caught:
         await endpoints[name].call(client)

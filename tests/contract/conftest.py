@@ -1,0 +1,81 @@
+"""Contract-test fixtures: a simulated GitLab in the test's event loop, on a real loopback
+socket, and the project's own client talking to it over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gitlab_ferry.clock import ManualClock
+from gitlab_ferry.gitlab import GitLabClient
+from gitlab_ferry.simulator import Seed, Simulator, SimulatorConfig
+
+ROOT = "glpat-root-token"
+START = 1_800_000_030.0  # half a minute into a window
+
+SEED: dict[str, Any] = {
+    "users": [
+        {"username": "root", "token": ROOT, "admin": True},
+        {"username": "alice", "token": "glpat-alice"},
+    ],
+    "groups": [{"path": "group"}, {"path": "group/sub"}, {"path": "target"}],
+    "projects": [
+        {
+            "path_with_namespace": "group/sub/project",
+            "description": "The original",
+            "owner": "root",
+            "repository_size": "64KiB",
+            "relations": {"issues": 4, "milestones": 2, "merge_requests": 2},
+        },
+        {"path_with_namespace": "group/other", "owner": "root", "repository_size": "8KiB"},
+    ],
+    "settings": {
+        "instance": {"allow_local_requests_from_web_hooks_and_services": True},
+        "behaviour": {"allow_http_remote_import": True},
+    },
+}
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+async def simulator(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Callable[..., Any]]:
+    """``await simulator(**timing)``: a started simulator in step mode by default."""
+    started: list[Simulator] = []
+
+    async def start(
+        seed: dict[str, Any] | None = None, s3_endpoint: str | None = None, **settings: Any
+    ) -> Simulator:
+        config = SimulatorConfig(
+            data_dir=tmp_path / f"sim-{len(started)}",
+            s3_endpoint=s3_endpoint,
+            settings={"timing": {"step_mode": True}, **settings},
+        )
+        sim = Simulator(config, seed=Seed.model_validate(seed or SEED), clock=clock)
+        await sim.start()
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        await sim.stop()
+
+
+@pytest.fixture
+async def client_for() -> AsyncIterator[Callable[..., GitLabClient]]:
+    clients: list[GitLabClient] = []
+
+    def make(sim: Simulator, token: str = ROOT, **options: Any) -> GitLabClient:
+        client = GitLabClient(sim.url, token, now=sim.clock.time, **options)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.aclose()

@@ -1,0 +1,438 @@
+"""Helpers the ProjectImport end-to-end tests share: real export archives taken from a
+simulated GitLab (and edited copies of them), a local HTTP(S) server that serves archives the
+way remote-import needs, and shorthands for specs, annotations, waits and the destination's
+request log.
+"""
+
+from __future__ import annotations
+
+import datetime
+import gzip
+import http.server
+import io
+import ipaddress
+import json
+import re
+import ssl
+import tarfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from ferry_e2e import (
+    GROUP,
+    IMPORTS,
+    ROOT_TOKEN,
+    VERSION,
+    SimulatorProcess,
+    condition,
+    get_object,
+    import_object,
+    wait_for,
+    wait_object,
+)
+from kubernetes import client
+
+#: Simulator timings that keep every job short.
+FAST_JOBS = (
+    "--export-queue-delay",
+    "0.5",
+    "--export-duration",
+    "1",
+    "--import-queue-delay",
+    "0.5",
+    "--import-duration",
+    "1",
+)
+#: The simulator endpoints that create a project from an archive.
+IMPORT_ENDPOINTS = ("import", "remote_import", "remote_import_s3")
+APPROVE = f"{GROUP}/approve-plan"
+FINALIZER = f"{GROUP}/finalizer"
+TEMPORARY_PATH = re.compile(r"-[0-9a-f]{32}$")
+
+
+# -- GitLab's REST API, as a test reads it --------------------------------------------------------
+
+
+def gitlab_get(sim: SimulatorProcess, path: str, token: str = ROOT_TOKEN) -> Any:
+    response = httpx.get(
+        f"{sim.url}/api/v4/{path}", headers={"PRIVATE-TOKEN": token}, timeout=30
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def encoded(path: str) -> str:
+    return quote(path, safe="")
+
+
+def gitlab_import_status(sim: SimulatorProcess, project_id: int) -> dict[str, Any]:
+    """``GET /projects/:id/import`` as GitLab answers it (root's view)."""
+    body: dict[str, Any] = gitlab_get(sim, f"projects/{project_id}/import")
+    return body
+
+
+def namespace_id(sim: SimulatorProcess, full_path: str) -> int:
+    return int(gitlab_get(sim, f"namespaces/{encoded(full_path)}")["id"])
+
+
+def export_archive(sim: SimulatorProcess, project: str, timeout: float = 30.0) -> bytes:
+    """Export ``project`` on ``sim`` through GitLab's API and download the archive."""
+    headers = {"PRIVATE-TOKEN": ROOT_TOKEN}
+    base = f"{sim.url}/api/v4/projects/{encoded(project)}/export"
+    httpx.post(base, headers=headers, timeout=30).raise_for_status()
+
+    def finished() -> bool:
+        status = httpx.get(base, headers=headers, timeout=30).json()
+        return status.get("export_status") == "finished"
+
+    wait_for(finished, timeout=timeout, interval=0.1, what=f"the export of {project}")
+    response = httpx.get(f"{base}/download", headers=headers, timeout=60)
+    response.raise_for_status()
+    return response.content
+
+
+@dataclass(frozen=True)
+class SourceArchives:
+    """Export archives of default-seed projects, and those projects' content summaries."""
+
+    archives: dict[str, bytes]
+    content: dict[str, dict[str, Any]]
+
+
+def source_archives(directory: Path, projects: Iterable[str]) -> SourceArchives:
+    """Archives of default-seed projects, exported by a short-lived simulator of their own."""
+    sim = SimulatorProcess(
+        directory,
+        "--export-queue-delay",
+        "0",
+        "--export-duration",
+        "0.2",
+        "--project-export-limit",
+        "0",
+        "--project-download-export-limit",
+        "0",
+    )
+    sim.start()
+    try:
+        archives = {path: export_archive(sim, path) for path in projects}
+        content = {p["path_with_namespace"]: p["content"] for p in sim.projects()}
+        return SourceArchives(archives, content)
+    finally:
+        sim.stop()
+
+
+def archive_members(data: bytes) -> dict[str, bytes]:
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        return {
+            member.name.removeprefix("./"): tar.extractfile(member).read()  # type: ignore[union-attr]
+            for member in tar.getmembers()
+            if member.isfile()
+        }
+
+
+def rewrite_archive(
+    data: bytes,
+    *,
+    replace: dict[str, bytes] | None = None,
+    edit: dict[str, Callable[[bytes], bytes]] | None = None,
+) -> bytes:
+    """A copy of the archive ``data`` with members replaced or edited (same layout)."""
+    replace, edit = replace or {}, edit or {}
+    out = io.BytesIO()
+    with (
+        tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as src,
+        gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as dst,
+    ):
+        for member in src.getmembers():
+            name = member.name.removeprefix("./")
+            if not member.isfile():
+                dst.addfile(member)
+                continue
+            body = src.extractfile(member).read()  # type: ignore[union-attr]
+            if name in replace:
+                body = replace[name]
+            if name in edit:
+                body = edit[name](body)
+            info = tarfile.TarInfo(member.name)
+            info.size, info.mode, info.mtime = len(body), member.mode, member.mtime
+            dst.addfile(info, io.BytesIO(body))
+    return out.getvalue()
+
+
+def ndjson(lines: list[dict[str, Any]]) -> bytes:
+    return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+
+
+def parse_ndjson(body: bytes) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in body.splitlines() if line.strip()]
+
+
+# -- an archive server ---------------------------------------------------------------------------
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that is its own CA, and its key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+class ArchiveServer:
+    """Serves archives by path over HTTP or HTTPS: ``HEAD`` with the ``Content-Type`` and
+    ``Content-Length`` remote-import checks, ``GET`` with the bytes. ``head_delay`` holds
+    HEAD answers (GitLab's HEAD times out after 1 s). Every request is kept in ``hits``."""
+
+    def __init__(self, tls: tuple[Path, Path] | None = None) -> None:
+        files: dict[str, bytes] = {}
+        hits: list[tuple[str, str]] = []
+        owner = self
+        self.files, self.hits, self.head_delay = files, hits, 0.0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self, with_body: bool) -> None:
+                path = self.path.split("?", 1)[0]
+                hits.append((self.command, path))
+                body = files.get(path)
+                if body is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if not with_body and owner.head_delay:
+                    time.sleep(owner.head_delay)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/gzip")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if with_body:
+                    self.wfile.write(body)
+
+            def do_HEAD(self) -> None:
+                self._answer(False)
+
+            def do_GET(self) -> None:
+                self._answer(True)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        scheme = "http"
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"{scheme}://{self.host}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def serve(self, path: str, data: bytes) -> str:
+        """Serve ``data`` at ``path``; its URL."""
+        self.files[path] = data
+        return self.url + path
+
+    def gets(self, path: str) -> int:
+        return sum(1 for method, seen in self.hits if method == "GET" and seen == path)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# -- objects -------------------------------------------------------------------------------------
+
+
+def patch_object(api: client.CustomObjectsApi, namespace: str, name: str, body: dict) -> None:
+    api.patch_namespaced_custom_object(GROUP, VERSION, namespace, IMPORTS, name, body)
+
+
+def patch_spec(api: client.CustomObjectsApi, namespace: str, name: str, spec: dict) -> None:
+    patch_object(api, namespace, name, {"spec": spec})
+
+
+def annotate(api: client.CustomObjectsApi, namespace: str, name: str, value: str) -> None:
+    patch_object(api, namespace, name, {"metadata": {"annotations": {APPROVE: value}}})
+
+
+def delete_import(api: client.CustomObjectsApi, namespace: str, name: str) -> None:
+    api.delete_namespaced_custom_object(GROUP, VERSION, namespace, IMPORTS, name)
+
+
+def wait_reason(
+    api: client.CustomObjectsApi,
+    namespace: str,
+    name: str,
+    *reasons: str,
+    timeout: float = 60,
+    plural: str = IMPORTS,
+) -> dict[str, Any]:
+    """Wait until the Ready condition's reason is one of ``reasons``; the object."""
+    return wait_object(
+        api,
+        plural,
+        namespace,
+        name,
+        lambda obj: condition(obj).get("reason") in reasons,
+        timeout=timeout,
+        what=f"{namespace}/{name} Ready reason in {reasons}",
+    )
+
+
+def wait_gone(api: client.CustomObjectsApi, namespace: str, name: str, timeout: float) -> None:
+    wait_for(
+        lambda: get_object(api, IMPORTS, namespace, name) is None,
+        timeout=timeout,
+        what=f"{namespace}/{name} to disappear",
+    )
+
+
+def status_of(api: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
+    obj = get_object(api, IMPORTS, namespace, name) or {}
+    return dict(obj.get("status") or {})
+
+
+# -- the destination GitLab ----------------------------------------------------------------------
+
+
+def import_posts(sim: SimulatorProcess) -> list[dict[str, Any]]:
+    """Every request to an endpoint that creates a project from an archive."""
+    return [
+        r
+        for r in sim.requests()
+        if r["endpoint"] in IMPORT_ENDPOINTS and r["method"] == "POST"
+    ]
+
+
+def live_projects(sim: SimulatorProcess) -> list[dict[str, Any]]:
+    return [p for p in sim.projects() if not p["pending_delete"]]
+
+
+def live_at(sim: SimulatorProcess, path: str) -> list[dict[str, Any]]:
+    return [p for p in live_projects(sim) if p["path_with_namespace"] == path]
+
+
+def temporary_projects(sim: SimulatorProcess, path: str) -> list[dict[str, Any]]:
+    """Projects at ``<path>-<32 hex>``, where GitLab puts an overwriting import first."""
+    return [
+        p
+        for p in sim.projects()
+        if p["path_with_namespace"].startswith(path + "-")
+        and TEMPORARY_PATH.search(p["path_with_namespace"])
+    ]
+
+
+def seed_project(sim: SimulatorProcess, path: str, **fields: Any) -> dict[str, Any]:
+    """Create a project on a simulator through its control API (not an import)."""
+    project: dict[str, Any] = sim.control(
+        "POST", "/projects", json={"path_with_namespace": path, "owner": "root", **fields}
+    )
+    return project
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def assert_imported(obj: dict[str, Any], sim: SimulatorProcess, path: str) -> dict[str, Any]:
+    """``obj`` is Ready and its status carries GitLab's import fields verbatim for the live
+    project at ``path`` on ``sim``; that project."""
+    (project,) = live_at(sim, path)
+    gitlab = gitlab_import_status(sim, project["id"])
+    status = obj["status"]
+    assert condition(obj)["status"] == "True", condition(obj)
+    assert gitlab["import_status"] == "finished"
+    assert status["importStatus"] == gitlab["import_status"]
+    assert status["correlationId"] == gitlab["correlation_id"]
+    assert status["correlationId"] == project["import"]["correlation_id"]
+    assert status["projectId"] == project["id"] == gitlab["id"]
+    assert status["pathWithNamespace"] == path == gitlab["path_with_namespace"]
+    assert status["failedRelations"] == [] == gitlab["failed_relations"]
+    assert status.get("importError") is None
+    assert status["observedGeneration"] == obj["metadata"]["generation"]
+    return project
+
+
+def import_body(
+    object_name: str, gitlab: str, path: str, source: dict[str, Any], **spec: Any
+) -> dict[str, Any]:
+    """``import_object`` that also takes ``name`` (the project's name) among the spec fields."""
+    body = import_object(object_name, gitlab, path, source)
+    body["spec"].update(spec)
+    return body
+
+
+def project_by_id(sim: SimulatorProcess, project_id: int) -> dict[str, Any] | None:
+    return next((p for p in sim.projects() if p["id"] == project_id), None)
+
+
+def deleted(sim: SimulatorProcess, project_id: int) -> bool:
+    """Whether GitLab deleted the project or has it pending deletion."""
+    project = project_by_id(sim, project_id)
+    return project is None or bool(project["pending_delete"])
+
+
+class Sampler:
+    """Calls ``probe`` every ``interval`` seconds in a thread and keeps what it returns, so a
+    test can assert something held at every moment, not only at the end."""
+
+    def __init__(self, probe: Callable[[], Any], interval: float = 0.1) -> None:
+        self.samples: list[Any] = []
+        self.errors: list[BaseException] = []
+        self._stop = threading.Event()
+
+        def run() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.samples.append(probe())
+                except Exception as exc:  # noqa: BLE001 - kept for the test to see
+                    self.errors.append(exc)
+                self._stop.wait(interval)
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> list[Any]:
+        self._stop.set()
+        self._thread.join(10)
+        return self.samples
