@@ -53,7 +53,6 @@ FAST_JOBS = (
 IMPORT_ENDPOINTS = ("import", "remote_import", "remote_import_s3")
 APPROVE = f"{GROUP}/approve-plan"
 FINALIZER = f"{GROUP}/finalizer"
-TEMPORARY_PATH = re.compile(r"-[0-9a-f]{32}$")
 
 
 # -- GitLab's REST API, as a test reads it --------------------------------------------------------
@@ -353,12 +352,8 @@ def live_at(sim: SimulatorProcess, path: str) -> list[dict[str, Any]]:
 
 def temporary_projects(sim: SimulatorProcess, path: str) -> list[dict[str, Any]]:
     """Projects at ``<path>-<32 hex>``, where GitLab puts an overwriting import first."""
-    return [
-        p
-        for p in sim.projects()
-        if p["path_with_namespace"].startswith(path + "-")
-        and TEMPORARY_PATH.search(p["path_with_namespace"])
-    ]
+    pattern = re.compile(re.escape(path) + r"-[0-9a-f]{32}")
+    return [p for p in sim.projects() if pattern.fullmatch(p["path_with_namespace"])]
 
 
 def seed_project(sim: SimulatorProcess, path: str, **fields: Any) -> dict[str, Any]:
