@@ -59,9 +59,7 @@ FINALIZER = f"{GROUP}/finalizer"
 
 
 def gitlab_get(sim: SimulatorProcess, path: str, token: str = ROOT_TOKEN) -> Any:
-    response = httpx.get(
-        f"{sim.url}/api/v4/{path}", headers={"PRIVATE-TOKEN": token}, timeout=30
-    )
+    response = httpx.get(f"{sim.url}/api/v4/{path}", headers={"PRIVATE-TOKEN": token}, timeout=30)
     response.raise_for_status()
     return response.json()
 
@@ -336,9 +334,7 @@ def status_of(api: client.CustomObjectsApi, namespace: str, name: str) -> dict[s
 def import_posts(sim: SimulatorProcess) -> list[dict[str, Any]]:
     """Every request to an endpoint that creates a project from an archive."""
     return [
-        r
-        for r in sim.requests()
-        if r["endpoint"] in IMPORT_ENDPOINTS and r["method"] == "POST"
+        r for r in sim.requests() if r["endpoint"] in IMPORT_ENDPOINTS and r["method"] == "POST"
     ]
 
 

@@ -19,8 +19,8 @@ from import_e2e import (
     Sampler,
     annotate,
     assert_imported,
-    deleted,
     delete_import,
+    deleted,
     import_body,
     import_posts,
     live_at,
@@ -84,8 +84,10 @@ def _awaiting(custom_objects, namespace, plan_id: str | None = None) -> dict:
         IMPORTS,
         namespace,
         "imp",
-        lambda o: condition(o).get("reason") == "AwaitingApproval"
-        and (plan_id is None or o["status"]["plan"]["id"] != plan_id),
+        lambda o: (
+            condition(o).get("reason") == "AwaitingApproval"
+            and (plan_id is None or o["status"]["plan"]["id"] != plan_id)
+        ),
         timeout=60,
         what="AwaitingApproval" + (f" of a plan other than {plan_id}" if plan_id else ""),
     )
@@ -301,8 +303,10 @@ def test_delete_removes_the_project_before_the_object_goes(
     sampler = Sampler(probe)
     delete_import(custom_objects, namespace, "imp")
     wait_gone(custom_objects, namespace, "imp", timeout=30)
+    time.sleep(0.5)
     samples = sampler.stop()
-    assert samples, sampler.errors
+    assert not sampler.errors, sampler.errors
+    assert any(object_gone for object_gone, _ in samples)
     assert all(project_gone for object_gone, project_gone in samples if object_gone), samples
     (request,) = _delete_requests(destination)
     assert request["path"].endswith(f"/projects/{project['id']}")

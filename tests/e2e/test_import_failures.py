@@ -192,7 +192,9 @@ def test_path_taken_then_overwrite_replaces_the_project(
         custom_objects,
         IMPORTS,
         namespace,
-        import_body("imp", destination.url, "gitlab-test", {"url": url}, namespacePath="gitlab-org"),
+        import_body(
+            "imp", destination.url, "gitlab-test", {"url": url}, namespacePath="gitlab-org"
+        ),
     )
     obj = wait_reason(custom_objects, namespace, "imp", "PathTaken")
     message = condition(obj)["message"]
@@ -235,7 +237,7 @@ def test_namespace_not_found_then_spec_fix(
     assert "404 Namespace Not Found" in condition(obj)["message"]
     assert _stalled(obj)
     assert live_at(destination, GITLAB_TEST) == []
-    fix = {key: None for key in target} | {"namespacePath": "gitlab-org"}
+    fix = dict.fromkeys(target) | {"namespacePath": "gitlab-org"}
     patch_spec(custom_objects, namespace, "imp", fix)
     obj = wait_reason(custom_objects, namespace, "imp", "Finished")
     assert_imported(obj, destination, GITLAB_TEST)
@@ -251,7 +253,9 @@ def test_secret_missing_until_it_is_created(
         custom_objects,
         IMPORTS,
         namespace,
-        import_body("imp", destination.url, "gitlab-test", {"url": url}, namespacePath="gitlab-org"),
+        import_body(
+            "imp", destination.url, "gitlab-test", {"url": url}, namespacePath="gitlab-org"
+        ),
     )
     obj = wait_reason(custom_objects, namespace, "imp", "SecretMissing", timeout=30)
     assert "destination-token" in condition(obj)["message"]
@@ -274,14 +278,18 @@ def test_unauthorized_until_the_spec_names_a_good_token(
         custom_objects,
         IMPORTS,
         namespace,
-        import_body("imp", destination.url, "gitlab-test", {"url": url}, namespacePath="gitlab-org"),
+        import_body(
+            "imp", destination.url, "gitlab-test", {"url": url}, namespacePath="gitlab-org"
+        ),
     )
     obj = wait_reason(custom_objects, namespace, "imp", "Unauthorized", timeout=30)
     assert "401" in condition(obj)["message"]
     assert _stalled(obj)
     assert "glpat-not-a-token" not in str(obj) + str(events_of(core_v1, namespace, "imp"))
     assert import_posts(destination) == []
-    patch_spec(custom_objects, namespace, "imp", {"gitlab": {"tokenSecretRef": {"name": "good-token"}}})
+    patch_spec(
+        custom_objects, namespace, "imp", {"gitlab": {"tokenSecretRef": {"name": "good-token"}}}
+    )
     obj = wait_reason(custom_objects, namespace, "imp", "Finished")
     assert_imported(obj, destination, GITLAB_TEST)
 
@@ -330,8 +338,10 @@ def test_failed_import_shows_gitlab_import_error_and_a_spec_fix_recovers(
     obj = wait_reason(custom_objects, namespace, "imp", "Finished")
     project = assert_imported(obj, destination, GITLAB_TEST)
     assert project["id"] != failed_id
-    assert project["content"]["repository_sha256"] == (
-        sources.content[GITLAB_TEST]["repository_sha256"]
+    assert deleted(destination, failed_id)  # the failed project was replaced, not left behind
+    assert (
+        project["content"]["repository_sha256"]
+        == (sources.content[GITLAB_TEST]["repository_sha256"])
     )
     assert obj["status"]["observedGeneration"] == 2
 

@@ -82,9 +82,7 @@ def test_relation_reimport_fills_in_what_the_migration_skipped(
     )
     token_secret(core_v1, namespace, "destination-token", {"token": ROOT_TOKEN})
     token_secret(core_v1, namespace, "bucket", S3_KEYS)
-    operators(
-        [namespace], {"GITLAB_FERRY_ALLOWED_HOSTS": f"{destination.host},{s3_server.host}"}
-    )
+    operators([namespace], {"GITLAB_FERRY_ALLOWED_HOSTS": f"{destination.host},{s3_server.host}"})
     # 1. The migration: two issues fail to import.
     url = http_server.serve("/pages.tar.gz", sources.archives[PAGES])
     token_secret(core_v1, namespace, "pages-url", {"url": url})

@@ -105,15 +105,15 @@ def test_sigkill_after_an_overwrite_request_adopts_the_temporary_project(
     namespace, core_v1, custom_objects, simulators, operators, archive_url
 ):
     # A slow import: the new project is still at its temporary path after the restart.
-    destination = simulators(
-        "--import-queue-delay", "1", "--import-duration", "8", seed="empty"
-    )
+    destination = simulators("--import-queue-delay", "1", "--import-duration", "8", seed="empty")
     old = seed_project(destination, GITLAB_TEST)
     operator = _start(namespace, core_v1, operators, destination)
     _import(custom_objects, namespace, destination, overwrite=True)
     _kill_right_after_the_import_request(operator, destination, custom_objects, namespace)
     (temporary,) = wait_for(
-        lambda: temporary_projects(destination, GITLAB_TEST), timeout=10, what="the temporary project"
+        lambda: temporary_projects(destination, GITLAB_TEST),
+        timeout=10,
+        what="the temporary project",
     )
     operator.start()
     obj = wait_object(

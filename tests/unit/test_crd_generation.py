@@ -269,11 +269,15 @@ def test_cel_rules_sit_where_they_are_evaluated(by_name: dict[str, dict[str, Any
     }
     assert sorted(rules) == [
         "projectexports.gitlabferry.dev.spec",
+        "projectexports.gitlabferry.dev.spec.maxAge",
         "projectexports.gitlabferry.dev.spec.project",
         "projectexports.gitlabferry.dev.spec.schedule",
+        "projectexports.gitlabferry.dev.spec.timeout",
         "projectimports.gitlabferry.dev.spec",
+        "projectimports.gitlabferry.dev.spec.namespace",
         "projectimports.gitlabferry.dev.spec.source",
         "projectimports.gitlabferry.dev.spec.source.url",
+        "projectimports.gitlabferry.dev.spec.timeout",
     ]
     assert len(rules["projectexports.gitlabferry.dev.spec"]) == 2
     assert any("oldSelf" in rule for rule in rules["projectimports.gitlabferry.dev.spec"])

@@ -8,11 +8,21 @@ knows about kopf, Kubernetes clients or GitLab's HTTP API.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 GROUP = "gitlabferry.dev"
@@ -24,12 +34,44 @@ CATEGORY = "gitlab"
 APPROVE_ANNOTATION = f"{GROUP}/approve-plan"
 
 
+@dataclass(frozen=True)
+class Rule:
+    """A cross-field rule, enforced twice from one definition: by the API server as CEL at
+    apply time, and by the model for what never passes through it (``gitlab-ferry plan``,
+    objects stored before a CRD upgrade)."""
+
+    cel: str
+    message: str
+    check: Callable[[Any], bool]
+    field_path: str | None = None
+
+    def validation(self) -> dict[str, str]:
+        return cel(self.cel, self.message, field_path=self.field_path)
+
+
 class SpecModel(BaseModel):
     """A part of a ``spec``: camelCase in YAML, unknown fields refused, immutable in memory."""
 
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
     )
+    #: Cross-field rules of this part of the spec (see ``with_rules``).
+    rules: ClassVar[tuple[Rule, ...]] = ()
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> SpecModel:
+        for rule in self.rules:
+            if not rule.check(self):
+                raise ValueError(rule.message)
+        return self
+
+
+def with_rules(*rules: Rule) -> ConfigDict:
+    """Model configuration carrying ``rules`` into the schema as CEL validations."""
+    return {
+        **SpecModel.model_config,
+        "json_schema_extra": validations(*(r.validation() for r in rules)),
+    }
 
 
 class StatusModel(BaseModel):
@@ -59,6 +101,13 @@ IntOrString = Annotated[
 _DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 DURATION_PATTERN = r"^([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?$"
 
+
+def _positive_duration(text: str) -> str:
+    if parse_duration(text) <= timedelta(0):
+        raise ValueError("the duration must be longer than zero")
+    return text
+
+
 Duration = Annotated[
     str,
     Field(
@@ -66,7 +115,41 @@ Duration = Annotated[
         min_length=2,
         max_length=32,
         examples=["90s", "30m", "6h", "7d", "1d12h"],
+        json_schema_extra=validations(
+            cel("!self.matches('^(0+[dhms])+$')", "the duration must be longer than zero")
+        ),
     ),
+    AfterValidator(_positive_duration),
+]
+
+#: A project: a positive numeric id (also quoted) or a full path ``group/.../project``.
+PROJECT_REF_PATTERN = r"^([1-9][0-9]*|[^/\s]+(/[^/\s]+)+)$"
+#: The same pattern inside a single-quoted CEL string literal.
+PROJECT_REF_CEL = PROJECT_REF_PATTERN.replace("\\", "\\\\")
+
+
+def _not_boolean(value: object) -> object:
+    # Before pydantic's lax mode can turn ``true`` into the project id 1.
+    if isinstance(value, bool):
+        raise ValueError("a project is a numeric id or a full path, not a boolean")
+    return value
+
+
+def _project_ref(value: int | str) -> int | str:
+    if isinstance(value, int):
+        if value <= 0:
+            raise ValueError("a numeric project id must be positive")
+        return value
+    if not re.fullmatch(PROJECT_REF_PATTERN, value):
+        raise ValueError("a project is a positive numeric id or a full path such as group/project")
+    return value
+
+
+ProjectRef = Annotated[
+    int | str,
+    WithJsonSchema({"x-kubernetes-int-or-string": True}),
+    BeforeValidator(_not_boolean),
+    AfterValidator(_project_ref),
 ]
 
 

@@ -9,21 +9,24 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from gitlab_ferry.api.base import (
+    PROJECT_REF_CEL,
     Artifact,
     Condition,
     Duration,
     GitLabConnection,
-    IntOrString,
     PlanStatus,
+    ProjectRef,
+    Rule,
     S3CredentialsSecretRef,
     SpecModel,
     StatusModel,
     UrlSecretRef,
     cel,
     validations,
+    with_rules,
 )
 
 KIND = "ProjectExport"
@@ -78,7 +81,7 @@ class S3Destination(SpecModel):
             "GitLab must be able to reach it."
         ),
     )
-    force_path_style: bool = Field(
+    force_path_style: StrictBool = Field(
         default=False,
         description="Path-style URLs (endpoint/bucket/key), as many S3-compatible services need.",
     )
@@ -90,25 +93,28 @@ class S3Destination(SpecModel):
 class ProjectExportSpec(SpecModel):
     """Desired state: an up-to-date export archive of one GitLab project."""
 
-    model_config = SpecModel.model_config | {
-        "json_schema_extra": validations(
-            cel(
-                "!(has(self.upload) && has(self.s3))",
-                "at most one destination may be set: upload or s3",
-            ),
-            cel(
-                "!(has(self.schedule) && has(self.maxAge))",
-                "schedule and maxAge are mutually exclusive",
-            ),
-        )
-    }
+    rules = (
+        Rule(
+            "!(has(self.upload) && has(self.s3))",
+            "at most one destination may be set: upload or s3",
+            lambda spec: not (spec.upload and spec.s3),
+            field_path=".s3",
+        ),
+        Rule(
+            "!(has(self.schedule) && has(self.maxAge))",
+            "schedule and maxAge are mutually exclusive",
+            lambda spec: not (spec.schedule and spec.max_age),
+            field_path=".maxAge",
+        ),
+    )
+    model_config = with_rules(*rules)
 
     gitlab: GitLabConnection = Field(description="The GitLab instance to export from.")
-    project: IntOrString = Field(
-        description=("The project: its numeric id or its full path (group/subgroup/project)."),
+    project: ProjectRef = Field(
+        description="The project: its numeric id or its full path (group/subgroup/project).",
         json_schema_extra=validations(
             cel(
-                "type(self) == int ? self > 0 : self.matches('^[^/\\\\s]+(/[^/\\\\s]+)+$')",
+                f"type(self) == int ? self > 0 : self.matches('{PROJECT_REF_CEL}')",
                 "project must be a positive numeric id or a full path such as group/project",
             )
         ),
@@ -153,7 +159,7 @@ class ProjectExportSpec(SpecModel):
             "exports stuck for 6h)."
         ),
     )
-    suspend: bool = Field(
+    suspend: StrictBool = Field(
         default=False,
         description="Pause: no GitLab calls while true; an export in flight is left alone.",
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import Field, JsonValue
+from pydantic import Field, JsonValue, StrictBool, field_validator
 
 from gitlab_ferry.api.base import (
     Condition,
@@ -18,12 +18,14 @@ from gitlab_ferry.api.base import (
     GitLabConnection,
     IntOrString,
     PlanStatus,
+    Rule,
     S3CredentialsSecretRef,
     SpecModel,
     StatusModel,
     UrlSecretRef,
     cel,
     validations,
+    with_rules,
 )
 
 KIND = "ProjectImport"
@@ -72,7 +74,7 @@ class S3Source(SpecModel):
             "archive itself (relation re-imports). GitLab's remote-import-s3 always uses AWS."
         ),
     )
-    force_path_style: bool = Field(
+    force_path_style: StrictBool = Field(
         default=False, description="Path-style URLs for the operator's own reads."
     )
     credentials_secret_ref: S3CredentialsSecretRef = Field(
@@ -83,15 +85,17 @@ class S3Source(SpecModel):
 class ImportSource(SpecModel):
     """Where the archive comes from: exactly one of exportRef, url, urlSecretRef or s3."""
 
-    model_config = SpecModel.model_config | {
-        "json_schema_extra": validations(
-            cel(
-                "[has(self.exportRef), has(self.url), has(self.urlSecretRef), has(self.s3)]"
-                ".filter(x, x).size() == 1",
-                "exactly one source must be set: exportRef, url, urlSecretRef or s3",
+    rules = (
+        Rule(
+            "[has(self.exportRef), has(self.url), has(self.urlSecretRef), has(self.s3)]"
+            ".filter(x, x).size() == 1",
+            "exactly one source must be set: exportRef, url, urlSecretRef or s3",
+            lambda source: (
+                [source.export_ref, source.url, source.url_secret_ref, source.s3].count(None) == 3
             ),
-        )
-    }
+        ),
+    )
+    model_config = with_rules(*rules)
 
     export_ref: ExportRef | None = Field(
         default=None,
@@ -109,6 +113,7 @@ class ImportSource(SpecModel):
             "HTTPS URL of the archive, imported by GitLab itself (remote-import). Use "
             "urlSecretRef for URLs that carry credentials."
         ),
+        pattern=r"^https://",
         json_schema_extra=validations(
             cel(
                 "self.startsWith('https://')",
@@ -126,30 +131,38 @@ class ImportSource(SpecModel):
 class ProjectImportSpec(SpecModel):
     """Desired state: a GitLab project imported from an archive, or relations re-imported."""
 
-    model_config = SpecModel.model_config | {
-        "json_schema_extra": validations(
-            cel(
-                "[has(self.namespace), has(self.namespaceId), has(self.namespacePath)]"
-                ".filter(x, x).size() <= 1",
-                "namespace, namespaceId and namespacePath are mutually exclusive",
-            ),
-            cel(
-                "!has(self.relations) || !has(self.overwrite) || !self.overwrite",
-                "overwrite cannot be combined with relations: a relation import only adds "
-                "to the existing project",
-            ),
-            cel(
-                "!has(self.relations) || self.deletionPolicy != 'Delete'",
-                "deletionPolicy Delete cannot be used with relations: the project was not "
-                "created by this object",
-            ),
-            cel(
-                "has(self.relations) == has(oldSelf.relations)",
-                "relations cannot be added or removed after creation: create another "
-                "ProjectImport instead",
-            ),
-        )
-    }
+    rules = (
+        Rule(
+            "[has(self.namespace), has(self.namespaceId), has(self.namespacePath)]"
+            ".filter(x, x).size() <= 1",
+            "namespace, namespaceId and namespacePath are mutually exclusive",
+            lambda spec: [spec.namespace, spec.namespace_id, spec.namespace_path].count(None) >= 2,
+            field_path=".namespaceId",
+        ),
+        Rule(
+            "!has(self.relations) || !has(self.overwrite) || !self.overwrite",
+            "overwrite cannot be combined with relations: a relation import only adds to the "
+            "existing project",
+            lambda spec: not (spec.relations and spec.overwrite),
+            field_path=".overwrite",
+        ),
+        Rule(
+            "!has(self.relations) || self.deletionPolicy != 'Delete'",
+            "deletionPolicy Delete cannot be used with relations: the project was not created "
+            "by this object",
+            lambda spec: not (spec.relations and spec.deletion_policy is DeletionPolicy.DELETE),
+            field_path=".deletionPolicy",
+        ),
+        Rule(
+            "has(self.relations) == has(oldSelf.relations)",
+            "relations cannot be added or removed after creation: create another "
+            "ProjectImport instead",
+            # A transition rule: only the API server sees the old object.
+            lambda spec: True,
+            field_path=".relations",
+        ),
+    )
+    model_config = with_rules(*rules)
 
     gitlab: GitLabConnection = Field(description="The GitLab instance to import into.")
     path: str = Field(
@@ -163,6 +176,12 @@ class ProjectImportSpec(SpecModel):
     )
     namespace: IntOrString | None = Field(
         default=None,
+        json_schema_extra=validations(
+            cel(
+                "type(self) == int ? self > 0 : self.size() > 0",
+                "namespace must be a positive id or a non-empty path",
+            )
+        ),
         description=(
             "Deprecated by GitLab: the namespace's id or full path. Prefer namespaceId or "
             "namespacePath. Defaults to the token user's personal namespace."
@@ -178,7 +197,7 @@ class ProjectImportSpec(SpecModel):
         pattern=r"^[^/\s]+(/[^/\s]+)*$",
         description="Full path of the target namespace, e.g. my-group/my-subgroup.",
     )
-    overwrite: bool = Field(
+    overwrite: StrictBool = Field(
         default=False,
         description=(
             "Replace an existing project at this path. GitLab imports into a new project "
@@ -206,6 +225,23 @@ class ProjectImportSpec(SpecModel):
         ),
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
+
+    @field_validator("relations")
+    @classmethod
+    def _distinct(cls, relations: list[Relation] | None) -> list[Relation] | None:
+        if relations is not None and len(set(relations)) != len(relations):
+            raise ValueError("each relation may be listed once")
+        return relations
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, namespace: int | str | None) -> int | str | None:
+        if isinstance(namespace, bool) or namespace in (0, ""):
+            raise ValueError("namespace must be a positive id or a non-empty path")
+        if isinstance(namespace, int) and namespace < 0:
+            raise ValueError("namespace must be a positive id or a non-empty path")
+        return namespace
+
     approval: Approval = Field(
         default=Approval.AUTO,
         description=(
@@ -228,7 +264,7 @@ class ProjectImportSpec(SpecModel):
             "imports stuck for 24h)."
         ),
     )
-    suspend: bool = Field(
+    suspend: StrictBool = Field(
         default=False,
         description="Pause: no GitLab calls while true; an import in flight is left alone.",
     )
