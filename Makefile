@@ -48,8 +48,8 @@ crds: venv ## Regenerate crds/ and the chart's copy from the models
 test: setup lint ## Run every test tier (unit, contract, fidelity, e2e)
 	CI=$${CI:-} PATH="$(CURDIR)/$(VENV)/bin:$(CACHE)/bin:$$PATH" $(BIN)/pytest $(PYTEST_ARGS)
 
-demo: setup ## Local control plane, two simulated GitLabs, the operator and a live migration
-	PATH="$(CURDIR)/$(VENV)/bin:$(CACHE)/bin:$$PATH" $(BIN)/python -m gitlab_ferry.demo
+demo: venv controlplane ## Local control plane, two simulated GitLabs, the operator and a live migration
+	$(BIN)/gitlab-ferry demo
 
 bench: setup ## Run the benchmarks and write docs/benchmarks.md
 	PATH="$(CURDIR)/$(VENV)/bin:$(CACHE)/bin:$$PATH" $(BIN)/python -m bench

@@ -16,6 +16,7 @@ import yaml
 
 from gitlab_ferry import __version__
 from gitlab_ferry.controlplane.cli import controlplane
+from gitlab_ferry.demo.run import main as demo
 from gitlab_ferry.simulator.cli import simulate
 
 
@@ -141,3 +142,4 @@ def _crd_yaml(document: dict[str, Any]) -> str:
 
 main.add_command(simulate)
 main.add_command(controlplane)
+main.add_command(demo, name="demo")

@@ -52,7 +52,6 @@ FAST_JOBS = (
 #: The simulator endpoints that create a project from an archive.
 IMPORT_ENDPOINTS = ("import", "remote_import", "remote_import_s3")
 APPROVE = f"{GROUP}/approve-plan"
-FINALIZER = f"{GROUP}/finalizer"
 
 
 # -- GitLab's REST API, as a test reads it --------------------------------------------------------
@@ -122,15 +121,6 @@ def source_archives(directory: Path, projects: Iterable[str]) -> SourceArchives:
         return SourceArchives(archives, content)
     finally:
         sim.stop()
-
-
-def archive_members(data: bytes) -> dict[str, bytes]:
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-        return {
-            member.name.removeprefix("./"): tar.extractfile(member).read()  # type: ignore[union-attr]
-            for member in tar.getmembers()
-            if member.isfile()
-        }
 
 
 def rewrite_archive(
@@ -279,6 +269,15 @@ class ArchiveServer:
 # -- objects -------------------------------------------------------------------------------------
 
 
+def import_body(
+    object_name: str, gitlab: str, path: str, source: dict[str, Any], **spec: Any
+) -> dict[str, Any]:
+    """``import_object`` that also takes ``name`` (the project's name) among the spec fields."""
+    body = import_object(object_name, gitlab, path, source)
+    body["spec"].update(spec)
+    return body
+
+
 def patch_object(api: client.CustomObjectsApi, namespace: str, name: str, body: dict) -> None:
     api.patch_namespaced_custom_object(GROUP, VERSION, namespace, IMPORTS, name, body)
 
@@ -323,11 +322,6 @@ def wait_gone(api: client.CustomObjectsApi, namespace: str, name: str, timeout: 
     )
 
 
-def status_of(api: client.CustomObjectsApi, namespace: str, name: str) -> dict[str, Any]:
-    obj = get_object(api, IMPORTS, namespace, name) or {}
-    return dict(obj.get("status") or {})
-
-
 # -- the destination GitLab ----------------------------------------------------------------------
 
 
@@ -350,6 +344,16 @@ def temporary_projects(sim: SimulatorProcess, path: str) -> list[dict[str, Any]]
     """Projects at ``<path>-<32 hex>``, where GitLab puts an overwriting import first."""
     pattern = re.compile(re.escape(path) + r"-[0-9a-f]{32}")
     return [p for p in sim.projects() if pattern.fullmatch(p["path_with_namespace"])]
+
+
+def project_by_id(sim: SimulatorProcess, project_id: int) -> dict[str, Any] | None:
+    return next((p for p in sim.projects() if p["id"] == project_id), None)
+
+
+def deleted(sim: SimulatorProcess, project_id: int) -> bool:
+    """Whether GitLab deleted the project or has it pending deletion."""
+    project = project_by_id(sim, project_id)
+    return project is None or bool(project["pending_delete"])
 
 
 def seed_project(sim: SimulatorProcess, path: str, **fields: Any) -> dict[str, Any]:
@@ -382,25 +386,6 @@ def assert_imported(obj: dict[str, Any], sim: SimulatorProcess, path: str) -> di
     assert status.get("importError") is None
     assert status["observedGeneration"] == obj["metadata"]["generation"]
     return project
-
-
-def import_body(
-    object_name: str, gitlab: str, path: str, source: dict[str, Any], **spec: Any
-) -> dict[str, Any]:
-    """``import_object`` that also takes ``name`` (the project's name) among the spec fields."""
-    body = import_object(object_name, gitlab, path, source)
-    body["spec"].update(spec)
-    return body
-
-
-def project_by_id(sim: SimulatorProcess, project_id: int) -> dict[str, Any] | None:
-    return next((p for p in sim.projects() if p["id"] == project_id), None)
-
-
-def deleted(sim: SimulatorProcess, project_id: int) -> bool:
-    """Whether GitLab deleted the project or has it pending deletion."""
-    project = project_by_id(sim, project_id)
-    return project is None or bool(project["pending_delete"])
 
 
 class Sampler:
