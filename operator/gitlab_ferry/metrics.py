@@ -8,10 +8,10 @@ series; never tokens, URLs or messages.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -31,6 +31,9 @@ class ObjectState:
     status: str
     ready: str
     reason: str
+    stalled: bool = False
+    #: When the Ready condition last changed (epoch seconds), if known.
+    ready_since: float | None = None
 
 
 class ObjectStates(Collector):
@@ -49,15 +52,30 @@ class ObjectStates(Collector):
         info = GaugeMetricFamily(
             f"{PREFIX}_object_info",
             "One series per ProjectExport/ProjectImport with its GitLab status and readiness.",
-            labels=["kind", "namespace", "name", "status", "ready", "reason"],
+            labels=["kind", "namespace", "name", "status", "ready", "reason", "stalled"],
+        )
+        since = GaugeMetricFamily(
+            f"{PREFIX}_object_ready_last_transition_timestamp_seconds",
+            "When each object's Ready condition last changed (Unix time).",
+            labels=["kind", "namespace", "name"],
         )
         counts: dict[tuple[str, str], int] = {}
         readiness: dict[tuple[str, str], int] = {}
         for state in self._states.values():
             info.add_metric(
-                [state.kind, state.namespace, state.name, state.status, state.ready, state.reason],
+                [
+                    state.kind,
+                    state.namespace,
+                    state.name,
+                    state.status,
+                    state.ready,
+                    state.reason,
+                    "True" if state.stalled else "False",
+                ],
                 1,
             )
+            if state.ready_since is not None:
+                since.add_metric([state.kind, state.namespace, state.name], state.ready_since)
             counts[(state.kind, state.status)] = counts.get((state.kind, state.status), 0) + 1
             key = (state.kind, state.reason)
             readiness[key] = readiness.get(key, 0) + 1
@@ -76,6 +94,7 @@ class ObjectStates(Collector):
         for (kind, reason), count in sorted(readiness.items()):
             by_reason.add_metric([kind, reason], count)
         yield info
+        yield since
         yield by_status
         yield by_reason
 
@@ -83,11 +102,28 @@ class ObjectStates(Collector):
         return iter(())
 
 
+#: Label values known in advance, so their series exist at 0 from the start: Prometheus
+#: counts no increase for a series whose first sample is already 1.
+KINDS = ("ProjectExport", "ProjectImport")
+RESULTS = ("finished", "failed")
+BUCKETS = ("export", "import", "download")
+RELATIONS = ("issues", "milestones", "merge_requests", "ci_pipelines")
+
+
 class Metrics:
     """Every metric the operator exports."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(
+        self, registry: CollectorRegistry, *, version: str = "", endpoints: Iterable[str] = ()
+    ) -> None:
         self.registry = registry
+        self.build_info = Gauge(
+            f"{PREFIX}_build_info",
+            "Always 1; the operator's version as a label.",
+            ["version"],
+            registry=registry,
+        )
+        self.build_info.labels(version).set(1)
         self.objects = ObjectStates()
         registry.register(self.objects)
         self.transfers = Counter(
@@ -157,6 +193,22 @@ class Metrics:
             ["kind", "action"],
             registry=registry,
         )
+
+        self._prime(endpoints)
+
+    def _prime(self, endpoints: Iterable[str]) -> None:
+        for kind in KINDS:
+            self.reconcile_errors.labels(kind, "Exception")
+            for result in RESULTS:
+                self.transfers.labels(kind, result)
+                self.transfer_duration.labels(kind, result)
+        for bucket in BUCKETS:
+            self.throttle_waits.labels(bucket)
+            self.throttle_wait_seconds.labels(bucket)
+        for relation in RELATIONS:
+            self.failed_relations.labels(relation)
+        for endpoint in endpoints:
+            self.rate_limited.labels(endpoint)
 
     def observe_request(self, endpoint: str, status: int | None, seconds: float) -> None:
         code = "error" if status is None else f"{status // 100}xx"

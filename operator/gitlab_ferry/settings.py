@@ -26,7 +26,6 @@ class Settings(BaseSettings):
         default="0.0.0.0",  # noqa: S104 - in a pod, Prometheus scrapes from outside
         description="Address to serve metrics and health endpoints on.",
     )
-    health_port: int = Field(default=8081, ge=0, le=65535, description="Liveness/readiness.")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     log_format: str = Field(default="plain", description="plain or json.")
 

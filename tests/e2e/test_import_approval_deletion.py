@@ -149,12 +149,6 @@ def test_manual_overwrite_waits_for_approval_of_its_plan_id(
     assert deleted(destination, old["id"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a destructive plan held for approval is recorded with status.plan.phase "
-    "'Applied' (controller/imports.py starts from outcome=Done() and plan_record maps Done to "
-    "Applied), although it was not applied and PlanPhase.AWAITING_APPROVAL exists",
-)
 def test_a_plan_awaiting_approval_is_not_shown_as_applied(
     namespace, custom_objects, destination, archive_url, operator
 ):
@@ -206,12 +200,6 @@ def test_a_different_existing_project_needs_a_new_approval(
     assert deleted(destination, second["id"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: while a plan awaits approval the import is never observed again (the held "
-    "Plan built by hold_for_approval has no requeue_after, so the loop sleeps until the "
-    "object changes): status.plan keeps naming a project that GitLab no longer has",
-)
 def test_a_plan_awaiting_approval_follows_changes_on_gitlab(
     namespace, custom_objects, destination, archive_url, operator
 ):
@@ -231,12 +219,6 @@ def test_a_plan_awaiting_approval_follows_changes_on_gitlab(
     assert f"(id {second['id']})" in obj["status"]["plan"]["reason"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the import plan id is derived from (route, path, overwrite, replaced id, "
-    "attempt, export archive) only, so editing overrideParams, name or the source of a plan "
-    "awaiting approval keeps its id, and an approval given for the old plan applies the new one",
-)
 @pytest.mark.parametrize(
     "change",
     [

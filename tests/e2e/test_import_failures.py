@@ -145,12 +145,6 @@ def test_waiting_for_an_unfinished_export_until_it_has_finished(
     assert len(import_posts(destination)) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an import waiting for a missing ProjectExport is not woken when the export "
-    "is created or progresses (only when it finishes; otherwise a fixed 60 s export_wait), so "
-    "its condition keeps saying the export 'does not exist' while it runs",
-)
 def test_waiting_for_export_message_follows_the_export_once_it_exists(
     namespace, custom_objects, simulators, operators, core_v1, destination
 ):

@@ -94,13 +94,6 @@ def test_sigkill_after_an_import_request_adopts_the_import(
     assert obj["status"]["attempts"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: after a restart the overwrite candidates at <path>-<32 hex> are found with "
-    "GET /projects?search=...&simple=true, whose entities carry no import_type, so "
-    "ProjectInfo.imported_from_archive is False, the temporary project is not adopted and "
-    "the operator posts a second overwrite import (a second temporary project)",
-)
 def test_sigkill_after_an_overwrite_request_adopts_the_temporary_project(
     namespace, core_v1, custom_objects, simulators, operators, archive_url
 ):

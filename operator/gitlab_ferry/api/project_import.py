@@ -8,9 +8,16 @@ import anything that performs I/O.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, JsonValue, StrictBool, field_validator
+from pydantic import (
+    Field,
+    JsonValue,
+    SerializationInfo,
+    StrictBool,
+    field_validator,
+    model_serializer,
+)
 
 from gitlab_ferry.api.base import (
     Condition,
@@ -282,6 +289,14 @@ class FailedRelation(StatusModel):
     source: str | None = Field(default=None, description="Where in the import it failed.")
     relation_name: str | None = Field(default=None, description="The relation that failed.")
     line_number: int | None = Field(default=None, description="Line of the relation's NDJSON file.")
+
+    @model_serializer(mode="plain")
+    def _verbatim(self, info: SerializationInfo) -> dict[str, Any]:
+        # Every field GitLab gives, nulls included (exception_message is always null).
+        return {
+            (field.alias if info.by_alias and field.alias else name): getattr(self, name)
+            for name, field in type(self).model_fields.items()
+        }
 
 
 class RelationImport(StatusModel):

@@ -12,6 +12,7 @@ from typing import Any
 from gitlab_ferry.controller.runtime import Runtime
 from gitlab_ferry.metrics import ObjectState
 from gitlab_ferry.reconcile.plan import STALLED_REASONS, Plan, Reason
+from gitlab_ferry.reconcile.timing import parse_time
 from gitlab_ferry.redact import redact_text
 
 _WARNINGS = STALLED_REASONS | {
@@ -25,11 +26,20 @@ _WARNINGS = STALLED_REASONS | {
 }
 
 
-def ready_of(status: Mapping[str, Any] | None) -> Mapping[str, Any]:
+def _condition(status: Mapping[str, Any] | None, kind: str) -> Mapping[str, Any]:
     for condition in (status or {}).get("conditions") or []:
-        if condition.get("type") == "Ready":
+        if condition.get("type") == kind:
             return dict(condition)
     return {}
+
+
+def ready_of(status: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return _condition(status, "Ready")
+
+
+def _epoch(timestamp: object) -> float | None:
+    moment = parse_time(timestamp) if isinstance(timestamp, str) else None
+    return moment.timestamp() if moment else None
 
 
 def announce(
@@ -60,6 +70,8 @@ def announce(
             status=gitlab_status or "none",
             ready=str(new.get("status", "Unknown")),
             reason=str(new.get("reason", "")),
+            stalled=_condition(after, "Stalled").get("status") == "True",
+            ready_since=_epoch(new.get("lastTransitionTime")),
         )
     )
     runtime.metrics.reconciles.labels(kind, plan.action).inc()

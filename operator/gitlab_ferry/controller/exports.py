@@ -87,10 +87,14 @@ class ExportReconciler(Reconciler):
         status: ProjectExportStatus,
         target: object,
     ) -> None:
-        """Transfer metrics, duration learning and waking importers when a run ends."""
+        """Transfer metrics and duration learning when a run ends; importers waiting for
+        this export are woken by any change of its status."""
         runtime = self.runtime
         namespace, name, _, _ = identity(body)
         previous = ProjectExportStatus.model_validate(before)
+        if previous != status:
+            for uid in runtime.dependents.importers(namespace, name):
+                runtime.wakeups.wake(uid)
         if status.finished_at and status.finished_at != previous.finished_at:
             succeeded = bool(status.artifact and status.artifact.created_at == status.finished_at)
             result = "finished" if succeeded else "failed"
@@ -101,8 +105,6 @@ class ExportReconciler(Reconciler):
                 if succeeded and isinstance(target, export_effects.ExportTarget):
                     runtime.durations.record(target.connection.host, KIND, seconds)
             runtime.metrics.transfers.labels(KIND, result).inc()
-            for uid in runtime.dependents.importers(namespace, name):
-                runtime.wakeups.wake(uid)
 
     async def forget(self, body: Mapping[str, Any], memory: Memory) -> None:
         namespace, name, _, _ = identity(body)

@@ -15,6 +15,7 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from prometheus_client import CollectorRegistry
 
+from gitlab_ferry import __version__
 from gitlab_ferry.api.base import DownloadLimitScope
 from gitlab_ferry.clock import Clock, clock_from_settings
 from gitlab_ferry.controller.signals import Dependents, EventSink, Wakeups
@@ -25,6 +26,7 @@ from gitlab_ferry.effects.import_effects import NamespacePaths
 from gitlab_ferry.effects.kube import KubeApi, SecretCache
 from gitlab_ferry.effects.network import HostPolicy
 from gitlab_ferry.effects.services import DefaultLimits, Services
+from gitlab_ferry.gitlab.client import ENDPOINTS
 from gitlab_ferry.metrics import Metrics
 from gitlab_ferry.reconcile.export_planner import ExportPolicy
 from gitlab_ferry.reconcile.import_planner import ImportPolicy
@@ -99,7 +101,9 @@ def build_runtime(
 ) -> Runtime:
     """Everything the handlers need, wired together."""
     clock = clock or clock_from_settings(settings.clock_speed, settings.clock_anchor)
-    metrics = Metrics(registry or CollectorRegistry(auto_describe=True))
+    metrics = Metrics(
+        registry or CollectorRegistry(auto_describe=True), version=__version__, endpoints=ENDPOINTS
+    )
     kube = KubeApi(api_client or kubernetes_api_client())
     policy = HostPolicy(settings.allowed_hosts)
     services = Services(
@@ -138,6 +142,9 @@ def build_runtime(
             polling=polling,
             max_attempts=settings.max_attempts,
             retry_delay=settings.retry_delay,
+            recheck=settings.recheck_interval,
         ),
-        import_policy=ImportPolicy(polling=polling, recheck=settings.recheck_interval),
+        import_policy=ImportPolicy(
+            polling=polling, recheck=settings.recheck_interval, export_wait=settings.poll_max
+        ),
     )

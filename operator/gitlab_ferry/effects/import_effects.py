@@ -114,14 +114,24 @@ def _project_info(project: Project) -> ProjectInfo:
 
 
 async def _overwrite_candidates(client: GitLabClient, full_path: str) -> tuple[ProjectInfo, ...]:
-    """Projects at ``<path>-<32 hex>``, where GitLab first puts an overwriting import."""
+    """Projects at ``<path>-<32 hex>``, where GitLab first puts an overwriting import, with
+    their import state (search results do not carry it)."""
     pattern = re.compile(re.escape(full_path) + r"-[0-9a-f]{32}")
     found = await client.search_projects(full_path.rsplit("/", 1)[-1])
-    return tuple(
-        _project_info(project)
-        for project in found
-        if pattern.fullmatch(project.path_with_namespace)
-    )
+    candidates = []
+    for project in found:
+        if pattern.fullmatch(project.path_with_namespace):
+            status = await client.import_status(project.id)
+            candidates.append(
+                ProjectInfo(
+                    id=status.id,
+                    path_with_namespace=status.path_with_namespace,
+                    import_status=status.import_status,
+                    import_type=status.import_type,
+                    created_at=status.created_at,
+                )
+            )
+    return tuple(candidates)
 
 
 async def observe(subject: ImportSubject, recorded: ProjectImportStatus) -> ImportObservation:

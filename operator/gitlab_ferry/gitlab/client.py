@@ -38,6 +38,25 @@ from gitlab_ferry.gitlab.transport import (
 )
 
 TokenType = Literal["PrivateToken", "Bearer"]
+
+#: The endpoint names requests are reported under (``RequestObserver``).
+ENDPOINTS = (
+    "export",
+    "export_status",
+    "download",
+    "download_storage",
+    "import",
+    "remote_import",
+    "remote_import_s3",
+    "import_status",
+    "relation_import",
+    "relation_imports",
+    "project",
+    "projects_search",
+    "namespace",
+    "user",
+    "delete_project",
+)
 _Model = TypeVar("_Model", bound=BaseModel)
 DOWNLOAD_CHUNK = 1024 * 1024
 _REDIRECTS = (301, 302, 303, 307, 308)

@@ -69,10 +69,10 @@ def plan_record(
     plan: Plan, outcome: Outcome | None, previous: PlanStatus | None, now: datetime
 ) -> PlanStatus:
     """``status.plan`` after applying ``plan`` (or deciding not to)."""
-    if isinstance(outcome, Done):
-        phase = PlanPhase.APPLIED
-    elif plan.awaiting_approval:
+    if plan.awaiting_approval:
         phase = PlanPhase.AWAITING_APPROVAL
+    elif isinstance(outcome, Done):
+        phase = PlanPhase.APPLIED
     else:
         phase = PlanPhase.PLANNED
     same = previous is not None and previous.id == plan.id and previous.phase == phase

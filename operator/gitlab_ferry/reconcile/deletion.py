@@ -75,4 +75,4 @@ def plan_deletion(
         inputs=(project_id,),
         params={"project_id": project_id},
     )
-    return hold_for_approval(plan, spec.approval, observed.approved_plan)
+    return hold_for_approval(plan, spec.approval, observed.approved_plan, None)

@@ -18,7 +18,7 @@ from gitlab_ferry.api import ProjectImportSpec, ProjectImportStatus, parse_durat
 from gitlab_ferry.api.base import APPROVE_ANNOTATION, ArtifactLocation, PlanPhase
 from gitlab_ferry.api.project_import import Approval
 from gitlab_ferry.reconcile.import_observation import ImportObservation, ProjectInfo
-from gitlab_ferry.reconcile.plan import Plan, Problem, Reason, Verdict
+from gitlab_ferry.reconcile.plan import Plan, Problem, Reason, Verdict, stable_hash
 from gitlab_ferry.reconcile.timing import Polling, parse_time, seconds_between
 from gitlab_ferry.states import IMPORT_IN_FLIGHT, ImportState
 
@@ -67,7 +67,8 @@ class ImportPolicy:
     #: How often to look again at conditions only a person fixes (a taken path, a missing
     #: project), in case they did.
     recheck: float = 300.0
-    #: Fallback look at a ProjectExport not finished yet (its changes also wake the import).
+    #: Fallback look at a ProjectExport not finished yet (its status changes also wake the
+    #: import).
     export_wait: float = 60.0
     #: A project created this long before a recorded request still counts as its result
     #: (tolerates clock skew between the operator and GitLab).
@@ -101,8 +102,11 @@ def retry_wanted(recorded: ProjectImportStatus, generation: int | None) -> bool:
     return failed is not None and generation is not None and failed != generation
 
 
-def hold_for_approval(plan: Plan, approval: Approval, approved_plan: str | None) -> Plan:
-    """A destructive plan waits for approval of its id when ``approval: Manual``."""
+def hold_for_approval(
+    plan: Plan, approval: Approval, approved_plan: str | None, recheck: float | None
+) -> Plan:
+    """A destructive plan waits for approval of its id when ``approval: Manual``; it is
+    planned again every ``recheck`` seconds, so what it shows follows GitLab."""
     if not plan.destructive or approval is Approval.AUTO or approved_plan == plan.id:
         return plan
     return Plan(
@@ -115,6 +119,7 @@ def hold_for_approval(plan: Plan, approval: Approval, approved_plan: str | None)
             f"Plan {plan.id} ({plan.action}) is destructive: approve it with kubectl annotate "
             f"--overwrite <object> {APPROVE_ANNOTATION}={plan.id}",
         ),
+        requeue_after=recheck,
         mutating=plan.mutating,
         destructive=True,
         awaiting_approval=True,
@@ -363,6 +368,13 @@ class ImportPlanner:
                 replaces,
                 attempt,
                 export.archive if export else None,
+                # Everything the request sends: a changed spec is another plan.
+                stable_hash(
+                    {
+                        "target": target_params(self.spec),
+                        "source": self.spec.source.model_dump(mode="json"),
+                    }
+                ),
             ),
             params={
                 "route": route.value,
@@ -375,7 +387,9 @@ class ImportPlanner:
         return self.hold_for_approval(plan)
 
     def hold_for_approval(self, plan: Plan) -> Plan:
-        return hold_for_approval(plan, self.spec.approval, self.observed.approved_plan)
+        return hold_for_approval(
+            plan, self.spec.approval, self.observed.approved_plan, self.policy.recheck
+        )
 
     def failure(self, reason: Reason, message: str) -> Plan:
         return self.make(

@@ -341,7 +341,7 @@ def test_manual_approval_holds_a_destructive_plan_under_the_same_id():
             A.IMPORT,
             False,
             R.AWAITING_APPROVAL,
-            None,
+            300.0,  # re-planned at policy.recheck, so it follows GitLab while it waits
             mutating=True,
             destructive=True,
             awaiting_approval=True,

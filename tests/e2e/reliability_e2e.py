@@ -1,0 +1,117 @@
+"""Shared pieces of the reliability tests: a seed of many small projects, batches of
+migrations, and the figures the tests report for docs/reliability.md.
+
+Figures are appended as JSON lines to the file ``GITLAB_FERRY_RELIABILITY_REPORT`` names
+(``make reliability`` sets it and renders the document); without it they are only printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+from ferry_e2e import (
+    EXPORTS,
+    IMPORTS,
+    SimulatorProcess,
+    condition,
+    create,
+    export_object,
+    get_object,
+    import_object,
+)
+from kubernetes import client
+
+ROOT = "glpat-root-token"
+
+
+def fleet_seed(path: Path, groups: int, per_group: int) -> Path:
+    """A source GitLab with ``groups * per_group`` small projects."""
+    seed = {
+        "users": [{"username": "root", "token": ROOT, "admin": True}],
+        "groups": [{"path": f"team-{g}"} for g in range(groups)],
+        "projects": [
+            {
+                "path_with_namespace": f"team-{g}/service-{p}",
+                "owner": "root",
+                "repository_size": "8KiB",
+                "relations": {"issues": 3, "milestones": 1},
+            }
+            for g in range(groups)
+            for p in range(per_group)
+        ],
+    }
+    path.write_text(yaml.safe_dump(seed))
+    return path
+
+
+def destination_seed(path: Path, groups: int) -> Path:
+    seed = {
+        "users": [{"username": "root", "token": ROOT, "admin": True}],
+        "groups": [{"path": f"team-{g}"} for g in range(groups)],
+        "projects": [],
+    }
+    path.write_text(yaml.safe_dump(seed))
+    return path
+
+
+def start_migrations(
+    api: client.CustomObjectsApi,
+    namespace: str,
+    source: SimulatorProcess,
+    destination: SimulatorProcess,
+    projects: list[str],
+) -> list[str]:
+    """A ProjectExport + ProjectImport (exportRef) pair per project; their names."""
+    names = []
+    for path in projects:
+        name = path.replace("/", "-")
+        group, _, project = path.rpartition("/")
+        create(api, EXPORTS, namespace, export_object(name, source.url, path))
+        create(
+            api,
+            IMPORTS,
+            namespace,
+            import_object(
+                name, destination.url, project, {"exportRef": {"name": name}}, namespacePath=group
+            ),
+        )
+        names.append(name)
+    return names
+
+
+def all_ready(api: client.CustomObjectsApi, namespace: str, names: list[str]) -> bool:
+    return all(
+        condition(get_object(api, plural, namespace, name)).get("status") == "True"
+        for name in names
+        for plural in (EXPORTS, IMPORTS)
+    )
+
+
+def duplicate_posts(
+    source: SimulatorProcess, destination: SimulatorProcess
+) -> tuple[Counter[str], Counter[str]]:
+    """Export requests per source project and import requests per target, beyond one."""
+    exports = Counter(r["path"] for r in source.requests("export") if r["method"] == "POST")
+    imports = Counter(
+        str(r["params"].get("namespace_path", "")) + "/" + str(r["params"].get("path"))
+        for r in destination.requests("import")
+        if r["method"] == "POST"
+    )
+    return (
+        Counter({k: v - 1 for k, v in exports.items() if v > 1}),
+        Counter({k: v - 1 for k, v in imports.items() if v > 1}),
+    )
+
+
+def report(section: str, figures: dict[str, Any]) -> None:
+    line = json.dumps({"section": section, **figures}, sort_keys=True)
+    print(f"reliability: {line}")
+    target = os.environ.get("GITLAB_FERRY_RELIABILITY_REPORT")
+    if target:
+        with open(target, "a") as out:
+            out.write(line + "\n")
