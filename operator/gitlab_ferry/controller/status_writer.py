@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from gitlab_ferry.effects.kube import KubeApi, ObjectRef, status_patch
+from gitlab_ferry.effects.kube import KubeApi, ObjectRef
 
 
 def status_dict(status: BaseModel) -> dict[str, Any]:
@@ -34,7 +34,7 @@ class StatusWriter:
         stored = status_dict(new)
         if stored == (old or {}):
             return stored
-        task = asyncio.ensure_future(self._kube.patch_status(ref, status_patch(old, stored)))
+        task = asyncio.ensure_future(self._kube.write_status(ref, stored))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
         await asyncio.shield(task)

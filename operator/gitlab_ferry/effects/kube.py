@@ -2,8 +2,8 @@
 (effects layer).
 
 A thin async facade over the official ``kubernetes`` client, which is synchronous: calls run
-in worker threads. Status is written through the status subresource with a JSON merge patch
-that also removes fields the new status no longer has. It must not import kopf.
+in worker threads. Status is written whole through the status subresource. It must not
+import kopf.
 """
 
 from __future__ import annotations
@@ -30,17 +30,6 @@ class ObjectRef:
     plural: str
     namespace: str
     name: str
-
-
-def status_patch(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
-    """A merge patch turning status ``old`` into ``new``: absent keys become null."""
-    patch: dict[str, Any] = dict(new)
-    for key, value in (old or {}).items():
-        if key not in new:
-            patch[key] = None
-        elif isinstance(value, Mapping) and isinstance(new[key], Mapping):
-            patch[key] = status_patch(value, new[key])
-    return patch
 
 
 class KubeApi:
@@ -88,8 +77,12 @@ class KubeApi:
             raise KubeError(f"unexpected answer reading {ref.plural} {ref.namespace}/{ref.name}")
         return obj
 
-    async def patch_status(self, ref: ObjectRef, patch: Mapping[str, Any]) -> bool:
-        """Merge-patch the status subresource; ``False`` if the object is gone."""
+    async def write_status(self, ref: ObjectRef, status: Mapping[str, Any]) -> bool:
+        """Replace the status subresource; ``False`` if the object is gone.
+
+        A JSON Patch, not a merge patch: a merge patch would drop GitLab's ``null`` values
+        inside lists (``failedRelations[].exceptionMessage``), and the status is the
+        operator's alone, so replacing it whole is right."""
         try:
             await asyncio.to_thread(
                 self._custom.patch_namespaced_custom_object_status,
@@ -98,8 +91,8 @@ class KubeApi:
                 ref.namespace,
                 ref.plural,
                 ref.name,
-                {"status": dict(patch)},
-                _content_type="application/merge-patch+json",
+                [{"op": "add", "path": "/status", "value": dict(status)}],
+                _content_type="application/json-patch+json",
             )
         except ApiException as exc:
             if exc.status == 404:
