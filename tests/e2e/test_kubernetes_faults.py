@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from ferry_e2e import token_secret, wait_for
 from reliability_e2e import (
     all_ready,
