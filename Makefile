@@ -9,7 +9,7 @@ UV     := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 CACHE  ?= $(HOME)/.cache/gitlab-ferry
 PYTEST_ARGS ?=
 
-.PHONY: help setup venv system controlplane helm test lint typecheck unit crds demo bench clean
+.PHONY: help setup venv system controlplane helm test lint crds demo bench reliability clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -50,6 +50,15 @@ test: setup lint ## Run every test tier (unit, contract, fidelity, e2e)
 
 demo: venv controlplane ## Local control plane, two simulated GitLabs, the operator and a live migration
 	$(BIN)/gitlab-ferry demo
+
+RELIABILITY_TESTS := tests/e2e/test_crash_safety.py tests/e2e/test_gitlab_faults.py \
+	tests/e2e/test_kubernetes_faults.py tests/e2e/test_bad_input.py tests/e2e/test_isolation.py \
+	tests/e2e/test_secrets_never_leak.py
+
+reliability: venv controlplane ## Run the reliability tests and write docs/reliability.md
+	rm -f .reliability.jsonl
+	GITLAB_FERRY_RELIABILITY_REPORT=$(CURDIR)/.reliability.jsonl $(BIN)/pytest -q $(RELIABILITY_TESTS)
+	$(BIN)/python tools/reliability_report.py .reliability.jsonl docs/reliability.md
 
 bench: setup ## Run the benchmarks and write docs/benchmarks.md
 	PATH="$(CURDIR)/$(VENV)/bin:$(CACHE)/bin:$$PATH" $(BIN)/python -m bench

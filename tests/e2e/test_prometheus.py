@@ -9,6 +9,9 @@ with records GitLab cannot import (failed relations); one import that GitLab fai
 fault) and one export with a wrong token (Unauthorized), to light up the error panels. Nine
 exports at once exceed GitLab's six exports per minute, so the rate-limit budget holds some
 back (the throttling panels) without a single 429.
+
+The operator exports its fixed label sets at 0 from the start, so the failed import and the
+failed relations are increases: their alerts fire in this run.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -46,6 +50,8 @@ from prometheus_e2e import (
     substitute,
     variable_queries,
 )
+
+from gitlab_ferry import __version__
 
 SPEED = 20.0
 TIMING = ("--export-queue-delay", "2", "--export-duration", "10", "--import-duration", "10")
@@ -103,6 +109,7 @@ class Scenario:
 
     namespace: str
     conditions: dict[tuple[str, str], dict[str, str]]  # (kind, name) -> Ready condition
+    stalled: set[tuple[str, str]]  # (kind, name) of objects whose Stalled condition is True
     failed_relations: int
     started: float
     end: float
@@ -154,8 +161,8 @@ def test_dashboard_and_alerts_on_a_real_prometheus(
         )
         create(custom_objects, IMPORTS, namespace, spec)
 
-    def ready(plural: str, name: str) -> dict[str, str]:
-        return condition(get_object(custom_objects, plural, namespace, name))
+    def ready(plural: str, name: str, kind: str = "Ready") -> dict[str, str]:
+        return condition(get_object(custom_objects, plural, namespace, name), kind)
 
     def settled() -> bool:
         imports = {name: ready(IMPORTS, name) for name in MIGRATED}
@@ -169,6 +176,14 @@ def test_dashboard_and_alerts_on_a_real_prometheus(
     assert not [r for r in source.requests() + destination.requests() if r["status"] == 429]
     conditions = {(KINDS[EXPORTS], n): ready(EXPORTS, n) for n in [*MIGRATED, DENIED_EXPORT]}
     conditions |= {(KINDS[IMPORTS], n): ready(IMPORTS, n) for n in MIGRATED}
+    stalled = {
+        (KINDS[plural], n)
+        for plural, names in ((EXPORTS, [*MIGRATED, DENIED_EXPORT]), (IMPORTS, MIGRATED))
+        for n in names
+        if ready(plural, n, "Stalled").get("status") == "True"
+    }
+    # GitLab's failure of an import and a wrong token are final: a person must act.
+    assert stalled == {(KINDS[EXPORTS], DENIED_EXPORT), (KINDS[IMPORTS], FAILING_IMPORT)}
     failed_relations = 0
     for name in MIGRATED:
         status = get_object(custom_objects, IMPORTS, namespace, name)["status"]
@@ -182,7 +197,7 @@ def test_dashboard_and_alerts_on_a_real_prometheus(
         what="Prometheus to scrape the final state",
     )
     time.sleep(3)  # a few more scrapes, so the last increases are inside every rate window
-    scenario = Scenario(namespace, conditions, failed_relations, started, time.time())
+    scenario = Scenario(namespace, conditions, stalled, failed_relations, started, time.time())
     assert (scenario.count(), scenario.count(ready=True)) == (
         {"ProjectExport": 9, "ProjectImport": 8},
         {"ProjectExport": 8, "ProjectImport": 7},
@@ -240,15 +255,21 @@ def check_dashboard(prom: PrometheusProcess, scenario: Scenario) -> None:
         {kind: finished[kind] / total[kind] for kind in total}
     )
     assert stat("In flight / stalled", "A") == {"In flight": 0}
-    assert stat("In flight / stalled", "B") == {"Stalled": 2}
+    assert stat("In flight / stalled", "B") == {"Stalled": len(scenario.stalled)}
+    assert stat("Operator version") == {__version__: 1}
+    # The fixed label sets are there at 0.
     transfers = stat("Transfers since the operator started")
     assert transfers == {
         "ProjectExport finished": 8,
+        "ProjectExport failed": 0,
         "ProjectImport finished": 7,
         "ProjectImport failed": 1,
     }
     assert stat("Failed relations since the operator started") == {
-        "issues": scenario.failed_relations
+        "issues": scenario.failed_relations,
+        "milestones": 0,
+        "merge_requests": 0,
+        "ci_pipelines": 0,
     }
     # The progress table: one row per object, with the cluster's Ready condition.
     rows = {
@@ -258,7 +279,19 @@ def check_dashboard(prom: PrometheusProcess, scenario: Scenario) -> None:
     for key, cond in scenario.conditions.items():
         assert (rows[key]["ready"], rows[key]["reason"]) == (cond["status"], cond["reason"]), key
         assert rows[key]["namespace"] == scenario.namespace
+        assert rows[key]["stalled"] == str(key in scenario.stalled), key
     assert rows["ProjectImport", FAILING_IMPORT]["status"] == "failed"
+    # Its second query: when each object's Ready condition last changed (ms, for Grafana).
+    changed = {
+        (s["metric"]["kind"], s["metric"]["name"]): float(s["value"][1])
+        for s in results["Objects", "B"]
+    }
+    assert changed == {
+        key: pytest.approx(
+            datetime.fromisoformat(cond["lastTransitionTime"]).timestamp() * 1000, abs=1
+        )
+        for key, cond in scenario.conditions.items()
+    }
     # Throttling without 429s: the budget held requests back.
     waits = results["Requests postponed by the rate-limit budget (per minute)", "A"]
     assert any(float(value) > 0 for series in waits for _, value in series["values"])
@@ -300,18 +333,36 @@ def check_rules(prom: PrometheusProcess, scenario: Scenario) -> None:
             assert rule["type"] == "alerting", rule
             assert not rule.get("lastError"), rule
 
-    # The two stalled objects are pending (for: 10m); nothing says that the operator is down,
-    # that GitLab answered 429 or that a transfer is stuck.
+    def active(alertname: str, *labels: str) -> set[tuple[str, ...]]:
+        """The alert's pending or firing instances: their ``labels`` and their state."""
+        return {
+            (*(a["labels"][label] for label in labels), a["state"])
+            for a in prom.api("alerts")["alerts"]
+            if a["labels"]["alertname"] == alertname
+        }
+
+    # The failed import and the failed relations fire at once (no for:): their counters
+    # were at 0 before, so these are increases.
+    wait_for(
+        lambda: active("GitLabFerryTransfersFailing", "kind") == {("ProjectImport", "firing")},
+        timeout=30,
+        what="GitLabFerryTransfersFailing for the failed import",
+    )
+    wait_for(
+        lambda: active("GitLabFerryRelationsFailed", "relation") == {("issues", "firing")},
+        timeout=30,
+        what="GitLabFerryRelationsFailed for the failed issues",
+    )
+    # The two stalled objects (the Stalled condition; for: 2m) are pending or already firing;
+    # nothing says that the operator is down, that GitLab answered 429 or that a transfer is
+    # stuck.
+    stalled = active("GitLabFerryObjectStalled", "kind", "name", "reason")
+    assert {alert[:3] for alert in stalled} == {
+        ("ProjectExport", DENIED_EXPORT, "Unauthorized"),
+        ("ProjectImport", FAILING_IMPORT, "Failed"),
+    }, stalled
+    assert {alert[3] for alert in stalled} <= {"pending", "firing"}, stalled
     alerts = prom.api("alerts")["alerts"]
-    stalled = {
-        (a["labels"]["kind"], a["labels"]["name"], a["labels"]["reason"], a["state"])
-        for a in alerts
-        if a["labels"]["alertname"] == "GitLabFerryObjectStalled"
-    }
-    assert stalled == {
-        ("ProjectExport", DENIED_EXPORT, "Unauthorized", "pending"),
-        ("ProjectImport", FAILING_IMPORT, "Failed", "pending"),
-    }
     names = {alert["labels"]["alertname"] for alert in alerts}
     assert not names & {
         "GitLabFerryOperatorDown",

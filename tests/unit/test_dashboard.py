@@ -25,7 +25,8 @@ import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gitlab_ferry.metrics import Metrics
+from gitlab_ferry.gitlab.client import ENDPOINTS
+from gitlab_ferry.metrics import Metrics, ObjectState
 from gitlab_ferry.reconcile.plan import STALLED_REASONS, Reason
 
 pytestmark = pytest.mark.unit
@@ -195,13 +196,40 @@ def test_the_dashboard_shows_what_the_issue_asks_for(dashboard):
         'code=~"4xx|5xx|error"',
     ):
         assert needed in exprs, needed
-    # The objects table shows exactly the columns of a progress table.
+    # The objects table shows the columns of a progress table, whether the object is stalled
+    # and when its Ready condition last changed (a second query, merged on the object).
     (table,) = [p for p in all_panels(dashboard) if (p["type"], p["title"]) == ("table", "Objects")]
-    order = table["transformations"][0]["options"]["indexByName"]
-    columns = ["namespace", "name", "kind", "status", "ready", "reason"]
-    assert sorted(order, key=order.get) == columns
-    (target,) = table["targets"]
-    assert (target["format"], target["instant"]) == ("table", True)
+    assert [t["id"] for t in table["transformations"]] == ["merge", "organize"]
+    organize = table["transformations"][1]["options"]
+    order, hidden = organize["indexByName"], organize["excludeByName"]
+    shown = [organize["renameByName"].get(c, c) for c in sorted(order, key=order.get)]
+    assert shown == [
+        "namespace",
+        "name",
+        "kind",
+        "status",
+        "ready",
+        "reason",
+        "stalled",
+        "Ready changed",
+    ]
+    assert hidden == {"Time": True, "Value #A": True}
+    info_target, since_target = table["targets"]
+    for target in table["targets"]:
+        assert (target["format"], target["instant"]) == ("table", True)
+    assert info_target["expr"].startswith(
+        "max by (namespace, name, kind, status, ready, reason, stalled) (gitlab_ferry_object_info{"
+    )
+    # Grafana's dateTimeFromNow unit takes milliseconds.
+    assert "gitlab_ferry_object_ready_last_transition_timestamp_seconds" in since_target["expr"]
+    assert since_target["expr"].endswith(" * 1000")
+    units = {
+        o["matcher"]["options"]: prop["value"]
+        for o in table["fieldConfig"]["overrides"]
+        for prop in o["properties"]
+        if prop["id"] == "unit"
+    }
+    assert units == {"Ready changed": "dateTimeFromNow"}
 
 
 # -- metric names against the operator's exposition ------------------------------------------
@@ -260,8 +288,8 @@ def test_every_exported_metric_is_on_the_dashboard(dashboard, rules):
 
 
 def test_absent_alerts_watch_a_series_that_always_exists(rules):
-    """``absent(x)`` only works on a series a running operator always exposes (no labels,
-    present before any object exists)."""
+    """``absent(x)`` only works on a series a running operator always exposes (present before
+    any object exists or any request is made: ``gitlab_ferry_build_info``)."""
     registry = CollectorRegistry()
     Metrics(registry)
     always = {
@@ -274,18 +302,13 @@ def test_absent_alerts_watch_a_series_that_always_exists(rules):
             assert name in always, (rule["alert"], name)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the operator does not export its fixed label sets at 0 yet (reported); remove this "
-    "marker once it does",
-)
 def test_fixed_label_sets_start_at_zero():
     """The counter alerts use increase(): a label set's first sample is not an increase, so
     without these series at 0 from the start, the first failed transfer (or 429, or
-    exception) after the operator starts never fires its alert (seen in the e2e run: one
-    failed import, no GitLabFerryTransfersFailing)."""
+    exception, or failed relation) after the operator starts would never fire its alert.
+    The endpoints are the client's, as the operator's runtime passes them."""
     registry = CollectorRegistry()
-    Metrics(registry)
+    Metrics(registry, endpoints=ENDPOINTS)
     samples = {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in text_string_to_metric_families(generate_latest(registry).decode())
@@ -298,16 +321,27 @@ def test_fixed_label_sets_start_at_zero():
         for result in ("finished", "failed")
     ]
     wanted += [
+        ("gitlab_ferry_transfer_duration_seconds_count", {"kind": kind, "result": result})
+        for kind in kinds
+        for result in ("finished", "failed")
+    ]
+    wanted += [
         ("gitlab_ferry_reconcile_errors_total", {"kind": k, "reason": "Exception"}) for k in kinds
     ]
     wanted += [
-        ("gitlab_ferry_rate_limit_waits_total", {"bucket": b})
+        (name, {"bucket": b})
+        for name in (
+            "gitlab_ferry_rate_limit_waits_total",
+            "gitlab_ferry_rate_limit_wait_seconds_total",
+        )
         for b in ("export", "import", "download")
     ]
     wanted += [
-        ("gitlab_ferry_gitlab_rate_limited_total", {"endpoint": e})
-        for e in ("export", "download", "import", "remote_import", "remote_import_s3")
+        ("gitlab_ferry_failed_relations_total", {"relation": r})
+        for r in ("issues", "milestones", "merge_requests", "ci_pipelines")
     ]
+    wanted += [("gitlab_ferry_gitlab_rate_limited_total", {"endpoint": e}) for e in ENDPOINTS]
+    assert {"export", "download", "import", "remote_import", "remote_import_s3"} <= set(ENDPOINTS)
     missing = [
         (name, labels)
         for name, labels in wanted
@@ -337,19 +371,61 @@ def test_reasons_in_queries_are_real_reasons(dashboard, rules):
             assert reasons <= known, (reasons - known, text)
 
 
-def test_stalled_reasons_match_the_planner(dashboard, rules):
-    stalled = {reason.value for reason in STALLED_REASONS}
-    (rule,) = [r for r in alerting_rules(rules) if r["alert"] == "GitLabFerryObjectStalled"]
-    assert reason_sets(rule["expr"]) == [("=~", stalled)]
-    (stuck,) = [r for r in alerting_rules(rules) if r["alert"] == "GitLabFerryTransferStuck"]
-    # Stuck: everything not Ready that is neither stalled nor waiting for a person on purpose.
-    assert reason_sets(stuck["expr"]) == [("!~", stalled | {"Suspended", "AwaitingApproval"})]
-    for panel, target in targets(dashboard):
-        for op, reasons in reason_sets(target["expr"]):
-            if op == "=~":
-                assert reasons == stalled, panel["title"]
-            elif op == "!~":
-                assert reasons == stalled | {"Suspended"}, panel["title"]
+def test_stalled_objects_are_picked_by_the_stalled_label(dashboard, rules):
+    """Stalled is the operator's decision (the Stalled condition, the ``stalled`` label): a
+    failure it still retries has reason Failed but is not stalled. No query guesses it from
+    the reasons."""
+    stalled_reasons = {reason.value for reason in STALLED_REASONS}
+    texts = [(f"panel {panel['title']!r}", target["expr"]) for panel, target in targets(dashboard)]
+    texts += [(f"rule {rule['alert']}", rule["expr"]) for rule in alerting_rules(rules)]
+    for where, text in texts:
+        for _, reasons in reason_sets(text):
+            assert not reasons & stalled_reasons, (where, text)
+    # Nor does a panel's colouring.
+    assert "UploadMissing" not in json.dumps(dashboard)
+    by_alert = {rule["alert"]: rule["expr"] for rule in alerting_rules(rules)}
+    assert 'stalled="True"' in by_alert["GitLabFerryObjectStalled"]
+    assert not reason_sets(by_alert["GitLabFerryObjectStalled"])
+    # Stuck: not Ready, neither stalled nor waiting for a person on purpose.
+    stuck = by_alert["GitLabFerryTransferStuck"]
+    assert 'ready!="True", stalled!="True"' in stuck
+    assert reason_sets(stuck) == [
+        ("!~", {"Suspended", "AwaitingApproval"}),
+        ("=~", {"Suspended", "AwaitingApproval"}),
+    ]
+    panels = {panel["title"]: panel for panel in all_panels(dashboard)}
+    assert 'stalled="True"' in panels["In flight / stalled"]["targets"][1]["expr"]
+    assert 'stalled="True"' in panels["Progress by namespace"]["targets"][2]["expr"]
+
+
+def test_object_info_matchers_use_the_operators_labels_and_values(dashboard, rules):
+    """Every matcher on ``gitlab_ferry_object_info`` names a label the operator writes, and
+    ``stalled`` / ``ready`` compare against values it writes."""
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    metrics.objects.set(
+        ObjectState("ProjectImport", "team", "a", "failed", "False", "Failed", stalled=True)
+    )
+    metrics.objects.set(ObjectState("ProjectExport", "team", "b", "finished", "True", "Finished"))
+    (family,) = [
+        f
+        for f in text_string_to_metric_families(generate_latest(registry).decode())
+        if f.name == "gitlab_ferry_object_info"
+    ]
+    labels = {key for sample in family.samples for key in sample.labels}
+    written = {
+        key: {sample.labels[key] for sample in family.samples} for key in ("stalled", "ready")
+    }
+    assert written == {"stalled": {"True", "False"}, "ready": {"True", "False"}}
+    allowed = {"stalled": {"True", "False"}, "ready": {"True", "False", "Unknown"}}
+    texts = [target["expr"] for _, target in targets(dashboard)]
+    texts += [rule["expr"] for rule in alerting_rules(rules)]
+    for text in texts:
+        for selector in re.findall(r"gitlab_ferry_object_info\{([^}]*)\}", text):
+            for key, _, value in re.findall(r'(\w+)\s*(=~|!~|!=|=)\s*"([^"]*)"', selector):
+                assert key in labels, (key, text)
+                if key in allowed:
+                    assert value in allowed[key], (key, value, text)
 
 
 # -- PromQL syntax ----------------------------------------------------------------------------
@@ -445,7 +521,9 @@ def info(
     status="started",
     ready="False",
     reason="Exporting",
+    stalled="False",
     namespace="team",
+    **extra: str,
 ) -> dict[str, str]:
     return series(
         "gitlab_ferry_object_info",
@@ -456,6 +534,22 @@ def info(
         status=status,
         ready=ready,
         reason=reason,
+        stalled=stalled,
+        **extra,
+    )
+
+
+def ready_since(
+    name: str, values: str, *, kind="ProjectExport", namespace="team", **extra: str
+) -> dict[str, str]:
+    """When the object's Ready condition last changed (seconds since the test's time 0)."""
+    return series(
+        "gitlab_ferry_object_ready_last_transition_timestamp_seconds",
+        values,
+        kind=kind,
+        namespace=namespace,
+        name=name,
+        **extra,
     )
 
 
@@ -465,6 +559,7 @@ def check(alert: str, at: str, *expected: dict[str, Any]) -> dict[str, Any]:
 
 def unit_tests(expect: Expect) -> list[dict[str, Any]]:
     job = {"job": "gitlab-ferry", "instance": "10.0.0.1:8080"}
+    other_pod = {"job": "gitlab-ferry", "instance": "10.0.0.2:8080"}
     return [
         {  # 429s: any increase fires at once; a quiet endpoint never does.
             "interval": "1m",
@@ -530,34 +625,38 @@ def unit_tests(expect: Expect) -> list[dict[str, Any]]:
                 check("GitLabFerryTransfersFailing", "50m"),
             ],
         },
-        {  # Objects: stalled after 10m, stuck after 6h in one state, approval waits an hour.
+        {  # Objects: stalled (the label) after 2m, stuck after 6h not Ready, approval after 1h.
             "interval": "1m",
             "input_series": [
-                info("denied", "1x480", status="none", reason="Unauthorized"),
-                info("slow", "1x480"),
-                info("moving", "1x200 stale", status="queued"),
-                info("moving", "_x200 1x280", status="started"),
+                info("denied", "1x480", status="none", reason="Unauthorized", stalled="True"),
+                ready_since("denied", "0x480"),
+                # Not Ready since time 0; the operator restarts on another pod at 4h (a gap of
+                # two scrapes): the 6h still count from time 0.
+                info("slow", "1x239 stale", **job),
+                ready_since("slow", "0x239 stale", **job),
+                info("slow", "_x242 1x238", **other_pod),
+                ready_since("slow", "_x242 0x238", **other_pod),
                 info("done", "1x480", status="finished", ready="True", reason="Finished"),
+                ready_since("done", "0x480"),
                 info("paused", "1x480", status="none", reason="Suspended"),
-                info(
-                    "retrying", "1x5 stale", kind="ProjectImport", status="failed", reason="Failed"
-                ),
-                info(
-                    "retrying",
-                    "_x5 1x475",
-                    kind="ProjectImport",
-                    status="scheduled",
-                    reason="Scheduled",
-                ),
+                ready_since("paused", "0x480"),
+                # A failure the operator retries is not stalled, but it is stuck after 6h.
+                info("retrying", "1x480", kind="ProjectImport", status="failed", reason="Failed"),
+                ready_since("retrying", "0x480", kind="ProjectImport"),
                 info(
                     "held", "1x480", kind="ProjectImport", status="none", reason="AwaitingApproval"
                 ),
+                ready_since("held", "0x480", kind="ProjectImport"),
+                # Ready until 150m, then a spec change: not Ready since 150m (9000 s).
+                info("redone", "1x149 stale", status="finished", ready="True", reason="Finished"),
+                info("redone", "_x150 1x330"),
+                ready_since("redone", "0x149 9000x331"),
             ],
             "alert_rule_test": [
-                check("GitLabFerryObjectStalled", "8m"),
+                check("GitLabFerryObjectStalled", "1m"),
                 check(
                     "GitLabFerryObjectStalled",
-                    "15m",
+                    "5m",
                     expect(
                         "GitLabFerryObjectStalled",
                         namespace="team",
@@ -584,8 +683,8 @@ def unit_tests(expect: Expect) -> list[dict[str, Any]]:
                         namespace="team",
                         kind="ProjectImport",
                         name="retrying",
-                        status="scheduled",
-                        reason="Scheduled",
+                        status="failed",
+                        reason="Failed",
                     ),
                 ),
                 check("GitLabFerryAwaitingApproval", "30m"),
@@ -601,13 +700,73 @@ def unit_tests(expect: Expect) -> list[dict[str, Any]]:
                 ),
             ],
         },
+        {  # Not Ready since time 0, but stalled, suspended or held for approval until 2h: the
+            # 6h count from when each object left that state, not from Ready's last change.
+            "interval": "1m",
+            "input_series": [
+                info(
+                    "unstalled", "1x119 stale", status="none", reason="Unauthorized", stalled="True"
+                ),
+                info("unstalled", "_x120 1x480"),
+                ready_since("unstalled", "0x600"),
+                info("resumed", "1x119 stale", status="none", reason="Suspended"),
+                info("resumed", "_x120 1x480"),
+                ready_since("resumed", "0x600"),
+                info(
+                    "approved",
+                    "1x119 stale",
+                    kind="ProjectImport",
+                    status="none",
+                    reason="AwaitingApproval",
+                ),
+                info(
+                    "approved",
+                    "_x120 1x480",
+                    kind="ProjectImport",
+                    status="started",
+                    reason="Importing",
+                ),
+                ready_since("approved", "0x600", kind="ProjectImport"),
+            ],
+            "alert_rule_test": [
+                check("GitLabFerryTransferStuck", "7h"),
+                check(
+                    "GitLabFerryTransferStuck",
+                    "8h30m",
+                    expect(
+                        "GitLabFerryTransferStuck",
+                        namespace="team",
+                        kind="ProjectExport",
+                        name="unstalled",
+                        status="started",
+                        reason="Exporting",
+                    ),
+                    expect(
+                        "GitLabFerryTransferStuck",
+                        namespace="team",
+                        kind="ProjectExport",
+                        name="resumed",
+                        status="started",
+                        reason="Exporting",
+                    ),
+                    expect(
+                        "GitLabFerryTransferStuck",
+                        namespace="team",
+                        kind="ProjectImport",
+                        name="approved",
+                        status="started",
+                        reason="Importing",
+                    ),
+                ),
+            ],
+        },
         {  # A target that fails its scrapes for 5 minutes; another job's targets are not ours.
             "interval": "1m",
             "input_series": [
                 series("up", "1x10 0x20", job="gitlab-ferry", instance="10.0.0.1:8080"),
                 series("up", "1x30", job="gitlab-ferry", instance="10.0.0.2:8080"),
                 series("up", "0x30", job="node", instance="10.0.0.3:9100"),
-                series("gitlab_ferry_bytes_streamed_total", "0x30", **job),
+                series("gitlab_ferry_build_info", "1x30", version="0.1.0", **job),
             ],
             "alert_rule_test": [
                 check("GitLabFerryOperatorDown", "13m"),
