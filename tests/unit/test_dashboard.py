@@ -25,7 +25,7 @@ import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gitlab_ferry.gitlab.client import ENDPOINTS
+from gitlab_ferry.gitlab import ENDPOINTS
 from gitlab_ferry.metrics import Metrics, ObjectState
 from gitlab_ferry.reconcile.plan import STALLED_REASONS, Reason
 

@@ -26,7 +26,7 @@ from gitlab_ferry.effects.import_effects import NamespacePaths
 from gitlab_ferry.effects.kube import KubeApi, SecretCache
 from gitlab_ferry.effects.network import HostPolicy
 from gitlab_ferry.effects.services import DefaultLimits, Services
-from gitlab_ferry.gitlab.client import ENDPOINTS
+from gitlab_ferry.gitlab import ENDPOINTS
 from gitlab_ferry.metrics import Metrics
 from gitlab_ferry.reconcile.export_planner import ExportPolicy
 from gitlab_ferry.reconcile.import_planner import ImportPolicy

@@ -1,18 +1,13 @@
 """The GitLab layer: an async client for the project import/export API, its response models
 and its error tree. It knows nothing of Kubernetes, kopf or metrics."""
 
-from gitlab_ferry.gitlab.client import (
-    ArchiveDownload,
-    GitLabClient,
-    ImportTarget,
-    S3Object,
-    TokenType,
-)
+from gitlab_ferry.gitlab.client import ArchiveDownload, GitLabClient, TokenType
 from gitlab_ferry.gitlab.multipart import ArchiveUpload
-from gitlab_ferry.gitlab.params import ProjectRef
+from gitlab_ferry.gitlab.params import ENDPOINTS, ImportTarget, ProjectRef, S3Object
 from gitlab_ferry.gitlab.transport import RequestObserver, UrlGuard
 
 __all__ = [
+    "ENDPOINTS",
     "ArchiveDownload",
     "ArchiveUpload",
     "GitLabClient",

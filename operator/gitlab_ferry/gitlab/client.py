@@ -9,9 +9,8 @@ prometheus_client.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 import httpx
@@ -19,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from gitlab_ferry.gitlab import errors
 from gitlab_ferry.gitlab.multipart import ArchiveUpload, MultipartStream
-from gitlab_ferry.gitlab.params import ProjectRef, encode_id, flatten_form
+from gitlab_ferry.gitlab.params import ImportTarget, ProjectRef, S3Object, encode_id
 from gitlab_ferry.gitlab.responses import (
     ExportStatus,
     ImportStatus,
@@ -39,70 +38,10 @@ from gitlab_ferry.gitlab.transport import (
 
 TokenType = Literal["PrivateToken", "Bearer"]
 
-#: The endpoint names requests are reported under (``RequestObserver``).
-ENDPOINTS = (
-    "export",
-    "export_status",
-    "download",
-    "download_storage",
-    "import",
-    "remote_import",
-    "remote_import_s3",
-    "import_status",
-    "relation_import",
-    "relation_imports",
-    "project",
-    "projects_search",
-    "namespace",
-    "user",
-    "delete_project",
-)
 _Model = TypeVar("_Model", bound=BaseModel)
 DOWNLOAD_CHUNK = 1024 * 1024
 _REDIRECTS = (301, 302, 303, 307, 308)
 _MAX_REDIRECTS = 3
-
-
-@dataclass(frozen=True)
-class ImportTarget:
-    """Where and how an import creates its project; shared by every import route."""
-
-    path: str
-    name: str | None = None
-    namespace: ProjectRef | None = None
-    namespace_id: int | None = None
-    namespace_path: str | None = None
-    overwrite: bool = False
-    override_params: Mapping[str, Any] = field(default_factory=dict)
-
-    def as_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"path": self.path}
-        for key in ("name", "namespace", "namespace_id", "namespace_path"):
-            value = getattr(self, key)
-            if value is not None:
-                body[key] = value
-        if self.overwrite:
-            body["overwrite"] = True
-        if self.override_params:
-            body["override_params"] = dict(self.override_params)
-        return body
-
-    def as_form(self) -> list[tuple[str, str]]:
-        fields: list[tuple[str, str]] = []
-        for key, value in self.as_json().items():
-            fields.extend(flatten_form(key, value))
-        return fields
-
-
-@dataclass(frozen=True)
-class S3Object:
-    """The S3 parameters of ``remote-import-s3``."""
-
-    region: str
-    bucket_name: str
-    file_key: str
-    access_key_id: str
-    secret_access_key: str
 
 
 class ArchiveDownload:

@@ -8,148 +8,35 @@ failure GitLab does not report; exports can hang. Pure: no I/O, time is ``now``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from gitlab_ferry.api import ProjectExportSpec, ProjectExportStatus, parse_duration
 from gitlab_ferry.api.base import ArtifactLocation
-from gitlab_ferry.reconcile.plan import Plan, Problem, Reason, Verdict, stable_hash
+from gitlab_ferry.reconcile.export_inputs import (
+    ExportAction,
+    ExportObservation,
+    ExportPolicy,
+    S3ObjectInfo,
+    destination,
+    export_spec_hash,
+    recorded_run,
+)
+from gitlab_ferry.reconcile.plan import Plan, Problem, Reason, Verdict
 from gitlab_ferry.reconcile.s3_keys import render_key
 from gitlab_ferry.reconcile.timing import (
-    Polling,
     next_scheduled,
     parse_time,
     rfc3339,
     seconds_between,
 )
-from gitlab_ferry.states import EXPORT_IN_FLIGHT, ExportState, parse_state
+from gitlab_ferry.states import EXPORT_IN_FLIGHT, ExportState
 
 KIND = "ProjectExport"
-
-
-class ExportAction:
-    REQUEST = "RequestExport"
-    AWAIT = "AwaitExport"
-    UP_TO_DATE = "UpToDate"
-    RETRY_LATER = "RetryLater"
-    REPORT_FAILURE = "ReportFailure"
-    HOLD = "HoldForConsumers"
-    SUSPEND = "Suspend"
-    BLOCKED = "Blocked"
-
-
-@dataclass(frozen=True)
-class ExportPolicy:
-    """Operator-wide knobs of the export planner."""
-
-    polling: Polling = field(default_factory=Polling)
-    #: Export requests per desired state before giving up (a spec change or the next
-    #: scheduled run starts over).
-    max_attempts: int = 3
-    #: Seconds to wait before retrying a failed export.
-    retry_delay: float = 60.0
-    #: How long GitLab may show ``none`` after accepting a request before it counts as lost.
-    acceptance_grace: float = 120.0
-    #: How often to look for GitLab's removal of an archive past its expiry (GitLab sweeps
-    #: hourly).
-    expiry_recheck: float = 300.0
-    #: How often to look again at problems only a person fixes (a token, a project path).
-    recheck: float = 300.0
-
-
-@dataclass(frozen=True)
-class S3ObjectInfo:
-    size: int | None = None
-    etag: str | None = None
-
-
-@dataclass(frozen=True)
-class ExportObservation:
-    """What GitLab (and the destination) showed."""
-
-    export_status: str | None = None
-    project_id: int | None = None
-    path_with_namespace: str | None = None
-    api_url: str | None = None
-    web_url: str | None = None
-    #: The S3 object at ``status.destinationKey``, when the destination is S3 and it exists.
-    uploaded: S3ObjectInfo | None = None
-    #: ProjectImports that reference this export and have not taken its archive yet.
-    consumers_waiting: int = 0
-    #: How long exports usually take on this GitLab, if known.
-    expected_seconds: float | None = None
-    problem: Problem | None = None
-
-    @property
-    def state(self) -> ExportState:
-        return parse_state(ExportState, self.export_status)
 
 
 def _sentence(text: str) -> str:
     """``text`` as a sentence, without lower-casing names such as GitLab or S3 keys."""
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
-
-
-def export_spec_hash(spec: ProjectExportSpec) -> str:
-    """Fingerprint of what shapes an export: a change means a new export is due."""
-    return stable_hash(
-        {
-            "gitlab": spec.gitlab.url,
-            "project": spec.project,
-            "description": spec.description,
-            "upload": spec.upload.model_dump(mode="json") if spec.upload else None,
-            "s3": spec.s3.model_dump(mode="json") if spec.s3 else None,
-        }
-    )
-
-
-def destination(spec: ProjectExportSpec) -> ArtifactLocation:
-    if spec.s3 is not None:
-        return ArtifactLocation.S3
-    if spec.upload is not None:
-        return ArtifactLocation.UPLOAD
-    return ArtifactLocation.GITLAB
-
-
-@dataclass(frozen=True)
-class _Run:
-    """The recorded export run, read from status."""
-
-    started_at: datetime | None
-    finished_at: datetime | None
-    succeeded_at: datetime | None
-    same_spec: bool
-    attempts: int
-    seen_in_flight: bool
-
-    @property
-    def open(self) -> bool:
-        if self.started_at is None:
-            return False
-        concluded = max(
-            (t for t in (self.finished_at, self.succeeded_at) if t is not None), default=None
-        )
-        return concluded is None or concluded < self.started_at
-
-    @property
-    def succeeded(self) -> bool:
-        return (
-            self.same_spec
-            and self.succeeded_at is not None
-            and (self.started_at is None or self.succeeded_at >= self.started_at)
-        )
-
-
-def _run(recorded: ProjectExportStatus, current_hash: str) -> _Run:
-    artifact_time = parse_time(recorded.artifact.created_at) if recorded.artifact else None
-    return _Run(
-        started_at=parse_time(recorded.started_at),
-        finished_at=parse_time(recorded.finished_at),
-        succeeded_at=artifact_time,
-        same_spec=recorded.spec_hash == current_hash,
-        attempts=recorded.attempts if recorded.spec_hash == current_hash else 0,
-        seen_in_flight=parse_state(ExportState, recorded.export_status) in EXPORT_IN_FLIGHT,
-    )
 
 
 class _Planner:
@@ -171,7 +58,7 @@ class _Planner:
         self.name = name
         self.namespace = namespace
         self.hash = export_spec_hash(spec)
-        self.run = _run(recorded, self.hash)
+        self.run = recorded_run(recorded, self.hash)
         self.timeout = parse_duration(spec.timeout)
 
     def plan(self) -> Plan:

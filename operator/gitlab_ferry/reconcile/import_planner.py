@@ -9,17 +9,22 @@ re-imports are planned by ``relations``. Pure: no I/O, time is ``now``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from gitlab_ferry.api import ProjectImportSpec, ProjectImportStatus, parse_duration
-from gitlab_ferry.api.base import APPROVE_ANNOTATION, ArtifactLocation, PlanPhase
+from gitlab_ferry.api.base import APPROVE_ANNOTATION, PlanPhase
 from gitlab_ferry.api.project_import import Approval
+from gitlab_ferry.reconcile.import_inputs import (
+    ImportPolicy,
+    Route,
+    retry_wanted,
+    route_for,
+    target_params,
+)
 from gitlab_ferry.reconcile.import_observation import ImportObservation, ProjectInfo
 from gitlab_ferry.reconcile.plan import Plan, Problem, Reason, Verdict, stable_hash
-from gitlab_ferry.reconcile.timing import Polling, parse_time, seconds_between
+from gitlab_ferry.reconcile.timing import parse_time, seconds_between
 from gitlab_ferry.states import IMPORT_IN_FLIGHT, ImportState
 
 KIND = "ProjectImport"
@@ -40,66 +45,6 @@ class ImportAction:
     RELEASE = "ReleaseFinalizer"
     SUSPEND = "Suspend"
     BLOCKED = "Blocked"
-
-
-#: Actions after which the operator holds a project id on GitLab.
-MUTATING_IMPORTS = frozenset({ImportAction.IMPORT, ImportAction.IMPORT_RELATION})
-
-
-class Route(StrEnum):
-    """How the archive reaches the destination GitLab."""
-
-    #: The operator streams the source GitLab's download into ``POST /projects/import``.
-    STREAM = "stream"
-    #: ``POST /projects/remote-import`` with the URL from the spec.
-    REMOTE_URL = "remote-url"
-    #: ``POST /projects/remote-import`` with a pre-signed GET URL of the export's S3 object.
-    PRESIGNED_URL = "presigned-url"
-    #: ``POST /projects/remote-import-s3``.
-    S3 = "s3"
-
-
-@dataclass(frozen=True)
-class ImportPolicy:
-    """Operator-wide knobs of the import planner."""
-
-    polling: Polling = field(default_factory=Polling)
-    #: How often to look again at conditions only a person fixes (a taken path, a missing
-    #: project), in case they did.
-    recheck: float = 300.0
-    #: Fallback look at a ProjectExport not finished yet (its status changes also wake the
-    #: import).
-    export_wait: float = 60.0
-    #: A project created this long before a recorded request still counts as its result
-    #: (tolerates clock skew between the operator and GitLab).
-    adoption_window: float = 600.0
-
-
-def route_for(spec: ProjectImportSpec, export_location: ArtifactLocation | None) -> Route:
-    source = spec.source
-    if source.export_ref is not None:
-        return Route.PRESIGNED_URL if export_location is ArtifactLocation.S3 else Route.STREAM
-    if source.s3 is not None:
-        return Route.S3
-    return Route.REMOTE_URL
-
-
-def target_params(spec: ProjectImportSpec) -> dict[str, Any]:
-    """The parameters every import route passes to GitLab about the new project."""
-    return {
-        "path": spec.path,
-        "name": spec.name,
-        "namespace": spec.namespace,
-        "namespace_id": spec.namespace_id,
-        "namespace_path": spec.namespace_path,
-        "override_params": dict(spec.override_params or {}),
-    }
-
-
-def retry_wanted(recorded: ProjectImportStatus, generation: int | None) -> bool:
-    """Whether a recorded failure predates the current spec, so it is worth another try."""
-    failed = recorded.failure_generation
-    return failed is not None and generation is not None and failed != generation
 
 
 def hold_for_approval(
@@ -432,3 +377,16 @@ class ImportPlanner:
             inputs=inputs,
             params=dict(params or {}),
         )
+
+
+__all__ = [
+    "KIND",
+    "ImportAction",
+    "ImportPlanner",
+    "ImportPolicy",
+    "Route",
+    "hold_for_approval",
+    "retry_wanted",
+    "route_for",
+    "target_params",
+]
