@@ -8,6 +8,7 @@ BIN    := $(VENV)/bin
 UV     := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 CACHE  ?= $(HOME)/.cache/gitlab-ferry
 PYTEST_ARGS ?=
+LINT_PATHS := operator tests tools $(wildcard bench)
 
 .PHONY: help setup venv system controlplane helm test lint crds demo bench reliability clean
 
@@ -37,8 +38,8 @@ helm: ## Build helm from Go modules (cached)
 setup: venv system controlplane helm ## Everything the demo and the tests need
 
 lint: venv ## ruff, mypy --strict and the layer contracts
-	$(BIN)/ruff check operator tests bench tools
-	$(BIN)/ruff format --check operator tests bench tools
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
