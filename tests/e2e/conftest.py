@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
-from ferry_e2e import OperatorProcess, SimulatorProcess, free_port
+from ferry_e2e import S3_KEYS, OperatorProcess, SimulatorProcess, free_port
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
@@ -269,9 +269,6 @@ class S3Server:
     def get(self, bucket: str, key: str) -> bytes:
         body: bytes = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
         return body
-
-
-S3_KEYS = {"AWS_ACCESS_KEY_ID": "AKIATESTFERRY", "AWS_SECRET_ACCESS_KEY": "s3cr3t-test-key"}
 
 
 @pytest.fixture(scope="session")

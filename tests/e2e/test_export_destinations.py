@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from ferry_e2e import (
     EXPORTS,
+    S3_KEYS,
     condition,
     create,
     events_of,
@@ -124,8 +125,6 @@ def _archive_is_valid(data: bytes) -> dict[str, bytes]:
 def test_export_to_s3_holds_a_valid_archive(
     namespace, core_v1, custom_objects, gitlab, operators, s3_server
 ):
-    from conftest import S3_KEYS
-
     bucket = s3_server.bucket()
     token_secret(core_v1, namespace, "gitlab-token", {"token": "glpat-root-token"})
     token_secret(core_v1, namespace, "bucket", S3_KEYS)

@@ -8,8 +8,7 @@ exists, and shows GitLab's trackers in ``status.relationImports``.
 from __future__ import annotations
 
 import pytest
-from conftest import S3_KEYS
-from ferry_e2e import IMPORTS, ROOT_TOKEN, condition, create, token_secret
+from ferry_e2e import IMPORTS, ROOT_TOKEN, S3_KEYS, condition, create, token_secret
 from import_e2e import (
     FAST_JOBS,
     ArchiveServer,

@@ -9,11 +9,11 @@ pre-signed GET URL) or kept on the source GitLab (streamed by the operator into
 from __future__ import annotations
 
 import pytest
-from conftest import S3_KEYS
 from ferry_e2e import (
     EXPORTS,
     IMPORTS,
     ROOT_TOKEN,
+    S3_KEYS,
     create,
     events_of,
     export_object,

@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 import re
 
-from conftest import S3_KEYS
 from ferry_e2e import (
     EXPORTS,
     IMPORTS,
+    S3_KEYS,
     condition,
     create,
     export_object,

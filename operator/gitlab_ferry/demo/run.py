@@ -23,7 +23,7 @@ def _say(message: str) -> None:
     click.echo(click.style("==> ", fg="cyan") + message)
 
 
-def _install_crds(api: client.ApiClient, crds: Path) -> None:
+def install_crds(api: client.ApiClient, crds: Path) -> None:
     extensions = client.ApiextensionsV1Api(api)
     names = []
     for path in sorted(crds.glob("*.yaml")):
@@ -80,7 +80,7 @@ def main(exit_when_done: bool, timeout: float) -> None:
         kubeconfig = stack.start_control_plane()
         api = config.new_client_from_config(config_file=str(kubeconfig))  # type: ignore[no-untyped-call]
         example = find_example()
-        _install_crds(api, example.parent.parent / "crds")
+        install_crds(api, example.parent.parent / "crds")
         _prepare_namespace(client.CoreV1Api(api))
         _say("starting two simulated GitLabs: a source with 20 projects, an empty destination")
         source = stack.start_gitlab("source-gitlab", "default")
