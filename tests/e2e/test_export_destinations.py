@@ -4,7 +4,6 @@ destination, and its status and Events say so at each step."""
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -32,7 +31,9 @@ class StatusTrail:
         self._stop = threading.Event()
 
         def watch() -> None:
-            while not self._stop.is_set():
+            while True:
+                # The look after stop() records the state the test has just waited for.
+                stopping = self._stop.is_set()
                 obj = get_object(api, EXPORTS, namespace, name)
                 if obj is not None:
                     entry = (
@@ -41,7 +42,9 @@ class StatusTrail:
                     )
                     if not self.seen or self.seen[-1] != entry:
                         self.seen.append(entry)
-                time.sleep(0.1)
+                if stopping:
+                    return
+                self._stop.wait(0.1)
 
         self._thread = threading.Thread(target=watch, daemon=True)
         self._thread.start()

@@ -287,6 +287,10 @@ def test_export_ref_to_an_export_kept_on_gitlab_is_streamed_by_the_operator(
     assert obj["status"]["sourceSha256"] == export["file"]["sha256"]
     assert obj["status"]["sourceSize"] == export["file"]["size"] == params["file"]["size"]
     assert len(source.requests("download")) == 1
+    # Waiting for the export costs the destination nothing per change of the export: the
+    # path is looked up when the wait begins and once more before the import request.
+    assert len(source.requests("export_status")) >= 2
+    assert len(destination.requests("project")) <= 2, destination.requests("project")
     assert project["name"] == "Docs"
     assert project["description"] == "streamed"
     original = source.project("gitlab-org/docs")["content"]

@@ -88,11 +88,11 @@ class ExportReconciler(Reconciler):
         target: object,
     ) -> None:
         """Transfer metrics and duration learning when a run ends; importers waiting for
-        this export are woken by any change of its status."""
+        this export are woken when what they read of it changes."""
         runtime = self.runtime
         namespace, name, _, _ = identity(body)
         previous = ProjectExportStatus.model_validate(before)
-        if previous != status:
+        if _seen_by_importers(previous) != _seen_by_importers(status):
             for uid in runtime.dependents.importers(namespace, name):
                 runtime.wakeups.wake(uid)
         if status.finished_at and status.finished_at != previous.finished_at:
@@ -113,3 +113,14 @@ class ExportReconciler(Reconciler):
 
 async def _claims(services: Services, target: export_effects.ExportTarget) -> list[Claim]:
     return export_effects.claims(services, target)
+
+
+def _seen_by_importers(status: ProjectExportStatus) -> tuple[object, ...]:
+    """The part of an export's status a ProjectImport with ``exportRef`` reads: its Ready
+    condition, its archive and the generation they describe (not timestamps of polls)."""
+    ready = next((c for c in status.conditions if c.type == "Ready"), None)
+    return (
+        ready and (ready.status, ready.reason, ready.message),
+        status.artifact,
+        status.observed_generation,
+    )

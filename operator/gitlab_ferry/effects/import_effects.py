@@ -172,6 +172,8 @@ async def observe(subject: ImportSubject, recorded: ProjectImportStatus) -> Impo
                     stats=status.stats,
                 )
                 look_at_path = status.state in (ImportState.FAILED, ImportState.CANCELED)
+        if recorded.project_id is None and _still_waiting(export, recorded):
+            look_at_path = False
         at = await client.find_project(subject.full_path) if look_at_path else None
         candidates: tuple[ProjectInfo, ...] = ()
         plan = recorded.plan
@@ -191,6 +193,14 @@ async def observe(subject: ImportSubject, recorded: ProjectImportStatus) -> Impo
         tracked_missing=missing,
         overwrite_candidates=candidates,
     )
+
+
+def _still_waiting(export: ExportSource | None, recorded: ProjectImportStatus) -> bool:
+    """The import waited for its ProjectExport last time and still must: the path was free
+    when the wait began and is looked at again once the archive is ready, not on every pass."""
+    plan = recorded.plan
+    waited = plan is not None and plan.action == ImportAction.WAIT_FOR_EXPORT
+    return waited and export is not None and not export.ready
 
 
 async def observe_deletion(

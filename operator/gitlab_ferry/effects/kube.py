@@ -36,13 +36,28 @@ class KubeApi:
     """The operator's Kubernetes calls."""
 
     def __init__(self, api_client: k8s.ApiClient) -> None:
-        self._core = k8s.CoreV1Api(api_client)
+        self._client = api_client
         self._custom = k8s.CustomObjectsApi(api_client)
+
+    def _get_secret(self, namespace: str, name: str) -> dict[str, Any]:
+        """``GET`` a Secret as JSON through the generic client: ``CoreV1Api`` would load
+        the code of every core endpoint (about 70 MB of memory) for this one call."""
+        request = self._client.param_serialize(
+            "GET",
+            "/api/v1/namespaces/{namespace}/secrets/{name}",
+            path_params={"namespace": namespace, "name": name},
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        response = self._client.call_api(*request)
+        response.read()  # type: ignore[no-untyped-call]
+        body = self._client.response_deserialize(response, {"200": "object"}).data
+        return body if isinstance(body, dict) else {}
 
     async def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
         """The Secret's data, decoded as text; ``None`` if it does not exist."""
         try:
-            secret = await asyncio.to_thread(self._core.read_namespaced_secret, name, namespace)
+            secret = await asyncio.to_thread(self._get_secret, namespace, name)
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -50,9 +65,9 @@ class KubeApi:
                 f"reading Secret {namespace}/{name}: {exc.status} {exc.reason}"
             ) from exc
         data: dict[str, str] = {}
-        for key, value in (secret.data or {}).items():
+        for key, value in (secret.get("data") or {}).items():
             data[key] = base64.b64decode(value).decode("utf-8", errors="replace")
-        for key, value in (secret.string_data or {}).items():
+        for key, value in (secret.get("stringData") or {}).items():
             data[key] = value
         return data
 

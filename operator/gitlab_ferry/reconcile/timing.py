@@ -20,21 +20,24 @@ EXPORT_RETENTION = timedelta(hours=24)
 class Polling:
     """How often to look at work in flight on GitLab.
 
-    The first look comes after ``initial`` seconds (or when similar work usually finishes);
-    later looks back off geometrically by ``factor`` up to ``maximum``.
+    The first look comes after ``initial`` seconds; when similar work usually takes
+    ``expected`` seconds, at ``early`` times that and then at ``expected``. Later looks back
+    off geometrically by ``factor`` up to ``maximum``. GitLab reports no finish times, so a
+    duration is learned from when the finish was seen; the early look lets that estimate
+    shrink as well as grow instead of settling on a late first look.
     """
 
     initial: float = 5.0
     factor: float = 2.0
     maximum: float = 60.0
     minimum: float = 0.5
+    early: float = 0.8
 
     def next_delay(self, elapsed: float, expected: float | None = None) -> float:
         """Seconds until the next look at work that has run for ``elapsed`` seconds."""
-        if expected is not None and elapsed < expected:
-            delay = expected - elapsed
-        else:
-            delay = max(self.initial, elapsed * (self.factor - 1.0))
+        marks = (self.early * expected, expected) if expected is not None else ()
+        upcoming = [mark - elapsed for mark in marks if mark > elapsed]
+        delay = upcoming[0] if upcoming else max(self.initial, elapsed * (self.factor - 1.0))
         return max(self.minimum, min(delay, self.maximum))
 
 

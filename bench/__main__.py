@@ -1,0 +1,138 @@
+"""``python -m bench`` (``make bench``): start a local control plane once, run the chosen
+scenarios (all by default) each with its own simulated GitLabs and operator, save each
+scenario's raw result as JSON under ``bench/results/`` as soon as it is done, then draw the
+PNGs under ``docs/benchmarks/`` and write ``docs/benchmarks.md`` from every saved result
+(so running one scenario refreshes its section and keeps the others).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import at_rest, compare, plots, report, streaming, throughput
+from bench.methods import TEXT
+from bench.stack import BenchStack
+
+REPO = Path(__file__).resolve().parent.parent
+SCENARIOS = ("throughput", "compare", "streaming", "at_rest")
+
+
+def _say(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def _runners(args: argparse.Namespace) -> dict[str, Callable[[BenchStack], dict[str, Any]]]:
+    return {
+        "throughput": lambda stack: throughput.run(stack, args.n),
+        "compare": lambda stack: compare.run(stack, args.compare_n),
+        "streaming": lambda stack: streaming.run(
+            stack, size=args.stream_size, rounds=args.stream_rounds
+        ),
+        "at_rest": lambda stack: at_rest.run(
+            stack,
+            finished=args.rest_finished,
+            in_flight=args.rest_in_flight,
+            minutes=args.rest_minutes,
+        ),
+    }
+
+
+def run_scenarios(args: argparse.Namespace, chosen: list[str], results: Path) -> bool:
+    work = Path(tempfile.mkdtemp(prefix="gitlab-ferry-bench-"))
+    stack = BenchStack(work)
+    runners = _runners(args)
+    ok = True
+    try:
+        _say(f"work directory (logs, simulator data): {work}")
+        _say("starting a local Kubernetes control plane")
+        stack.start_kubernetes()
+        for name in chosen:
+            _say(f"scenario {name}")
+            began = time.time()
+            try:
+                result = runners[name](stack)
+            except Exception:  # noqa: BLE001 - report it, go on with the other scenarios
+                traceback.print_exc()
+                ok = False
+                continue
+            took = time.time() - began
+            record = {
+                "scenario": name,
+                "measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                "duration_seconds": took,
+                "machine": report.machine(),
+                "result": result,
+            }
+            (results / f"{name}.json").write_text(json.dumps(record, indent=1))
+            _say(f"scenario {name} done in {took / 60:.1f} min")
+    finally:
+        stack.stop()
+        if args.keep:
+            _say(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return ok
+
+
+def write_outputs(results: Path, docs: Path) -> Path:
+    found = {
+        name: json.loads((results / f"{name}.json").read_text())
+        for name in SCENARIOS
+        if (results / f"{name}.json").exists()
+    }
+    images = docs / "benchmarks"
+    images.mkdir(parents=True, exist_ok=True)
+    tp, cp, rest = (found.get(k, {}).get("result") for k in ("throughput", "compare", "at_rest"))
+    if tp:
+        plots.throughput(tp, images / "throughput.png")
+    if cp:
+        plots.compare(cp, images / "compare.png")
+    if tp or rest:
+        plots.memory(tp, rest, images / "memory.png")
+    target = docs / "benchmarks.md"
+    previous = target.read_text() if target.exists() else ""
+    target.write_text(report.render(found, TEXT, previous))
+    return target
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "--only", action="append", choices=SCENARIOS, help="Run this scenario (repeatable)."
+    )
+    parser.add_argument("--n", type=int, default=200, help="Scenario 1 migrations.")
+    parser.add_argument("--compare-n", type=int, default=50, help="Scenario 2 migrations.")
+    parser.add_argument("--stream-size", default="2GiB", help="Scenario 3 repository size.")
+    parser.add_argument("--stream-rounds", type=int, default=2, help="Scenario 3 rounds.")
+    parser.add_argument("--rest-finished", type=int, default=1000, help="Scenario 4 objects.")
+    parser.add_argument("--rest-in-flight", type=int, default=100, help="Scenario 4 in flight.")
+    parser.add_argument("--rest-minutes", type=int, default=3, help="Scenario 4 minutes.")
+    parser.add_argument("--report-only", action="store_true", help="Only redraw from results.")
+    parser.add_argument("--keep", action="store_true", help="Keep the work directory.")
+    parser.add_argument("--results", type=Path, default=REPO / "bench" / "results")
+    parser.add_argument("--docs", type=Path, default=REPO / "docs")
+    args = parser.parse_args(argv)
+    chosen = [name for name in SCENARIOS if name in (args.only or SCENARIOS)]
+    args.results.mkdir(parents=True, exist_ok=True)
+    began = time.time()
+    ok = True
+    if not args.report_only:
+        ok = run_scenarios(args, chosen, args.results)
+    target = write_outputs(args.results, args.docs)
+    _say(f"wrote {target} in {(time.time() - began) / 60:.1f} min")
+    if not ok:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
