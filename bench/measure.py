@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -131,8 +131,16 @@ class ReadyWatcher(threading.Thread):
             return len(self.ready)
 
     def wait(self, expected: int, timeout: float) -> bool:
+        """Whether ``expected`` objects turned Ready within ``timeout`` seconds."""
+        return self._wait_until(lambda: self.count() >= expected, timeout)
+
+    def wait_for(self, name: str, timeout: float) -> bool:
+        """Whether the object ``name`` turned Ready within ``timeout`` seconds."""
+        return self._wait_until(lambda: name in self.ready, timeout)
+
+    def _wait_until(self, done: Callable[[], bool], timeout: float) -> bool:
         deadline = time.monotonic() + timeout
-        while self.count() < expected:
+        while not done():
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.5)

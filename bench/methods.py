@@ -5,57 +5,59 @@ above each table. Text only, kept next to the code it describes so the two chang
 from __future__ import annotations
 
 THROUGHPUT = """\
-N pairs of `examples/migration.yaml` (a ProjectExport of a source project kept on GitLab,
-and a ProjectImport with `exportRef`, so the operator streams each archive) are created one
-after another, starting 2 s into a rate-limit minute. The source seed has N projects of 64 KiB
-over 10 groups; the destination has the same groups. Both simulators and the operator use the
-limits below; every other operator setting is its default (status polls after 5 s backing
-off x2 up to 60 s, or, once a host's usual duration is learned, at 0.8x and 1x of it; 1 s
-margin at minute edges). **Wall time** runs from the first create to the
-moment a watch sees the last ProjectImport turn Ready. **Lower bound**: GitLab counts requests
-in fixed minutes aligned to the epoch, so an ideal client requests export *i* in the first
-minute with room (or at once), imports it the moment its export has finished (a download slot
-per group, an import slot per minute), and never waits on a poll; the bound is its last
-finish. Started at offset *o* into a minute with *L* per minute and jobs shorter than a
-minute, that is `(ceil(N/L) - 1) * 60 s - o + export time + import time` (here the export and
-import times are queue delay plus run time, 11 s each). **Requests** are every API request
-both simulators logged (the archive is one download request), per transfer (an export or an
-import, as `gitlab_ferry_transfers_total` counts them) and per migration (both); **latency** is, per
-ProjectExport, the time from its create call returning to the first request the source
-logged for that project. CPU is utime+stime from `/proc/<pid>/stat` over the run; peak RSS is
-VmHWM; the memory plot samples VmRSS every second."""
+N pairs of `examples/migration.yaml` (a ProjectExport of a source project kept on GitLab, and a
+ProjectImport with `exportRef`, so the operator streams each archive) are created one after
+another, starting 2 s into a rate-limit minute. The source seed has N projects of 64 KiB over
+10 groups; the destination has the same groups. Both simulators and the operator use the limits
+below; every other operator setting is its default (status polls after 5 s backing off x2 up to
+60 s, or, once a host's usual duration is learned, at 0.8x and 1x of it; 1 s margin at minute
+edges). **Wall time** runs from the first create to the moment a watch sees the last
+ProjectImport turn Ready. **Lower bound**: GitLab counts requests in fixed minutes aligned to
+the epoch, so an ideal client requests export *i* in the first minute with room (or at once),
+imports it the moment its export has finished (a download slot per group, an import slot per
+minute), and never waits on a poll; the bound is its last finish. Started at offset *o* into a
+minute with *L* per minute and jobs shorter than a minute, that is `(ceil(N/L) - 1) * 60 s - o
++ export time + import time` (here the export and import times are queue delay plus run time,
+11 s each). **Requests** are every API request both simulators logged (the archive is one
+download request), per transfer (an export or an import, as `gitlab_ferry_transfers_total`
+counts them) and per migration (both); **latency** is, per ProjectExport, the time from its
+create call returning to the first request the source logged for that project. CPU is
+utime+stime from `/proc/<pid>/stat` over the run; peak RSS is VmHWM; the memory plot samples
+VmRSS every second."""
 
 COMPARE = """\
-The same migration with N projects (fewer than scenario 1's, because python-gitlab's loop
-takes about half a minute per project) on two fresh simulators whose limits bind (20 exports,
-20 imports, 20 downloads per minute; same job times as scenario 1). Each contender has its own
-GitLab user (its own rate-limit buckets and exports) and its own destination group, runs
-alone, and starts 2 s into a minute: **gitlab-ferry** (operator limits set to the same 20/min);
-an **asyncio script** (`bench/baseline_async.py`: httpx, all projects at once, no shared
-limiter, status polled every 5 s, each 429 retried after `Retry-After` or 60 s); and
-**python-gitlab** as its documentation shows it (`bench/baseline_gitlab.py`: one project at a
-time, `exports.create()`, `refresh()` every second until finished, `download()` to a file,
+The same migration with N projects (fewer than scenario 1's, because python-gitlab's loop takes
+about half a minute per project) on two fresh simulators whose limits bind (20 exports, 20
+imports, 20 downloads per minute; same job times as scenario 1). Each contender has its own
+GitLab user (its own rate-limit buckets and exports) and its own destination group, runs alone,
+and starts 2 s into a minute: **gitlab-ferry** (operator limits set to the same 20/min); an
+**asyncio script** (`bench/baseline_async.py`: httpx, all projects at once, no shared limiter,
+status polled every 5 s, each 429 retried after `Retry-After` or 60 s); and **python-gitlab**
+as its documentation shows it (`bench/baseline_gitlab.py`: one project at a time,
+`exports.create()`, `refresh()` every second until finished, `download()` to a file,
 `projects.import_project()`, `imports.get()` + `refresh()` every second; python-gitlab's own
 defaults retry 429s after `Retry-After`). Requests and 429s come from the simulators' logs for
-that contender's user. CPU and peak RSS of the scripts come from `wait4()` on their process;
-gitlab-ferry's are the operator's (the Kubernetes API server it also talks to is not counted
-for anyone). Ratios are the baseline's figure divided by gitlab-ferry's: above 1 means
-gitlab-ferry was faster or used fewer requests."""
+that contender's user; the rate-limited ones are those GitLab's per-user limits count (export
+requests, downloads and imports, 429 answers included). CPU and peak RSS of the scripts come
+from `wait4()` on their process; gitlab-ferry's are the operator's (the Kubernetes API server
+it also talks to is not counted for anyone). Ratios are the baseline's figure divided by
+gitlab-ferry's: above 1 means gitlab-ferry was faster or used fewer requests."""
 
 STREAMING = """\
-A project with a 2 GiB repository is exported once (archive kept on the source, gzip level 0
-as GitLab writes it); download limits are lifted. Then, alternately, the archive goes into a
-new destination project three ways, each waiting for the previous import to finish on the
+A project with a 2 GiB repository is exported once (archive kept on the source, gzip level 0 as
+GitLab writes it); download limits are lifted. Then, alternately, the archive goes into a new
+destination project three ways, each waiting for the previous import to finish on the
 destination: `curl | curl -F "file=@-;filename=export.tar.gz"` as people write it (curl 7.x
 reads a piped stdin into memory before it sends the form: the peak RSS of the uploading curl
-shows it), `curl | curl -X POST -T -` with the multipart framing written around the download
-by `printf`, so the upload is truly streamed (chunked), and a ProjectImport with `exportRef`
-(the operator streams the download into the multipart upload with a known Content-Length).
-curl's time is the pipeline's wall time; gitlab-ferry's is the upload request's duration from
-the operator's `gitlab_ferry_gitlab_request_duration_seconds` histogram (request start until
-the destination's response headers, i.e. after the last byte), with the bytes checked against
-`gitlab_ferry_bytes_streamed_total`. Peak memory growth is the operator's VmHWM just before
-the first ProjectImport against just after the last."""
+shows it, and a transfer it refuses is reported with curl's message), `curl | curl -X POST -T
+-` with the multipart framing written around the download by `printf`, so the upload is truly
+streamed (chunked), and a ProjectImport with `exportRef` (the operator streams the download
+into the multipart upload with a known Content-Length). curl's time is the pipeline's wall
+time; gitlab-ferry's is the upload request's duration from the operator's
+`gitlab_ferry_gitlab_request_duration_seconds` histogram (request start until the destination's
+response headers, i.e. after the last byte), with the bytes checked against
+`gitlab_ferry_bytes_streamed_total`. Peak memory growth is the operator's VmHWM just before the
+first ProjectImport against just after the last."""
 
 AT_REST = """\
 1,000 ProjectExports are created and finish with limits of 1,000/min and 3 s jobs. Then the
@@ -63,8 +65,8 @@ source's export duration is raised to a day and 100 more ProjectExports are crea
 ProjectImport (`exportRef`) each, so 100 exports stay in flight on GitLab and 100 imports wait
 on them. After a settling minute the operator runs untouched for the minutes shown, with its
 default settings (in-flight exports polled with back-off up to 60 s). RSS is sampled every
-second; CPU seconds are read from `/proc/<pid>/stat` at each minute's start and end; the
-GitLab requests are what both simulators logged during those minutes."""
+second; CPU seconds are read from `/proc/<pid>/stat` at each minute's start and end; the GitLab
+requests are what both simulators logged during those minutes."""
 
 TEXT = {
     "throughput": THROUGHPUT,

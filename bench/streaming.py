@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 from bench.measure import MemorySampler, ReadyWatcher, wait_child
@@ -54,9 +55,10 @@ def _wait_imported(destination: Simulator, path: str, timeout: float = 1800) -> 
 
 
 def curl_pipeline(
-    source: Simulator, destination: Simulator, name: str, *, streamed: bool
+    source: Simulator, destination: Simulator, name: str, errors: Path, *, streamed: bool
 ) -> dict[str, Any]:
-    """One ``curl | curl`` transfer; wall time and the uploading curl's peak RSS."""
+    """One ``curl | curl`` transfer: wall time and the uploading curl's peak RSS, or why it
+    failed (what the uploading curl wrote to ``errors``)."""
     download = f"{source.url}/api/v4/projects/{PROJECT.replace('/', '%2F')}/export/download"
     upload_url = f"{destination.url}/api/v4/projects/import"
     header = f"PRIVATE-TOKEN: {TOKEN}"
@@ -75,15 +77,19 @@ def curl_pipeline(
             "-F", f"namespace={GROUP}", "-F", "file=@-;filename=export.tar.gz", upload_url,
         ]  # fmt: skip
     started = time.monotonic()
-    first = subprocess.Popen(producer, stdout=subprocess.PIPE, env=env)
-    second = subprocess.Popen(consumer, stdin=first.stdout)
+    with open(errors, "wb") as stderr:
+        first = subprocess.Popen(producer, stdout=subprocess.PIPE, env=env)
+        second = subprocess.Popen(consumer, stdin=first.stdout, stderr=stderr)
     assert first.stdout is not None
     first.stdout.close()
     code, _, peak = wait_child(second, timeout=3600, name="curl")
     first.wait()
     seconds = time.monotonic() - started
-    if first.returncode or code:
-        raise RuntimeError(f"curl | curl failed ({first.returncode}, {code})")
+    if code:
+        said = errors.read_text(errors="replace").strip().splitlines()
+        return {"failed": f"exit {code}: {said[0] if said else 'no message'}"}
+    if first.returncode:
+        raise RuntimeError(f"the downloading curl failed ({first.returncode})")
     return {"seconds": seconds, "uploader_peak_rss": peak}
 
 
@@ -104,7 +110,7 @@ def ferry_transfer(
     watcher.start()
     started = time.monotonic()
     stack.create(namespace, [doc])
-    if not watcher.wait(1, timeout=3600):
+    if not watcher.wait_for(name, timeout=3600):
         raise TimeoutError(f"the ProjectImport {name} did not finish")
     watcher.stop()
     after = operator.metrics()
@@ -148,12 +154,16 @@ def run(stack: BenchStack, size: str = "2GiB", rounds: int = 2) -> dict[str, Any
                 if way == "gitlab-ferry":
                     found = ferry_transfer(stack, operator, namespace, documents, name)
                 else:
-                    found = curl_pipeline(source, destination, name, streamed=way == "curl -T")
-                _wait_imported(destination, f"{GROUP}/{name}")
-                found.update(
-                    way=way, round=index, mib_per_second=archive / found["seconds"] / 2**20
-                )
+                    errors = stack.directory / f"{name}.stderr"
+                    found = curl_pipeline(
+                        source, destination, name, errors, streamed=way == "curl -T"
+                    )
+                found.update(way=way, round=index)
                 transfers.append(found)
+                if "failed" in found:
+                    continue
+                _wait_imported(destination, f"{GROUP}/{name}")
+                found["mib_per_second"] = archive / found["seconds"] / 2**20
         hwm_after = memory(operator.pid)["VmHWM"]
         samples = sampler.stop()
         return {

@@ -8,6 +8,7 @@ importing this module has no side effects.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any, cast
@@ -21,6 +22,7 @@ from gitlab_ferry.controller.exports import ExportReconciler
 from gitlab_ferry.controller.imports import ImportReconciler
 from gitlab_ferry.controller.runtime import Runtime
 from gitlab_ferry.controller.serving import Health, start_server
+from gitlab_ferry.heap import release_periodically
 
 #: The finalizer on every object; removing it by hand releases an object without the operator.
 FINALIZER = f"{GROUP}/finalizer"
@@ -65,6 +67,7 @@ def make_registry() -> kopf.OperatorRegistry:
             memo.settings.metrics_port,
         )
         memo.serving = (runner, health)
+        memo.upkeep = asyncio.create_task(release_periodically(), name="release free memory")
         health.ready = True
         logger.info("serving /metrics, /healthz and /readyz on port %d", port)
 

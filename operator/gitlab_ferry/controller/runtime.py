@@ -7,6 +7,7 @@ module-level state, so tests build as many runtimes as they like.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,8 +74,12 @@ class Runtime:
     events: EventSink = _discard_event
     #: The metrics/health server while the operator runs (runner, health state).
     serving: tuple[Any, Any] | None = None
+    #: Background upkeep while the operator runs (giving free memory back).
+    upkeep: asyncio.Task[None] | None = None
 
     async def aclose(self) -> None:
+        if self.upkeep is not None:
+            self.upkeep.cancel()
         await self.writer.drain(10.0)
         await self.services.clients.aclose()
         await self.services.http.aclose()
