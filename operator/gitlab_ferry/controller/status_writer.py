@@ -44,6 +44,5 @@ class StatusWriter:
         """Wait up to ``seconds`` for writes in flight (on shutdown)."""
         if self._in_flight:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    asyncio.gather(*self._in_flight, return_exceptions=True), seconds
-                )
+                async with asyncio.timeout(seconds):
+                    await asyncio.gather(*self._in_flight, return_exceptions=True)

@@ -78,8 +78,11 @@ class Engine:
         while True:
             self.tick()
             self._wake.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that arrives as the wake-up does, and stop() would wait forever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._sleep_for())
+                async with asyncio.timeout(self._sleep_for()):
+                    await self._wake.wait()
 
     def _sleep_for(self) -> float:
         """Real seconds until the next due transition; work finishing or a request wakes us."""
