@@ -108,7 +108,7 @@ def run(stack: BenchStack, n: int) -> dict[str, Any]:
         namespace = stack.namespace(
             "bench-compare", {"source-token": token, "destination-token": token}
         )
-        operator = stack.start_operator(namespace, [source, destination], LIMITS)
+        operator = stack.start_bench_operator(namespace, [source, destination], LIMITS)
         try:
             ferry = migrate(
                 stack, operator, namespace, paths, source, destination,

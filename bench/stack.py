@@ -7,7 +7,6 @@ needs. Everything runs on loopback; every child is stopped by ``BenchStack.stop`
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from gitlab_ferry.demo.migration import GROUP, VERSION, apply, find_example, manifests
 from gitlab_ferry.demo.run import install_crds
-from gitlab_ferry.demo.stack import Child, Stack, free_port
+from gitlab_ferry.demo.stack import Child, Stack
 
 TOKEN = "glpat-root-token"
 SEED_SETTINGS = {
@@ -182,60 +181,35 @@ class BenchStack(Stack):
     def start_simulator(
         self, name: str, seed: Path | str, limits: Limits, timing: Timing, *extra: str
     ) -> Simulator:
-        name = self._unique(name)
-        ready = self.directory / f"{name}.url"
-        child = self._spawn(
-            name,
-            [
-                sys.executable, "-m", "gitlab_ferry", "simulate",
-                "--port", "0", "--seed", str(seed), "--ready-file", str(ready),
-                "--data-dir", str(self.directory / f"{name}-data"),
-                "--export-queue-delay", str(timing.export_queue),
-                "--export-duration", str(timing.export_run),
-                "--import-queue-delay", str(timing.import_queue),
-                "--import-duration", str(timing.import_run),
-                "--project-export-limit", str(limits.export),
-                "--project-import-limit", str(limits.import_),
-                "--project-download-export-limit", str(limits.download),
-                *extra,
-            ],
-        )  # fmt: skip
-        deadline = time.monotonic() + 120
-        while not (ready.exists() and ready.read_text().strip()):
-            if child.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the simulated GitLab {name} did not start:\n{child.tail()}")
-            time.sleep(0.1)
-        return Simulator(child, ready.read_text().strip())
+        flags = [
+            "--export-queue-delay", str(timing.export_queue),
+            "--export-duration", str(timing.export_run),
+            "--import-queue-delay", str(timing.import_queue),
+            "--import-duration", str(timing.import_run),
+            "--project-export-limit", str(limits.export),
+            "--project-import-limit", str(limits.import_),
+            "--project-download-export-limit", str(limits.download),
+            *extra,
+        ]  # fmt: skip
+        child, url = self.spawn_gitlab(self._unique(name), str(seed), flags, timeout=120)
+        return Simulator(child, url)
 
-    def start_operator(  # type: ignore[override]
+    def start_bench_operator(
         self, namespace: str, sims: list[Simulator], limits: Limits, **settings: str
     ) -> Operator:
         """``gitlab-ferry run`` watching ``namespace``, with default settings except the
         limits, the allowed (loopback) hosts and ``settings`` (GITLAB_FERRY_<KEY>)."""
         assert self.kubeconfig is not None
-        port = free_port()
         env = {
             "KUBECONFIG": str(self.kubeconfig),
-            "GITLAB_FERRY_METRICS_PORT": str(port),
-            "GITLAB_FERRY_METRICS_ADDRESS": "127.0.0.1",
             "GITLAB_FERRY_ALLOWED_HOSTS": ",".join(s.host for s in sims),
             "GITLAB_FERRY_EXPORT_LIMIT": str(limits.export),
             "GITLAB_FERRY_IMPORT_LIMIT": str(limits.import_),
             "GITLAB_FERRY_DOWNLOAD_LIMIT": str(limits.download),
             **{f"GITLAB_FERRY_{key.upper()}": value for key, value in settings.items()},
         }
-        argv = [sys.executable, "-m", "gitlab_ferry", "run", "--namespace", namespace]
-        child = self._spawn(self._unique("operator"), argv, env)
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    return Operator(child, port)
-            except httpx.HTTPError:
-                pass
-            if child.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the operator did not start:\n{child.tail()}")
-            time.sleep(0.2)
+        child, port = self.spawn_operator(self._unique("operator"), namespace, env, timeout=120)
+        return Operator(child, port)
 
     def start_migration(
         self,
@@ -258,7 +232,7 @@ class BenchStack(Stack):
         namespace = self.namespace(
             f"bench-{name}", {"source-token": TOKEN, "destination-token": TOKEN}
         )
-        operator = self.start_operator(namespace, [source, destination], limits)
+        operator = self.start_bench_operator(namespace, [source, destination], limits)
         return Migration(source, destination, namespace, operator)
 
     def release(self, *children: Simulator | Operator) -> None:

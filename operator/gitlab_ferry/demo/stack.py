@@ -74,15 +74,59 @@ class Stack:
         self.control_plane = plane
         return plane.kubeconfig
 
-    def start_gitlab(self, name: str, seed: str) -> str:
+    def spawn_gitlab(
+        self, name: str, seed: str, flags: list[str], timeout: float = 30
+    ) -> tuple[Child, str]:
+        """``gitlab-ferry simulate`` with ``flags``; the child and its base URL once it
+        listens."""
         ready = self.directory / f"{name}.url"
-        limits = DEMO_LIMITS
         child = self._spawn(
             name,
             [
                 sys.executable, "-m", "gitlab_ferry", "simulate",
                 "--port", "0", "--seed", seed, "--ready-file", str(ready),
-                "--data-dir", str(self.directory / f"{name}-data"),
+                "--data-dir", str(self.directory / f"{name}-data"), *flags,
+            ],
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while not (ready.exists() and ready.read_text().strip()):
+            if child.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the simulated GitLab {name} did not start:\n{child.tail()}")
+            time.sleep(0.1)
+        return child, ready.read_text().strip()
+
+    def spawn_operator(
+        self, name: str, namespace: str, env: dict[str, str], timeout: float = 60
+    ) -> tuple[Child, int]:
+        """``gitlab-ferry run`` watching ``namespace`` with the settings in ``env``; the
+        child and its metrics port once ``/readyz`` answers."""
+        port = free_port()
+        child = self._spawn(
+            name,
+            [sys.executable, "-m", "gitlab_ferry", "run", "--namespace", namespace],
+            {
+                "GITLAB_FERRY_METRICS_PORT": str(port),
+                "GITLAB_FERRY_METRICS_ADDRESS": "127.0.0.1",
+                **env,
+            },
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+                    return child, port
+            except httpx.HTTPError:
+                pass
+            if child.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the operator did not start:\n{child.tail()}")
+            time.sleep(0.2)
+
+    def start_gitlab(self, name: str, seed: str) -> str:
+        limits = DEMO_LIMITS
+        _, url = self.spawn_gitlab(
+            name,
+            seed,
+            [
                 "--export-queue-delay", "1", "--export-duration", "6",
                 "--import-queue-delay", "1", "--import-duration", "6",
                 "--project-export-limit", str(limits["export"]),
@@ -90,19 +134,11 @@ class Stack:
                 "--project-download-export-limit", str(limits["download"]),
             ],
         )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while not (ready.exists() and ready.read_text().strip()):
-            if child.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the simulated GitLab {name} did not start:\n{child.tail()}")
-            time.sleep(0.1)
-        return ready.read_text().strip()
+        return url
 
     def start_operator(self, kubeconfig: Path, namespace: str, hosts: list[str]) -> int:
-        port = free_port()
         env = {
             "KUBECONFIG": str(kubeconfig),
-            "GITLAB_FERRY_METRICS_PORT": str(port),
-            "GITLAB_FERRY_METRICS_ADDRESS": "127.0.0.1",
             "GITLAB_FERRY_ALLOWED_HOSTS": ",".join(hosts),
             "GITLAB_FERRY_EXPORT_LIMIT": str(DEMO_LIMITS["export"]),
             "GITLAB_FERRY_IMPORT_LIMIT": str(DEMO_LIMITS["import"]),
@@ -110,22 +146,8 @@ class Stack:
             "GITLAB_FERRY_POLL_INITIAL": "3",
             "GITLAB_FERRY_POLL_MAX": "10",
         }
-        child = self._spawn(
-            "operator",
-            [sys.executable, "-m", "gitlab_ferry", "run", "--namespace", namespace],
-            env,
-        )
-
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    return port
-            except httpx.HTTPError:
-                pass
-            if child.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the operator did not start:\n{child.tail()}")
-            time.sleep(0.2)
+        _, port = self.spawn_operator("operator", namespace, env)
+        return port
 
     def stop(self) -> None:
         for child in reversed(self.children):
