@@ -25,7 +25,6 @@ from bench.procfs import memory, memory_from
 from bench.stack import BenchStack, Limits, Timing, ready_reason
 from gitlab_ferry.demo.migration import GROUP, VERSION
 
-MIB = 1024 * 1024
 _PROJECT = re.compile(r"^/api/v4/projects/([^/?]+)")
 
 

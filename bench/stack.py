@@ -16,7 +16,6 @@ from urllib.parse import quote
 import httpx
 import yaml
 from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
 
 from gitlab_ferry.demo.migration import GROUP, VERSION, apply, find_example, manifests
 from gitlab_ferry.demo.run import install_crds
@@ -272,13 +271,6 @@ class BenchStack(Stack):
             GROUP, VERSION, namespace, plural
         )
         return list(listing["items"])
-
-    def delete_namespace(self, name: str) -> None:
-        try:
-            client.CoreV1Api(self.api).delete_namespace(name)
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
 
 
 def ready_reason(obj: dict[str, Any]) -> tuple[str, str]:
