@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     poll_max: float = Field(default=60.0, gt=0, description="Longest poll interval (seconds).")
     poll_factor: float = Field(default=2.0, ge=1, description="Poll back-off factor.")
     retry_delay: float = Field(default=60.0, ge=0, description="Pause before retrying a failure.")
+    export_acceptance_grace: float = Field(
+        default=120.0,
+        gt=0,
+        description=(
+            "Seconds GitLab may show no export after a request before the request counts as "
+            "lost and is retried (GitLab creates the job from its background queue)."
+        ),
+    )
     recheck_interval: float = Field(
         default=300.0, gt=0, description="How often conditions only a person fixes are rechecked."
     )

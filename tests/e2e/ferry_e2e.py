@@ -109,6 +109,7 @@ class OperatorProcess(ChildProcess):
             "GITLAB_FERRY_POLL_INITIAL": "0.5",
             "GITLAB_FERRY_POLL_MAX": "2",
             "GITLAB_FERRY_RETRY_DELAY": "1",
+            "GITLAB_FERRY_EXPORT_ACCEPTANCE_GRACE": "10",
             "GITLAB_FERRY_RECHECK_INTERVAL": "3",
             "GITLAB_FERRY_BACKOFF_MAX": "3",
             "GITLAB_FERRY_LOG_LEVEL": "DEBUG",

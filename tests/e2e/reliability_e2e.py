@@ -23,6 +23,7 @@ from ferry_e2e import (
     export_object,
     get_object,
     import_object,
+    wait_for,
 )
 from kubernetes import client
 
@@ -85,11 +86,38 @@ def start_migrations(
 
 
 def all_ready(api: client.CustomObjectsApi, namespace: str, names: list[str]) -> bool:
-    return all(
-        condition(get_object(api, plural, namespace, name)).get("status") == "True"
-        for name in names
-        for plural in (EXPORTS, IMPORTS)
-    )
+    return not pending(api, namespace, names)
+
+
+def pending(api: client.CustomObjectsApi, namespace: str, names: list[str]) -> list[str]:
+    """One line per object of the migrations that is not Ready yet: where it stands."""
+    lines = []
+    for name in names:
+        for plural in (EXPORTS, IMPORTS):
+            obj = get_object(api, plural, namespace, name)
+            ready = condition(obj)
+            if ready.get("status") == "True":
+                continue
+            status = (obj or {}).get("status") or {}
+            gitlab = status.get("exportStatus") or status.get("importStatus")
+            plan = status.get("plan") or {}
+            lines.append(
+                f"{plural}/{name}: {ready.get('reason')} ({ready.get('message')}); "
+                f"GitLab {gitlab}; plan {plan.get('action')} since {plan.get('since')}: "
+                f"{plan.get('reason')}"
+            )
+    return lines
+
+
+def wait_all_ready(
+    api: client.CustomObjectsApi, namespace: str, names: list[str], *, timeout: float, what: str
+) -> None:
+    """Wait until every migration of ``names`` is Ready; the failure names those that are not."""
+    try:
+        wait_for(lambda: all_ready(api, namespace, names), timeout=timeout, interval=1, what=what)
+    except AssertionError as exc:
+        stuck = "\n".join(pending(api, namespace, names))
+        raise AssertionError(f"{exc}\nnot ready:\n{stuck}") from None
 
 
 def duplicate_posts(

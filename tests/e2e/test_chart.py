@@ -288,6 +288,7 @@ def test_operator_settings_reach_the_operator(monkeypatch: pytest.MonkeyPatch) -
             "rateLimits": {"export": 1000000, "import": 12, "margin": 2.5},
             "polling": {"initial": 0.5},
             "recheckInterval": 86400,
+            "exportAcceptanceGrace": 600,
         },
         "extraEnv": [{"name": "GITLAB_FERRY_HTTP_TIMEOUT", "value": "45"}],
     }
@@ -306,6 +307,7 @@ def test_operator_settings_reach_the_operator(monkeypatch: pytest.MonkeyPatch) -
     assert settings.rate_limit_margin == 2.5
     assert settings.poll_initial == 0.5
     assert settings.recheck_interval == 86400
+    assert settings.export_acceptance_grace == 600
     assert settings.http_timeout == 45
     assert settings.metrics_port == 8080
 

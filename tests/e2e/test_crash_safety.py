@@ -9,7 +9,7 @@ import random
 import signal
 import time
 
-from ferry_e2e import token_secret, wait_for
+from ferry_e2e import token_secret
 from reliability_e2e import (
     all_ready,
     destination_seed,
@@ -17,6 +17,7 @@ from reliability_e2e import (
     fleet_seed,
     report,
     start_migrations,
+    wait_all_ready,
 )
 
 KILLS = 20
@@ -69,10 +70,11 @@ def test_random_kills_during_migrations(
             )
             used += BATCH
             batches += 1
-    wait_for(
-        lambda: all_ready(custom_objects, namespace, names),
+    wait_all_ready(
+        custom_objects,
+        namespace,
+        names,
         timeout=180,
-        interval=1,
         what="every migration to finish after the kills",
     )
     exports, imports = duplicate_posts(source, destination)

@@ -1,6 +1,6 @@
 """What a ProjectExport shows when it cannot proceed, and that it recovers by itself or with a
-spec fix: a missing Secret, a wrong token, an unknown project, suspension. And
-``gitlab-ferry plan`` shows the next action without taking it."""
+spec fix: a missing Secret, a wrong token, an unknown project, suspension, an export request
+lost behind a proxy. And ``gitlab-ferry plan`` shows the next action without taking it."""
 
 from __future__ import annotations
 
@@ -118,6 +118,39 @@ def test_unknown_project_then_spec_fix(namespace, core_v1, custom_objects, simul
         what="recovery after the project is corrected",
     )
     assert obj["status"]["observedGeneration"] == 2
+
+
+def test_lost_export_request_is_repeated_after_the_acceptance_grace(
+    namespace, core_v1, custom_objects, simulators, operators
+):
+    """A proxy's 502 leaves open whether GitLab got the request: the operator waits the grace
+    for the export to appear, and only then asks again."""
+    grace = 4.0
+    gitlab = simulators("--export-queue-delay", "0.5", "--export-duration", "1")
+    gitlab.control(
+        "PUT", "/faults", json={"rules": [{"endpoint": "export", "kind": "html", "count": 1}]}
+    )
+    token_secret(core_v1, namespace, "gitlab-token", {"token": "glpat-root-token"})
+    operators(
+        [namespace],
+        {
+            "GITLAB_FERRY_ALLOWED_HOSTS": gitlab.host,
+            "GITLAB_FERRY_EXPORT_ACCEPTANCE_GRACE": str(grace),
+        },
+    )
+    create(custom_objects, EXPORTS, namespace, export_object("e", gitlab.url, "gitlab-org/docs"))
+    wait_object(
+        custom_objects, EXPORTS, namespace, "e",
+        lambda obj: "has not queued it yet" in condition(obj).get("message", ""),
+        timeout=30, what="the wait for the lost request to show up",
+    )  # fmt: skip
+    wait_object(
+        custom_objects, EXPORTS, namespace, "e", _reason("Finished"),
+        timeout=60, what="the repeated request to finish",
+    )  # fmt: skip
+    posts = [r for r in gitlab.requests("export") if r["method"] == "POST"]
+    assert [r["status"] for r in posts] == [502, 202], posts
+    assert posts[1]["time"] - posts[0]["time"] >= grace, posts
 
 
 def test_suspended_export_makes_no_calls(namespace, core_v1, custom_objects, simulators, operators):

@@ -8,13 +8,13 @@ from __future__ import annotations
 import threading
 import time
 
-from ferry_e2e import EXPORTS, IMPORTS, condition, get_object, token_secret, wait_for
+from ferry_e2e import EXPORTS, IMPORTS, condition, get_object, token_secret
 from reliability_e2e import (
-    all_ready,
     destination_seed,
     fleet_seed,
     report,
     start_migrations,
+    wait_all_ready,
 )
 
 BATCH = 10
@@ -85,8 +85,7 @@ def test_migrations_converge_through_gitlab_faults(
 
     # A clean batch first: the request count to compare with.
     clean = start_migrations(custom_objects, namespace, source, destination, projects[:BATCH])
-    wait_for(lambda: all_ready(custom_objects, namespace, clean), timeout=120, interval=1,
-             what="the clean batch")  # fmt: skip
+    wait_all_ready(custom_objects, namespace, clean, timeout=120, what="the clean batch")
     baseline = _requests(source, destination)
 
     for gitlab in (source, destination):
@@ -94,8 +93,8 @@ def test_migrations_converge_through_gitlab_faults(
     faulty = start_migrations(custom_objects, namespace, source, destination, projects[BATCH:])
     reasons = Reasons(custom_objects, namespace, faulty)
     try:
-        wait_for(lambda: all_ready(custom_objects, namespace, faulty), timeout=300, interval=1,
-                 what="every migration to finish despite the faults")  # fmt: skip
+        wait_all_ready(custom_objects, namespace, faulty, timeout=300,
+                       what="every migration to finish despite the faults")  # fmt: skip
     finally:
         seen = reasons.stop()
     total = _requests(source, destination) - baseline

@@ -8,12 +8,12 @@ import time
 import pytest
 from ferry_e2e import token_secret, wait_for
 from reliability_e2e import (
-    all_ready,
     destination_seed,
     duplicate_posts,
     fleet_seed,
     report,
     start_migrations,
+    wait_all_ready,
 )
 
 TIMING = ("--export-queue-delay", "0.5", "--export-duration", "3", "--import-duration", "3")
@@ -58,10 +58,11 @@ def test_api_server_restart_mid_batch(
         assert operator.running, "the operator died while the API server was away"
         control_plane.start_apiserver()
         time.sleep(2.0)
-    wait_for(
-        lambda: all_ready(custom_objects, namespace, names),
+    wait_all_ready(
+        custom_objects,
+        namespace,
+        names,
         timeout=180,
-        interval=1,
         what="every migration to finish after the API server came back",
     )
     exports, imports = duplicate_posts(source, destination)

@@ -147,6 +147,7 @@ def build_runtime(
             polling=polling,
             max_attempts=settings.max_attempts,
             retry_delay=settings.retry_delay,
+            acceptance_grace=settings.export_acceptance_grace,
             recheck=settings.recheck_interval,
         ),
         import_policy=ImportPolicy(
