@@ -150,7 +150,8 @@ def test_lost_export_request_is_repeated_after_the_acceptance_grace(
     )  # fmt: skip
     posts = [r for r in gitlab.requests("export") if r["method"] == "POST"]
     assert [r["status"] for r in posts] == [502, 202], posts
-    assert posts[1]["time"] - posts[0]["time"] >= grace, posts
+    # Status times are whole seconds, so the grace can end up to a second early.
+    assert posts[1]["time"] - posts[0]["time"] >= grace - 1, posts
 
 
 def test_suspended_export_makes_no_calls(namespace, core_v1, custom_objects, simulators, operators):
