@@ -297,6 +297,11 @@ class SimulatorProcess(ChildProcess):
         )
         return entries
 
+    def received_posts(self, endpoint: str) -> list[dict[str, Any]]:
+        """POSTs to ``endpoint`` that arrived whole: a sender killed before its body was sent
+        leaves a 499 record, a request GitLab never saw."""
+        return [r for r in self.requests(endpoint) if r["method"] == "POST" and r["status"] != 499]
+
     def projects(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self.control("GET", "/projects")
         return found

@@ -124,11 +124,10 @@ def duplicate_posts(
     source: SimulatorProcess, destination: SimulatorProcess
 ) -> tuple[Counter[str], Counter[str]]:
     """Export requests per source project and import requests per target, beyond one."""
-    exports = Counter(r["path"] for r in source.requests("export") if r["method"] == "POST")
+    exports = Counter(r["path"] for r in source.received_posts("export"))
     imports = Counter(
         str(r["params"].get("namespace_path", "")) + "/" + str(r["params"].get("path"))
-        for r in destination.requests("import")
-        if r["method"] == "POST"
+        for r in destination.received_posts("import")
     )
     return (
         Counter({k: v - 1 for k, v in exports.items() if v > 1}),

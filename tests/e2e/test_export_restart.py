@@ -39,6 +39,6 @@ def test_sigkill_while_exporting_repeats_no_request(
         )
 
     wait_for(all_finished, timeout=90, interval=0.5, what="every export to finish")
-    per_project = Counter(r["path"] for r in gitlab.requests("export") if r["method"] == "POST")
+    per_project = Counter(r["path"] for r in gitlab.received_posts("export"))
     assert set(per_project.values()) == {1}, per_project
     assert len(per_project) == len(names)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import aiohttp
 import pytest
 from sim_helpers import Api, SimFactory
+from yarl import URL
 
 pytestmark = pytest.mark.unit
 
@@ -47,6 +49,32 @@ async def test_timeout_drops_the_connection(api: Api) -> None:
     with pytest.raises(aiohttp.ClientError):
         await api.post(f"{P}/export", "maint-token")
     assert api.sim.state.export_jobs == []
+    assert (await api.post(f"{P}/export", "maint-token")).status == 202
+
+
+async def test_request_abandoned_before_its_body_arrived_changes_nothing(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = URL(api.sim.api_url)
+    _, writer = await asyncio.open_connection(url.host, url.port)
+    body = b"description=half"
+    writer.write(
+        f"POST {url.path}{P}/export HTTP/1.1\r\nHost: gitlab\r\nPRIVATE-TOKEN: maint-token\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body) + 100}\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+    for _ in range(200):
+        records = api.sim.requests("export")
+        if records and records[0].status:
+            break
+        await asyncio.sleep(0.01)
+    assert [r.status for r in api.sim.requests("export")] == [499]
+    assert api.sim.state.export_jobs == []
+    assert "unhandled error" not in caplog.text
     assert (await api.post(f"{P}/export", "maint-token")).status == 202
 
 

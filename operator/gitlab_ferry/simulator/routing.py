@@ -78,10 +78,22 @@ class Ctx:
         if not self.body_read:
             self.body_read = True
             cap = self.core.settings.instance.max_import_size * MB
-            self.params = await read_params(
-                self.request, upload_dir=self.core.dirs.uploads, max_file_size=cap
-            )
+            try:
+                self.params = await read_params(
+                    self.request, upload_dir=self.core.dirs.uploads, max_file_size=cap
+                )
+            except ConnectionResetError as exc:
+                raise ClientGone from exc
         return self.params.values
+
+
+class ClientGone(Exception):
+    """The client went away before its request had arrived: GitLab never sees such a request."""
+
+
+def client_closed() -> web.Response:
+    """What nginx logs for a request its client abandoned (no one reads the answer)."""
+    return web.Response(status=499, text="client closed request")
 
 
 def _headers(request: web.Request) -> dict[str, str]:
@@ -169,6 +181,8 @@ class Dispatcher:
                 extra_scopes=found.extra_scopes,
             )
             return await found.handler(ctx)
+        except ClientGone:
+            return client_closed()
         except AuthFailure as failure:
             return failure.response
         except ParamError as err:
