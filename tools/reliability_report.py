@@ -37,7 +37,9 @@ def main(figures: Path, target: Path) -> None:
         "",
         "Figures from one run of the reliability tests (`make reliability`, "
         f"{datetime.now(UTC):%Y-%m-%d}); every one of them also runs in `make test`, where",
-        "the same assertions hold. Duplicates and leaks must be 0.",
+        "the same assertions hold. Duplicates and leaks must be 0. A duplicate is a second",
+        "export or import request GitLab received for one project; a request whose sender was",
+        "killed before sending all of it never reached GitLab and is not one.",
         "",
     ]
     totals = {"duplicates": 0, "leaks": 0}
