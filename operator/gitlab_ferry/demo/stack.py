@@ -122,16 +122,15 @@ class Stack:
             time.sleep(0.2)
 
     def start_gitlab(self, name: str, seed: str) -> str:
-        limits = DEMO_LIMITS
         _, url = self.spawn_gitlab(
             name,
             seed,
             [
                 "--export-queue-delay", "1", "--export-duration", "6",
                 "--import-queue-delay", "1", "--import-duration", "6",
-                "--project-export-limit", str(limits["export"]),
-                "--project-import-limit", str(limits["import"]),
-                "--project-download-export-limit", str(limits["download"]),
+                "--project-export-limit", str(DEMO_LIMITS["export"]),
+                "--project-import-limit", str(DEMO_LIMITS["import"]),
+                "--project-download-export-limit", str(DEMO_LIMITS["download"]),
             ],
         )  # fmt: skip
         return url

@@ -42,6 +42,11 @@ def error(status: int, text: str) -> web.Response:
     return json_response(status, {"error": text})
 
 
+def client_closed() -> web.Response:
+    """What nginx logs for a request its client abandoned (no one reads the answer)."""
+    return web.Response(status=499, text="client closed request")
+
+
 def route_not_found() -> web.Response:
     return error(404, "404 Not Found")
 

@@ -28,7 +28,13 @@ from gitlab_ferry.simulator.auth import (
     find_token,
 )
 from gitlab_ferry.simulator.core import Core
-from gitlab_ferry.simulator.errors import json_response, message, project_not_found, route_not_found
+from gitlab_ferry.simulator.errors import (
+    client_closed,
+    json_response,
+    message,
+    project_not_found,
+    route_not_found,
+)
 from gitlab_ferry.simulator.faults import ERROR_MESSAGES, PROXY_ERROR_PAGE, Decision
 from gitlab_ferry.simulator.params import ParamError, Params, TooLarge, read_params
 from gitlab_ferry.simulator.ratelimit import application_throttled, rack_attack_throttled
@@ -89,11 +95,6 @@ class Ctx:
 
 class ClientGone(Exception):
     """The client went away before its request had arrived: GitLab never sees such a request."""
-
-
-def client_closed() -> web.Response:
-    """What nginx logs for a request its client abandoned (no one reads the answer)."""
-    return web.Response(status=499, text="client closed request")
 
 
 def _headers(request: web.Request) -> dict[str, str]:
