@@ -288,9 +288,10 @@ def test_export_ref_to_an_export_kept_on_gitlab_is_streamed_by_the_operator(
     assert obj["status"]["sourceSize"] == export["file"]["size"] == params["file"]["size"]
     assert len(source.requests("download")) == 1
     # Waiting for the export costs the destination nothing per change of the export: the
-    # path is looked up when the wait begins and once more before the import request.
+    # path is looked up when the wait begins and before the import request (once more if the
+    # rate-limit budget put that request off).
     assert len(source.requests("export_status")) >= 2
-    assert len(destination.requests("project")) <= 2, destination.requests("project")
+    assert len(destination.requests("project")) <= 3, destination.requests("project")
     assert project["name"] == "Docs"
     assert project["description"] == "streamed"
     original = source.project("gitlab-org/docs")["content"]
