@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import string
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -21,13 +21,24 @@ from gitlab_ferry.simulator.faults import Faults
 from gitlab_ferry.simulator.ratelimit import RateLimiter
 from gitlab_ferry.simulator.remote import S3Gateway
 from gitlab_ferry.simulator.requestlog import RequestLog
-from gitlab_ferry.simulator.state import Project, State
+from gitlab_ferry.simulator.state import Project, State, Transition
 from gitlab_ferry.simulator.storage import DataDirs, ObjectStorage
 
-if TYPE_CHECKING:
-    from gitlab_ferry.simulator.engine import Engine
-
 _ULID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+class Jobs(Protocol):
+    """What route handlers and the control API ask of the job engine."""
+
+    history: list[Transition]
+
+    def wake(self) -> None: ...
+
+    def tick(self) -> list[Transition]: ...
+
+    async def step(self) -> list[Transition]: ...
+
+    async def settle(self, within: float = 60.0) -> list[Transition]: ...
 
 
 @dataclass
@@ -42,7 +53,7 @@ class Core:
     pushes: list[dict[str, Any]] = field(default_factory=list)
     base_url: str = ""
     http: aiohttp.ClientSession | None = None
-    engine: Engine | None = None
+    engine: Jobs | None = None
     limiter: RateLimiter = field(init=False)
     storage: ObjectStorage = field(init=False)
     s3: S3Gateway = field(init=False)

@@ -84,6 +84,7 @@ class Simulator:
         self.clock = clock or SystemClock()
         self._seed = Seed.load(seed) if isinstance(seed, str | Path) else seed
         self._core: Core | None = None
+        self._engine: Engine | None = None
         self._runners: list[web.AppRunner] = []
         self.url = ""
         self.storage_url = ""
@@ -97,8 +98,9 @@ class Simulator:
             if self._seed.settings:
                 core.settings = core.settings.merged(self._seed.settings)
             apply_seed(core.state, self._seed, now=self.clock.time())
-        core.engine = Engine(core)
-        self._core = core
+        engine = Engine(core)
+        core.engine = engine
+        self._core, self._engine = core, engine
         ssl_context: ssl.SSLContext | None = None
         if self.config.tls_cert is not None:
             ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -114,7 +116,7 @@ class Simulator:
         if self.config.ca_file is not None:
             client_ssl = ssl.create_default_context(cafile=str(self.config.ca_file))
         core.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_ssl))
-        core.engine.start()
+        engine.start()
         return self
 
     async def _listen(self, app: web.Application, port: int, ctx: ssl.SSLContext | None) -> int:
@@ -127,12 +129,13 @@ class Simulator:
         return int(address[1])
 
     async def stop(self) -> None:
-        core = self._core
-        if core is not None and core.engine is not None:
-            await core.engine.stop()
+        if self._engine is not None:
+            await self._engine.stop()
+            self._engine = None
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
+        core = self._core
         if core is not None:
             if core.http is not None:
                 await core.http.close()
