@@ -83,7 +83,9 @@ def test_fifty_exports_at_the_default_limits(
     assert len(posts) == EXPORTS_COUNT
     per_window = Counter(math.floor(r["time"] / 60) for r in posts)
     assert max(per_window.values()) <= 6, per_window
-    # ...and no slack: every window but the last is used to the full.
+    # ...and no slack: no window is skipped and every one between the first and the last is
+    # used to the full. The first may be partly gone when the objects arrive (the operator's
+    # start takes minutes of this clock, and the requests keep a margin from the window's end).
     windows = sorted(per_window)
-    assert all(per_window[w] == 6 for w in windows[:-1]), per_window
-    assert windows[-1] - windows[0] == math.ceil(len(posts) / 6) - 1, per_window
+    assert len(windows) == windows[-1] - windows[0] + 1, per_window
+    assert all(per_window[w] == 6 for w in windows[1:-1]), per_window
