@@ -162,6 +162,12 @@ class Simulator:
         return self._core
 
     @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError("the simulator is not running")
+        return self._engine
+
+    @property
     def api_url(self) -> str:
         return f"{self.url}/api/v4"
 
@@ -204,29 +210,21 @@ class Simulator:
         return self.core.storage.records()
 
     async def step(self) -> list[Transition]:
-        engine = self.core.engine
-        assert engine is not None
-        return await engine.step()
+        return await self.engine.step()
 
     async def settle(self, within: float = 60.0) -> list[Transition]:
         """Wait for in-flight work (archive builds, downloads, pushes), then tick."""
-        engine = self.core.engine
-        assert engine is not None
-        return await engine.settle(within)
+        return await self.engine.settle(within)
 
     def advance(self, seconds: float) -> list[Transition]:
         """Move a ManualClock forward and apply what became due."""
         if not isinstance(self.clock, ManualClock):
             raise TypeError("advance() needs a ManualClock")
         self.clock.advance(seconds)
-        engine = self.core.engine
-        assert engine is not None
-        return engine.tick()
+        return self.engine.tick()
 
     def tick(self) -> list[Transition]:
-        engine = self.core.engine
-        assert engine is not None
-        return engine.tick()
+        return self.engine.tick()
 
     def apply_seed(self, seed: Seed) -> list[Project]:
         return apply_seed(self.core.state, seed, now=self.clock.time())
