@@ -64,6 +64,22 @@ class Settings(BaseSettings):
     )
 
     http_timeout: float = Field(default=30.0, gt=0, description="GitLab request timeout.")
+    gitlab_version_ttl: float = Field(
+        default=3600.0,
+        gt=0,
+        description=(
+            "Seconds a GitLab's version (GET /version), and a feature it answered 404 for, "
+            "are trusted before being read again."
+        ),
+    )
+    s3_part_size: int = Field(
+        default=16 * 1024**2,
+        ge=5 * 1024**2,
+        description=(
+            "Bytes per part when the operator copies an archive to S3 itself (archives past "
+            "S3's 5 GiB single-upload limit); one part is held in memory at a time."
+        ),
+    )
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description=(

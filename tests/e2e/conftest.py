@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
-from ferry_e2e import S3_KEYS, OperatorProcess, SimulatorProcess, free_port
+from ferry_e2e import OperatorProcess, SimulatorProcess
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from tests.support.s3 import S3Server, moto_s3
 
 from gitlab_ferry.controlplane import (
     Binaries,
@@ -250,46 +251,8 @@ def operators(
             print(f"--- operator log {operator.log_path} (tail) ---\n{operator.output()[-8000:]}")
 
 
-@dataclass(frozen=True)
-class S3Server:
-    """moto's S3 server: an S3-compatible endpoint on loopback."""
-
-    endpoint: str
-    client: Any
-
-    @property
-    def host(self) -> str:
-        return self.endpoint.split("://", 1)[1]
-
-    def bucket(self) -> str:
-        name = f"b-{secrets.token_hex(4)}"
-        self.client.create_bucket(Bucket=name)
-        return name
-
-    def get(self, bucket: str, key: str) -> bytes:
-        body: bytes = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        return body
-
-
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[S3Server]:
     """moto in server mode for the session (S3 paths are tested against a real server)."""
-    import botocore.session
-    from moto.server import ThreadedMotoServer
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    s3 = botocore.session.get_session().create_client(
-        "s3",
-        region_name="us-east-1",
-        endpoint_url=endpoint,
-        aws_access_key_id=S3_KEYS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=S3_KEYS["AWS_SECRET_ACCESS_KEY"],
-    )
-    try:
-        yield S3Server(endpoint, s3)
-    finally:
-        s3.close()
-        server.stop()
+    with moto_s3() as server:
+        yield server

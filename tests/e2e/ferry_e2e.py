@@ -237,8 +237,6 @@ def import_object(
 
 
 ROOT_TOKEN = "glpat-root-token"
-S3_KEYS = {"AWS_ACCESS_KEY_ID": "AKIATESTFERRY", "AWS_SECRET_ACCESS_KEY": "s3cr3t-test-key"}
-"""Credentials the moto S3 server and the S3 Secrets in tests share."""
 
 
 class SimulatorProcess(ChildProcess):

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from ferry_e2e import (
     EXPORTS,
-    S3_KEYS,
     condition,
     create,
     events_of,
@@ -19,6 +18,7 @@ from ferry_e2e import (
     wait_object,
 )
 from kubernetes import client
+from tests.support.s3 import S3_KEYS
 
 SIM_TIMING = ("--export-queue-delay", "1", "--export-duration", "2")
 

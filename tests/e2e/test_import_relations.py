@@ -8,7 +8,7 @@ exists, and shows GitLab's trackers in ``status.relationImports``.
 from __future__ import annotations
 
 import pytest
-from ferry_e2e import IMPORTS, ROOT_TOKEN, S3_KEYS, condition, create, token_secret
+from ferry_e2e import IMPORTS, ROOT_TOKEN, condition, create, token_secret
 from import_e2e import (
     FAST_JOBS,
     ArchiveServer,
@@ -22,6 +22,7 @@ from import_e2e import (
     source_archives,
     wait_reason,
 )
+from tests.support.s3 import S3_KEYS
 
 PAGES = "gitlab-org/sub/pages"  # five valid issues and two without a title, two milestones
 IN_FLIGHT = ("created", "started")

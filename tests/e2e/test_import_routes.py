@@ -13,7 +13,6 @@ from ferry_e2e import (
     EXPORTS,
     IMPORTS,
     ROOT_TOKEN,
-    S3_KEYS,
     create,
     events_of,
     export_object,
@@ -30,6 +29,7 @@ from import_e2e import (
     source_archives,
     wait_reason,
 )
+from tests.support.s3 import S3_KEYS
 
 GITLAB_TEST = "gitlab-org/gitlab-test"
 GITALY = "gitlab-org/gitaly"

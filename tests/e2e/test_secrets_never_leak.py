@@ -10,7 +10,6 @@ import re
 from ferry_e2e import (
     EXPORTS,
     IMPORTS,
-    S3_KEYS,
     condition,
     create,
     export_object,
@@ -19,6 +18,7 @@ from ferry_e2e import (
     wait_object,
 )
 from reliability_e2e import report
+from tests.support.s3 import S3_KEYS
 
 FAST = ("--export-queue-delay", "0.5", "--export-duration", "1", "--import-duration", "1")
 SIGNATURE = re.compile(r"(X-Amz-Signature|Signature)=[0-9a-fA-F%]{16,}")

@@ -5,6 +5,7 @@ from gitlab_ferry.api.base import (
     API_VERSION,
     APPROVE_ANNOTATION,
     GROUP,
+    RETRY_ANNOTATION,
     VERSION,
     Artifact,
     ArtifactLocation,
@@ -13,6 +14,7 @@ from gitlab_ferry.api.base import (
     GitLabConnection,
     PlanPhase,
     PlanStatus,
+    Refusal,
     parse_duration,
 )
 from gitlab_ferry.api.project_export import (
@@ -30,6 +32,7 @@ __all__ = [
     "API_VERSION",
     "APPROVE_ANNOTATION",
     "GROUP",
+    "RETRY_ANNOTATION",
     "VERSION",
     "Artifact",
     "ArtifactLocation",
@@ -44,5 +47,6 @@ __all__ = [
     "ProjectImport",
     "ProjectImportSpec",
     "ProjectImportStatus",
+    "Refusal",
     "parse_duration",
 ]

@@ -32,6 +32,9 @@ CATEGORY = "gitlab"
 
 #: Annotation through which a user approves a plan (``approval: Manual``).
 APPROVE_ANNOTATION = f"{GROUP}/approve-plan"
+#: Annotation through which a user asks for a refused request to be sent again: any value
+#: other than the one recorded with the refusal.
+RETRY_ANNOTATION = f"{GROUP}/retry"
 
 
 @dataclass(frozen=True)
@@ -333,6 +336,22 @@ class PlanStatus(StatusModel):
         default=False, description="Whether the plan deletes or replaces data on GitLab."
     )
     since: str | None = Field(default=None, description="When the plan entered its phase.")
+
+
+class Refusal(StatusModel):
+    """A request GitLab refused for a limit or rule it documents. It is not sent again until
+    the spec changes or the annotation gitlabferry.dev/retry gets a new value."""
+
+    reason: str = Field(description="The condition reason naming the limit or rule.")
+    message: str = Field(description="What GitLab said and what to change.")
+    generation: int | None = Field(
+        default=None, description="The metadata.generation the request was made for."
+    )
+    retry: str | None = Field(
+        default=None,
+        description="The value of the gitlabferry.dev/retry annotation when it was refused.",
+    )
+    at: str | None = Field(default=None, description="When GitLab refused it (RFC 3339).")
 
 
 class ArtifactLocation(StrEnum):

@@ -19,6 +19,7 @@ from gitlab_ferry.api.base import (
     GitLabConnection,
     PlanStatus,
     ProjectRef,
+    Refusal,
     Rule,
     S3CredentialsSecretRef,
     SpecModel,
@@ -222,6 +223,21 @@ class ProjectExportStatus(StatusModel):
     )
     next_export_at: str | None = Field(
         default=None, description="When the schedule or maxAge asks for the next export."
+    )
+    route: str | None = Field(
+        default=None,
+        description=(
+            "How the current or last archive leaves GitLab: kept (on GitLab), upload (GitLab "
+            "pushes it to the URL), s3 (GitLab pushes it to a pre-signed S3 URL) or relay "
+            "(the operator copies it from GitLab to S3 in parts: S3 takes at most 5 GiB in "
+            "one upload)."
+        ),
+    )
+    gitlab_version: str | None = Field(
+        default=None, description="The source GitLab's version (GET /version)."
+    )
+    refusal: Refusal | None = Field(
+        default=None, description="The last request GitLab refused, not repeated until asked."
     )
 
 

@@ -25,6 +25,7 @@ from gitlab_ferry.api.base import (
     GitLabConnection,
     IntOrString,
     PlanStatus,
+    Refusal,
     Rule,
     S3CredentialsSecretRef,
     SpecModel,
@@ -68,7 +69,7 @@ class ExportRef(SpecModel):
 
 
 class S3Source(SpecModel):
-    """An archive in S3, imported by GitLab itself (``remote-import-s3``)."""
+    """An archive in S3 or an S3-compatible store."""
 
     bucket: str = Field(min_length=3, max_length=63, description="Bucket name.")
     key: str = Field(min_length=1, max_length=1024, description="Object key of the archive.")
@@ -77,15 +78,19 @@ class S3Source(SpecModel):
         default=None,
         pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
         description=(
-            "Endpoint of an S3-compatible service, used only when the operator reads the "
-            "archive itself (relation re-imports). GitLab's remote-import-s3 always uses AWS."
+            "Endpoint of an S3-compatible service (MinIO, Ceph, ...); AWS S3 when unset. "
+            "GitLab's remote-import-s3 reads only AWS S3, so with an endpoint the operator "
+            "streams the archive into POST /projects/import itself."
         ),
     )
     force_path_style: StrictBool = Field(
         default=False, description="Path-style URLs for the operator's own reads."
     )
     credentials_secret_ref: S3CredentialsSecretRef = Field(
-        description="Secret with the S3 credentials, passed to GitLab."
+        description=(
+            "Secret with the S3 credentials: passed to GitLab by remote-import-s3, or used by "
+            "the operator to sign the URL it or GitLab reads the archive from."
+        )
     )
 
 
@@ -117,14 +122,16 @@ class ImportSource(SpecModel):
         default=None,
         max_length=4096,
         description=(
-            "HTTPS URL of the archive, imported by GitLab itself (remote-import). Use "
-            "urlSecretRef for URLs that carry credentials."
+            "HTTP(S) URL of the archive. GitLab fetches a public https URL itself "
+            "(remote-import); the operator streams http URLs and in-cluster hosts, which "
+            "GitLab cannot fetch, into POST /projects/import. Use urlSecretRef for URLs that "
+            "carry credentials."
         ),
-        pattern=r"^https://",
+        pattern=r"^https?://",
         json_schema_extra=validations(
             cel(
-                "self.startsWith('https://')",
-                "url must be an https URL: GitLab refuses other schemes for remote imports",
+                "self.startsWith('https://') || self.startsWith('http://')",
+                "url must be an http or https URL",
             ),
         ),
     )
@@ -338,6 +345,9 @@ class ProjectImportStatus(StatusModel):
             "canceled."
         ),
     )
+    import_type: str | None = Field(
+        default=None, description="GitLab's import_type, verbatim (gitlab_project for archives)."
+    )
     import_error: str | None = Field(default=None, description="GitLab's import_error.")
     failed_relations: list[FailedRelation] = Field(
         default_factory=list,
@@ -376,6 +386,20 @@ class ProjectImportStatus(StatusModel):
             "The spec generation under which the import last failed; editing the spec "
             "(a newer generation) makes the operator try again."
         ),
+    )
+    route: str | None = Field(
+        default=None,
+        description=(
+            "How the archive reached GitLab: stream (the operator uploaded it to "
+            "POST /projects/import), remote-url or presigned-url (POST /projects/remote-import) "
+            "or s3 (POST /projects/remote-import-s3)."
+        ),
+    )
+    gitlab_version: str | None = Field(
+        default=None, description="The destination GitLab's version (GET /version)."
+    )
+    refusal: Refusal | None = Field(
+        default=None, description="The last request GitLab refused, not repeated until asked."
     )
 
 

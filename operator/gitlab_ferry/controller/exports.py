@@ -3,24 +3,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
 from pydantic import ValidationError
 
-from gitlab_ferry.api import ProjectExportSpec, ProjectExportStatus
+from gitlab_ferry.api import RETRY_ANNOTATION, ProjectExportSpec, ProjectExportStatus
 from gitlab_ferry.api.project_export import KIND, PLURAL
 from gitlab_ferry.clock import utcnow
 from gitlab_ferry.controller.announce import announce
-from gitlab_ferry.controller.reconciler import Memory, Reconciler, identity
+from gitlab_ferry.controller.reconciler import Memory, Reconciler, annotation, identity
 from gitlab_ferry.controller.validation import export_spec_problems, validation_message
 from gitlab_ferry.effects import export_effects
 from gitlab_ferry.effects.budget import Claim
 from gitlab_ferry.effects.services import Services
 from gitlab_ferry.reconcile.export_planner import ExportAction, ExportObservation, plan_export
 from gitlab_ferry.reconcile.export_recorder import begin_export, record_export
-from gitlab_ferry.reconcile.plan import Done, Outcome
+from gitlab_ferry.reconcile.plan import Done, Outcome, Plan
 from gitlab_ferry.reconcile.timing import parse_time
 
 
@@ -54,21 +54,30 @@ class ExportReconciler(Reconciler):
             )
         else:
             observed = ExportObservation(problem=target)
+        observed = replace(observed, retry_request=annotation(body, RETRY_ANNOTATION))
         plan = plan_export(
-            spec, recorded, observed, now, runtime.export_policy, name=name, namespace=namespace
+            spec,
+            recorded,
+            observed,
+            now,
+            runtime.export_policy,
+            name=name,
+            namespace=namespace,
+            generation=generation,
         )
 
         outcome: Outcome = Done()
         base = recorded
-        if plan.action == ExportAction.REQUEST and isinstance(target, export_effects.ExportTarget):
+        if plan.action in _APPLIED and isinstance(target, export_effects.ExportTarget):
             resolved = target
+            project_path = recorded.path_with_namespace or str(spec.project)
             outcome, begun = await self.apply_budgeted(
                 body,
                 memory,
                 plan,
-                claims=lambda: _claims(runtime.services, resolved),
+                claims=lambda: _claims(runtime.services, resolved, plan, project_path),
                 begin=lambda: begin_export(spec, recorded, plan, now),
-                apply=lambda: export_effects.request_export(runtime.services, resolved, plan),
+                apply=lambda: _APPLIED[plan.action](runtime.services, resolved, plan),
             )
             if isinstance(begun, ProjectExportStatus):
                 base = begun
@@ -111,7 +120,17 @@ class ExportReconciler(Reconciler):
         self.runtime.metrics.objects.forget(KIND, namespace, name)
 
 
-async def _claims(services: Services, target: export_effects.ExportTarget) -> list[Claim]:
+_APPLIED: dict[str, Callable[[Services, export_effects.ExportTarget, Plan], Awaitable[Outcome]]] = {
+    ExportAction.REQUEST: export_effects.request_export,
+    ExportAction.RELAY: export_effects.relay_to_s3,
+}
+
+
+async def _claims(
+    services: Services, target: export_effects.ExportTarget, plan: Plan, project_path: str
+) -> list[Claim]:
+    if plan.action == ExportAction.RELAY:
+        return export_effects.relay_claims(services, target, project_path)
     return export_effects.claims(services, target)
 
 

@@ -9,12 +9,13 @@ there). Nothing is written and nothing is applied.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import ValidationError
 
 from gitlab_ferry.api import (
+    RETRY_ANNOTATION,
     ProjectExportSpec,
     ProjectExportStatus,
     ProjectImportSpec,
@@ -54,13 +55,16 @@ def _describe_export(observed: ExportObservation) -> str:
     if observed.problem is not None:
         return f"cannot observe: {observed.problem.message}"
     where = f" (project {observed.project_id} {observed.path_with_namespace})"
-    return f"GitLab export_status={observed.export_status}{where if observed.project_id else ''}"
+    return (
+        f"{observed.gitlab.describe()} export_status={observed.export_status}"
+        f"{where if observed.project_id else ''}"
+    )
 
 
 def _describe_import(observed: ImportObservation) -> str:
     if observed.problem is not None:
         return f"cannot observe: {observed.problem.message}"
-    parts = [f"target {observed.full_path}"]
+    parts = [f"{observed.gitlab.describe()}, target {observed.full_path}"]
     if observed.tracked is not None:
         parts.append(f"import_status={observed.tracked.import_status}")
     if observed.at_path is not None:
@@ -101,14 +105,16 @@ async def preview(runtime: Runtime, document: Mapping[str, Any]) -> Preview:
             observed = await export_effects.observe(services, target, recorded)
         else:
             observed = ExportObservation(problem=target)
+        retry = (metadata.get("annotations") or {}).get(RETRY_ANNOTATION)
         plan = plan_export(
             export_spec,
             recorded,
-            observed,
+            replace(observed, retry_request=retry),
             now,
             runtime.export_policy,
             name=name,
             namespace=namespace,
+            generation=generation,
         )
         return Preview(
             EXPORT, namespace, name, _describe_export(observed), plan, stored is not None

@@ -62,6 +62,12 @@ def identity(body: Mapping[str, Any]) -> tuple[str, str, str, int | None]:
     )
 
 
+def annotation(body: Mapping[str, Any], key: str) -> str | None:
+    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    value = annotations.get(key)
+    return str(value) if value is not None else None
+
+
 class Reconciler:
     """Base of the per-kind reconcilers."""
 

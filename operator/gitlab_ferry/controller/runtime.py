@@ -119,6 +119,7 @@ def build_runtime(
             observer=metrics.observe_request,
             timeout=settings.http_timeout,
             now=clock.time,
+            version_ttl=settings.gitlab_version_ttl,
         ),
         budget=RateLimitBudget(clock, margin=settings.rate_limit_margin),
         policy=policy,
@@ -133,6 +134,7 @@ def build_runtime(
             download_scope=DownloadLimitScope(settings.download_limit_scope),
         ),
         on_bytes=metrics.bytes_streamed.inc,
+        s3_part_size=settings.s3_part_size,
     )
     polling = Polling(
         initial=settings.poll_initial, factor=settings.poll_factor, maximum=settings.poll_max

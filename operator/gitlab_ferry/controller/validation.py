@@ -42,6 +42,4 @@ def import_spec_problems(spec: ProjectImportSpec) -> list[str]:
     namespaces = [spec.namespace, spec.namespace_id, spec.namespace_path]
     if sum(value is not None for value in namespaces) > 1:
         problems.append("spec: namespace, namespaceId and namespacePath are mutually exclusive")
-    if source.url is not None and not source.url.startswith("https://"):
-        problems.append("spec.source.url: GitLab imports only from https URLs")
     return problems

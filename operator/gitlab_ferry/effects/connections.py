@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from gitlab_ferry.effects.instances import DEFAULT_TTL, InstanceFacts
 from gitlab_ferry.effects.network import HostPolicy
 from gitlab_ferry.effects.secrets import GitLabCredentials
 from gitlab_ferry.gitlab import GitLabClient, RequestObserver
@@ -30,11 +31,12 @@ def host_of(url: str) -> str:
 
 @dataclass(frozen=True)
 class Connection:
-    """A client plus who it speaks as, for the budget."""
+    """A client plus who it speaks as, for the budget, and what its GitLab offers."""
 
     client: GitLabClient
     host: str
     identity: str
+    facts: InstanceFacts
 
 
 class ClientPool:
@@ -48,12 +50,14 @@ class ClientPool:
         timeout: float,
         now: Callable[[], float],
         idle_seconds: float = 900.0,
+        version_ttl: float = DEFAULT_TTL,
     ) -> None:
         self._policy = policy
         self._observer = observer
         self._timeout = timeout
         self._now = now
         self._idle = idle_seconds
+        self._version_ttl = version_ttl
         self._clients: dict[tuple[str, str, str, str], tuple[float, Connection]] = {}
 
     def get(self, credentials: GitLabCredentials) -> Connection:
@@ -75,7 +79,13 @@ class ClientPool:
                 url_guard=self._policy.check,
                 now=self._now,
             )
-            entry = (time.monotonic(), Connection(client, host_of(credentials.url), identity))
+            connection = Connection(
+                client,
+                host_of(credentials.url),
+                identity,
+                InstanceFacts(self._now, self._version_ttl),
+            )
+            entry = (time.monotonic(), connection)
         self._clients[key] = (time.monotonic(), entry[1])
         return entry[1]
 

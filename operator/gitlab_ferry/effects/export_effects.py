@@ -6,14 +6,23 @@ RequestExport plan stands for. Errors come back as ``Problem``s, never as except
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import httpx
 
 from gitlab_ferry.api import ProjectExportSpec, ProjectExportStatus, parse_duration
 from gitlab_ferry.api.base import ArtifactLocation
 from gitlab_ferry.effects.budget import Bucket, Claim
 from gitlab_ferry.effects.connections import Connection
-from gitlab_ferry.effects.problems import problem_from
-from gitlab_ferry.effects.s3 import S3Credentials, S3Location, head, presign_put
+from gitlab_ferry.effects.problems import problem_from, unsupported_version
+from gitlab_ferry.effects.s3 import (
+    S3Credentials,
+    S3Location,
+    head,
+    part_size_for,
+    presign_put,
+    upload_in_parts,
+)
 from gitlab_ferry.effects.secrets import (
     MissingSecret,
     gitlab_credentials,
@@ -21,9 +30,13 @@ from gitlab_ferry.effects.secrets import (
     secret_value,
 )
 from gitlab_ferry.effects.services import Services
+from gitlab_ferry.effects.sources import from_gitlab
 from gitlab_ferry.gitlab import errors
+from gitlab_ferry.gitlab_versions import GitLabInfo
+from gitlab_ferry.reconcile.export_inputs import ExportRoute
 from gitlab_ferry.reconcile.export_planner import ExportObservation, S3ObjectInfo, destination
 from gitlab_ferry.reconcile.plan import Done, Failed, Outcome, Plan, Problem
+from gitlab_ferry.states import EXPORT_IN_FLIGHT
 
 #: Extra validity of a pre-signed upload URL beyond the export timeout.
 UPLOAD_URL_SLACK = 3600.0
@@ -31,12 +44,14 @@ UPLOAD_URL_SLACK = 3600.0
 
 @dataclass(frozen=True)
 class ExportTarget:
-    """An export's resolved connection and destination credentials."""
+    """An export's resolved connection, the source GitLab's version and the destination
+    credentials."""
 
     namespace: str
     name: str
     spec: ProjectExportSpec
     connection: Connection
+    gitlab: GitLabInfo
     s3: S3Credentials | None
 
 
@@ -52,9 +67,13 @@ async def resolve(
         await services.policy.check(credentials.url)
         if spec.s3 is not None and spec.s3.endpoint:
             await services.policy.check(spec.s3.endpoint)
+        connection = services.clients.get(credentials)
+        gitlab = await connection.facts.info(connection.client)
     except (MissingSecret, errors.GitLabError) as exc:
         return problem_from(exc)
-    return ExportTarget(namespace, name, spec, services.clients.get(credentials), s3)
+    if not gitlab.supported:
+        return unsupported_version(gitlab)
+    return ExportTarget(namespace, name, spec, connection, gitlab, s3)
 
 
 def s3_location(spec: ProjectExportSpec, key: str) -> S3Location:
@@ -71,12 +90,22 @@ def s3_location(spec: ProjectExportSpec, key: str) -> S3Location:
 async def observe(
     services: Services, target: ExportTarget, recorded: ProjectExportStatus
 ) -> ExportObservation:
-    """GitLab's export status for this token's user, and the uploaded S3 object if due."""
+    """GitLab's export status for this token's user, the project's size where S3's single-PUT
+    cap may matter, and the uploaded S3 object if due."""
     client = target.connection.client
+    spec = target.spec
+    upload_to_s3 = False
     try:
-        status = await client.export_status(target.spec.project)
-    except errors.GitLabError as exc:
-        return ExportObservation(problem=problem_from(exc))
+        status = await client.export_status(spec.project)
+        exported_size = None
+        if status.state not in EXPORT_IN_FLIGHT and spec.upload is not None:
+            url = await secret_value(services.secrets, target.namespace, spec.upload.url_secret_ref)
+            upload_to_s3 = is_presigned_s3(url)
+        if status.state not in EXPORT_IN_FLIGHT and (spec.s3 is not None or upload_to_s3):
+            statistics = (await client.project(spec.project, statistics=True)).statistics
+            exported_size = statistics.exported_size if statistics else None
+    except (MissingSecret, errors.GitLabError) as exc:
+        return ExportObservation(problem=problem_from(exc), gitlab=target.gitlab)
     uploaded = None
     key = recorded.destination_key
     if (
@@ -88,7 +117,9 @@ async def observe(
         try:
             meta = await head(services.http, s3_location(target.spec, key), target.s3)
         except Exception as exc:  # noqa: BLE001 - every S3 failure becomes a condition
-            return ExportObservation(problem=problem_from(exc, what="checking the S3 upload"))
+            return ExportObservation(
+                problem=problem_from(exc, what="checking the S3 upload"), gitlab=target.gitlab
+            )
         uploaded = S3ObjectInfo(meta.size, meta.etag) if meta else None
     links = status.links
     return ExportObservation(
@@ -98,6 +129,9 @@ async def observe(
         api_url=links.api_url if links else None,
         web_url=links.web_url if links else None,
         uploaded=uploaded,
+        gitlab=target.gitlab,
+        exported_size=exported_size,
+        upload_to_s3=upload_to_s3,
     )
 
 
@@ -112,7 +146,9 @@ async def request_export(services: Services, target: ExportTarget, plan: Plan) -
     upload_url: str | None = None
     method = "PUT"
     try:
-        if spec.s3 is not None and target.s3 is not None:
+        if plan.params.get("route") == ExportRoute.RELAY.value:
+            pass  # GitLab keeps the archive; the operator copies it to S3 afterwards
+        elif spec.s3 is not None and target.s3 is not None:
             expires = parse_duration(spec.timeout).total_seconds() + UPLOAD_URL_SLACK
             location = s3_location(spec, str(plan.params["s3_key"]))
             upload_url = presign_put(location, target.s3, expires)
@@ -134,3 +170,45 @@ async def request_export(services: Services, target: ExportTarget, plan: Plan) -
     except errors.GitLabError as exc:
         return Failed(problem_from(exc, what="requesting the export"))
     return Done()
+
+
+def relay_claims(services: Services, target: ExportTarget, project_path: str) -> list[Claim]:
+    """The budget a RelayToS3 spends: one download of the archive."""
+    return [
+        services.claim(
+            target.connection,
+            Bucket.DOWNLOAD,
+            target.spec.gitlab.rate_limits,
+            project_path=project_path,
+        )
+    ]
+
+
+async def relay_to_s3(services: Services, target: ExportTarget, plan: Plan) -> Outcome:
+    """Copy the finished export from GitLab's download to S3, in parts."""
+    assert target.s3 is not None
+    location = s3_location(target.spec, str(plan.params["s3_key"]))
+    client = target.connection.client
+    try:
+        async with from_gitlab(client, target.spec.project, services.on_bytes) as archive:
+            meta = await upload_in_parts(
+                services.http,
+                location,
+                target.s3,
+                archive.chunks(),
+                part_size=part_size_for(archive.size, services.s3_part_size),
+            )
+    except errors.ExportNotAvailable as exc:
+        # The archive is gone on GitLab (expired or replaced): the next look at the export
+        # status says so, and the export is requested again.
+        problem = problem_from(exc, what="downloading the archive")
+        return Failed(replace(problem, transient=True), sent=False)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a condition
+        return Failed(problem_from(exc, what="copying the archive to S3"), sent=False)
+    return Done({"copied": S3ObjectInfo(meta.size, meta.etag, meta.sha256)})
+
+
+def is_presigned_s3(url: str) -> bool:
+    """Whether ``url`` is an S3 pre-signed URL (SigV4 or SigV2 query authentication)."""
+    query = httpx.URL(url).params
+    return "X-Amz-Signature" in query or ("Signature" in query and "AWSAccessKeyId" in query)

@@ -9,11 +9,17 @@ functions each perform the one mutating call their plan stands for. Errors come 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
-from gitlab_ferry.api import APPROVE_ANNOTATION, ProjectImportSpec, ProjectImportStatus
-from gitlab_ferry.api.base import PlanPhase
+from gitlab_ferry.api import (
+    APPROVE_ANNOTATION,
+    RETRY_ANNOTATION,
+    ProjectImportSpec,
+    ProjectImportStatus,
+)
+from gitlab_ferry.api.base import ArtifactLocation, PlanPhase
 from gitlab_ferry.effects.archives import (
     ReferencedExport,
     export_connection,
@@ -23,11 +29,13 @@ from gitlab_ferry.effects.archives import (
 )
 from gitlab_ferry.effects.budget import Bucket, Claim
 from gitlab_ferry.effects.connections import Connection
-from gitlab_ferry.effects.problems import problem_from
+from gitlab_ferry.effects.network import gitlab_can_fetch
+from gitlab_ferry.effects.problems import problem_from, unsupported_version
 from gitlab_ferry.effects.secrets import gitlab_credentials, s3_credentials, secret_value
 from gitlab_ferry.effects.services import Services
 from gitlab_ferry.gitlab import GitLabClient, ImportTarget, S3Object, errors
 from gitlab_ferry.gitlab.responses import Project
+from gitlab_ferry.gitlab_versions import Capability, GitLabInfo, maintainer_required
 from gitlab_ferry.reconcile.deletion import DeletionObservation
 from gitlab_ferry.reconcile.import_observation import (
     ExportSource,
@@ -37,36 +45,39 @@ from gitlab_ferry.reconcile.import_observation import (
     TrackerInfo,
 )
 from gitlab_ferry.reconcile.import_planner import ImportAction, Route
-from gitlab_ferry.reconcile.plan import Done, Failed, Outcome, Plan, Problem
+from gitlab_ferry.reconcile.plan import Done, Failed, Outcome, Plan, Problem, Reason
 from gitlab_ferry.states import ImportState
 
 
 @dataclass(frozen=True)
 class ImportSubject:
-    """A ProjectImport with its destination connection and resolved target path."""
+    """A ProjectImport with its destination connection, the destination GitLab's version and
+    the resolved target path."""
 
     namespace: str
     name: str
     spec: ProjectImportSpec
     connection: Connection
+    gitlab: GitLabInfo
     full_path: str
     export: ReferencedExport | None
-    approved_plan: str | None
+    annotations: Mapping[str, str]
+    #: A ``url``/``urlSecretRef`` source GitLab can fetch itself.
+    gitlab_can_fetch: bool = True
 
 
 class NamespacePaths:
-    """Full paths of namespaces by id (and of users' personal namespaces), cached: they
-    rarely change and every pass needs them."""
+    """Full paths of target namespaces as GitLab spells them, by id or path (and of users'
+    personal namespaces), cached: they rarely change and every pass needs them. Looking the
+    namespace up also finds a missing one before any archive is sent."""
 
     def __init__(self) -> None:
         self._paths: dict[tuple[str, str, str], str] = {}
 
     async def full_path(self, connection: Connection, spec: ProjectImportSpec) -> str:
-        if spec.namespace_path:
-            return spec.namespace_path.strip("/")
-        if isinstance(spec.namespace, str) and not spec.namespace.isdigit():
-            return spec.namespace.strip("/")
-        ref = spec.namespace_id or (int(spec.namespace) if spec.namespace is not None else None)
+        ref: int | str | None = spec.namespace_id or spec.namespace_path or spec.namespace
+        if isinstance(ref, str):
+            ref = int(ref) if ref.isdigit() else ref.strip("/")
         key = (connection.host, connection.identity, str(ref))
         if key not in self._paths:
             client = connection.client
@@ -86,19 +97,38 @@ async def resolve(
     """The destination connection, target path and referenced export, or why not."""
     metadata = body.get("metadata") or {}
     namespace, name = metadata.get("namespace", ""), metadata.get("name", "")
+    connection: Connection | None = None
     try:
         credentials = await gitlab_credentials(services.secrets, namespace, spec.gitlab)
         await services.policy.check(credentials.url)
         connection = services.clients.get(credentials)
+        gitlab = await connection.facts.info(connection.client)
+        if not gitlab.supported:
+            return unsupported_version(gitlab)
         full_path = f"{await namespaces.full_path(connection, spec)}/{spec.path}"
         export = None
         if spec.source.export_ref is not None:
             export = await read_export(services, namespace, spec.source.export_ref.name)
+        can_fetch = True
+        if spec.source.url is not None:
+            can_fetch = gitlab_can_fetch(spec.source.url)
+        elif spec.source.url_secret_ref is not None:
+            url = await secret_value(services.secrets, namespace, spec.source.url_secret_ref)
+            can_fetch = gitlab_can_fetch(url)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a condition
+        if connection is not None:
+            noticed(connection, exc)
         return problem_from(exc)
-    annotations = metadata.get("annotations") or {}
     return ImportSubject(
-        namespace, name, spec, connection, full_path, export, annotations.get(APPROVE_ANNOTATION)
+        namespace,
+        name,
+        spec,
+        connection,
+        gitlab,
+        full_path,
+        export,
+        dict(metadata.get("annotations") or {}),
+        can_fetch,
     )
 
 
@@ -143,7 +173,10 @@ async def observe(subject: ImportSubject, recorded: ProjectImportStatus) -> Impo
     base: dict[str, Any] = {
         "full_path": subject.full_path,
         "export": export,
-        "approved_plan": subject.approved_plan,
+        "approved_plan": subject.annotations.get(APPROVE_ANNOTATION),
+        "retry_request": subject.annotations.get(RETRY_ANNOTATION),
+        "gitlab": subject.gitlab,
+        "gitlab_can_fetch": subject.gitlab_can_fetch,
     }
     try:
         if subject.spec.relations:
@@ -185,6 +218,7 @@ async def observe(subject: ImportSubject, recorded: ProjectImportStatus) -> Impo
         ):
             candidates = await _overwrite_candidates(client, subject.full_path)
     except errors.GitLabError as exc:
+        noticed(subject.connection, exc)
         return ImportObservation(**base, problem=problem_from(exc))
     return ImportObservation(
         **base,
@@ -206,18 +240,19 @@ def _still_waiting(export: ExportSource | None, recorded: ProjectImportStatus) -
 async def observe_deletion(
     subject: ImportSubject, recorded: ProjectImportStatus
 ) -> DeletionObservation:
+    approved = subject.annotations.get(APPROVE_ANNOTATION)
     if recorded.project_id is None:
-        return DeletionObservation(approved_plan=subject.approved_plan)
+        return DeletionObservation(approved_plan=approved)
     try:
         project = await subject.connection.client.find_project(recorded.project_id)
     except errors.GitLabError as exc:
-        return DeletionObservation(approved_plan=subject.approved_plan, problem=problem_from(exc))
+        return DeletionObservation(approved_plan=approved, problem=problem_from(exc))
     return DeletionObservation(
         project_exists=project is not None,
         marked_for_deletion=bool(
             project and (project.marked_for_deletion_at or project.marked_for_deletion_on)
         ),
-        approved_plan=subject.approved_plan,
+        approved_plan=approved,
     )
 
 
@@ -227,13 +262,10 @@ async def claims(services: Services, subject: ImportSubject, plan: Plan) -> list
     overrides = subject.spec.gitlab.rate_limits
     wanted = [services.claim(subject.connection, Bucket.IMPORT, overrides)]
     export = subject.export
-    streams_from_gitlab = plan.params.get("route") == Route.STREAM.value or (
+    carried = plan.params.get("route") == Route.STREAM.value or (
         plan.action == ImportAction.IMPORT_RELATION
-        and export is not None
-        and export.source().location is not None
-        and export.spec.s3 is None
     )
-    if export is not None and streams_from_gitlab:
+    if export is not None and carried and export.source().location is ArtifactLocation.GITLAB:
         source = await export_connection(services, subject.namespace, export)
         wanted.append(
             services.claim(
@@ -295,7 +327,7 @@ async def import_project(services: Services, subject: ImportSubject, plan: Plan)
     try:
         status = await send
     except errors.GitLabError as exc:
-        return Failed(problem_from(exc, what="requesting the import"))
+        return request_failed(subject, exc, ROUTE_CAPABILITY.get(route))
     return Done({"import": status.model_dump(mode="json")})
 
 
@@ -310,7 +342,7 @@ async def _stream_import(services: Services, subject: ImportSubject, plan: Plan)
             status = await subject.connection.client.import_archive(archive.upload(), _target(plan))
             data = {"sha256": archive.sha256, "size": archive.seen}
     except Exception as exc:  # noqa: BLE001 - every failure becomes a condition
-        return Failed(problem_from(exc, what="streaming the archive"), sent=sent)
+        return request_failed(subject, exc, None, sent=sent, what="streaming the archive")
     return Done({"import": status.model_dump(mode="json"), **data})
 
 
@@ -328,7 +360,8 @@ async def import_relation(services: Services, subject: ImportSubject, plan: Plan
                 relation=str(plan.params["relation"]),
             )
     except Exception as exc:  # noqa: BLE001 - every failure becomes a condition
-        return Failed(problem_from(exc, what=f"re-importing {plan.params['relation']}"), sent=sent)
+        what = f"re-importing {plan.params['relation']}"
+        return request_failed(subject, exc, Capability.IMPORT_RELATION, sent=sent, what=what)
     return Done({"tracker": TrackerInfo(**tracker.model_dump())})
 
 
@@ -340,3 +373,64 @@ async def delete_project(subject: ImportSubject, plan: Plan) -> Outcome:
     except errors.GitLabError as exc:
         return Failed(problem_from(exc, what="deleting the project"))
     return Done()
+
+
+#: The capability each GitLab-side route needs.
+ROUTE_CAPABILITY = {
+    Route.REMOTE_URL: Capability.REMOTE_IMPORT,
+    Route.PRESIGNED_URL: Capability.REMOTE_IMPORT,
+    Route.S3: Capability.REMOTE_IMPORT_S3,
+}
+#: The destination's import endpoints (errors from other endpoints are the source's).
+_IMPORT_ENDPOINTS = frozenset({"import", "remote_import", "remote_import_s3", "relation_import"})
+
+
+def request_failed(
+    subject: ImportSubject,
+    exc: Exception,
+    capability: Capability | None,
+    *,
+    sent: bool = True,
+    what: str = "requesting the import",
+) -> Failed:
+    """The outcome of an import request that failed. A 404 for a route the GitLab version
+    should have means its feature flag is off: it is remembered, and since GitLab did
+    nothing, the next plan takes another route at once."""
+    if not isinstance(exc, errors.GitLabError) or exc.endpoint not in _IMPORT_ENDPOINTS:
+        noticed(subject.connection, exc)
+        return Failed(problem_from(exc, what=what), sent=sent)
+    if isinstance(exc, errors.EndpointUnavailable) and capability is not None:
+        subject.connection.facts.disable(capability)
+        gitlab = replace(subject.gitlab, disabled=subject.gitlab.disabled | {capability})
+        problem = Problem(
+            Reason.UNSUPPORTED_BY_GITLAB,
+            f"GitLab answered 404 for {capability}: {gitlab.why_not(capability)}; planning "
+            "another route",
+            transient=True,
+            retry_after=1.0,
+        )
+        return Failed(problem, sent=False)
+    noticed(subject.connection, exc)
+    problem = problem_from(exc, what="requesting the import")
+    if isinstance(exc, errors.NamespaceInvalid | errors.Forbidden):
+        problem = replace(problem, message=f"{problem.message}. {import_role_rule(subject.gitlab)}")
+    return Failed(problem, sent=True)
+
+
+def import_role_rule(gitlab: GitLabInfo) -> str:
+    """Who may import into a namespace on this GitLab version."""
+    if maintainer_required(gitlab.version):
+        return (
+            "GitLab 16.0 and later (also 15.11.1 and 15.10.5) import only for users with the "
+            "Maintainer or Owner role on the target namespace"
+        )
+    return (
+        f"{gitlab.describe()} imports for users who may create projects in the target "
+        "namespace (Developer or higher, as the group allows)"
+    )
+
+
+def noticed(connection: Connection, exc: Exception) -> None:
+    """A 404 for a whole route may mean GitLab was upgraded or moved: read its version again."""
+    if isinstance(exc, errors.RouteNotFound):
+        connection.facts.forget_version()

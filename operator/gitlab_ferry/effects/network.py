@@ -108,3 +108,22 @@ class HostPolicy:
             if reason is not None:
                 return f"{reason} ({address})"
         return None
+
+
+#: Host name suffixes that only resolve inside a Kubernetes cluster or on the local machine.
+_INTERNAL_SUFFIXES = (".svc", ".cluster.local", ".localhost", ".local", ".internal")
+
+
+def gitlab_can_fetch(url: str) -> bool:
+    """Whether GitLab can fetch ``url`` itself (remote-import): GitLab takes only https, and
+    a host that names a Service of the operator's cluster (a one-label name, ``*.svc``,
+    ``*.cluster.local``) means nothing to a GitLab outside it."""
+    parsed = httpx.URL(url)
+    host = (parsed.host or "").lower().rstrip(".")
+    if parsed.scheme != "https" or not host:
+        return False
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return "." in host and not host.endswith(_INTERNAL_SUFFIXES)
+    return True

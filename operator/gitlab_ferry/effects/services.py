@@ -59,6 +59,8 @@ class Services:
     clock: Clock
     limits: DefaultLimits
     on_bytes: Callable[[int], None]
+    #: Bytes per part when the operator uploads an archive to S3 itself.
+    s3_part_size: int = 16 * 1024**2
 
     def claim(
         self,

@@ -56,6 +56,10 @@ class TrackedArchive:
         """The archive as a multipart upload body (consumable once)."""
         return ArchiveUpload(filename=self.filename, chunks=self._counted(), size=self.size)
 
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The archive's bytes, counted and hashed on the way (consumable once)."""
+        return self._counted()
+
     @property
     def sha256(self) -> str:
         return self._hash.hexdigest()

@@ -26,6 +26,7 @@ from gitlab_ferry.gitlab.responses import (
     Project,
     RelationImportTracker,
     User,
+    Version,
 )
 from gitlab_ferry.gitlab.transport import (
     RequestObserver,
@@ -332,9 +333,13 @@ class GitLabClient:
 
     # -- lookups ------------------------------------------------------------------------------
 
-    async def project(self, project: ProjectRef) -> Project:
-        """``GET /projects/:id``; ``ProjectNotFound`` if absent or invisible."""
-        response = await self._call("project", "GET", f"projects/{encode_id(project)}")
+    async def project(self, project: ProjectRef, *, statistics: bool = False) -> Project:
+        """``GET /projects/:id``; ``ProjectNotFound`` if absent or invisible. ``statistics``
+        asks for the project's sizes (Reporter or higher)."""
+        params = {"statistics": "true"} if statistics else None
+        response = await self._call(
+            "project", "GET", f"projects/{encode_id(project)}", params=params
+        )
         return self._model("project", response, Project)
 
     async def find_project(self, project: ProjectRef) -> Project | None:
@@ -373,6 +378,11 @@ class GitLabClient:
         """``GET /namespaces/:id`` by id or full path."""
         response = await self._call("namespace", "GET", f"namespaces/{encode_id(namespace)}")
         return self._model("namespace", response, NamespaceRef)
+
+    async def version(self) -> Version:
+        """``GET /version``: the GitLab release this instance runs."""
+        response = await self._call("version", "GET", "version")
+        return self._model("version", response, Version)
 
     async def current_user(self) -> User:
         """``GET /user``: who the token belongs to."""

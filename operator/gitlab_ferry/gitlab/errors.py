@@ -62,6 +62,35 @@ class NamespaceInvalid(BadRequest):
     """400 ``Namespace is not valid``: no permission to create projects there."""
 
 
+class ExportTooLarge(BadRequest):
+    """400 ``The project size exceeds the export limit.``: the admin setting
+    ``max_export_size``."""
+
+
+class RemoteFileRejected(BadRequest):
+    """400 from remote-import or remote-import-s3: GitLab refused the archive's URL or object
+    before importing (its checks of the HEAD answer or of the S3 object)."""
+
+
+class RemoteFileTooLarge(RemoteFileRejected):
+    """400 ``Content length is too big``: over ``max_import_remote_file_size`` (10 GB on older
+    GitLab)."""
+
+
+class RemoteFileSizeUnknown(RemoteFileRejected):
+    """400 ``Content length is too small``: no valid ``Content-Length`` in the HEAD answer."""
+
+
+class RemoteFileContentType(RemoteFileRejected):
+    """400 ``Content type '...' not allowed``: not ``application/gzip``, ``application/x-tar``
+    or ``application/x-gzip``."""
+
+
+class RemoteFileUnreachable(RemoteFileRejected):
+    """400 ``... is blocked``, ``Failed to retrive headers``, ``File not found``: GitLab could
+    not (or may not) reach the archive."""
+
+
 class Unauthorized(HTTPStatusError):
     """401: no token, unknown, expired or revoked token."""
 
@@ -89,6 +118,11 @@ class ProjectNotFound(NotFound):
 
 class NamespaceNotFound(NotFound):
     """404 ``Namespace Not Found``."""
+
+
+class EndpointUnavailable(NotFound):
+    """404 ``Not Found`` from an endpoint that only some GitLab versions have, or that an
+    administrator turned off with its feature flag; the request changed nothing."""
 
 
 class ExportNotAvailable(NotFound):

@@ -66,6 +66,7 @@ ENDPOINTS = (
     "projects_search",
     "namespace",
     "user",
+    "version",
     "delete_project",
 )
 

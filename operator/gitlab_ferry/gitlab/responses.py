@@ -93,6 +93,30 @@ class NamespaceRef(GitLabModel):
     full_path: str
 
 
+class ProjectStatistics(GitLabModel):
+    """``statistics`` of ``GET /projects/:id?statistics=true`` (sizes in bytes); fields a
+    version lacks stay 0."""
+
+    storage_size: int = 0
+    repository_size: int = 0
+    wiki_size: int = 0
+    lfs_objects_size: int = 0
+    snippets_size: int = 0
+    uploads_size: int = 0
+
+    @property
+    def exported_size(self) -> int:
+        """The bytes an export archive carries, about: repository, wiki, LFS objects,
+        snippets and uploads (not CI artifacts, packages or the container registry)."""
+        return (
+            self.repository_size
+            + self.wiki_size
+            + self.lfs_objects_size
+            + self.snippets_size
+            + self.uploads_size
+        )
+
+
 class Project(GitLabModel):
     """``GET /projects/:id``: the fields the operator uses."""
 
@@ -107,10 +131,18 @@ class Project(GitLabModel):
     import_type: str | None = None
     marked_for_deletion_at: str | None = None
     marked_for_deletion_on: str | None = None
+    statistics: ProjectStatistics | None = None
 
     @property
     def import_state(self) -> ImportState:
         return parse_state(ImportState, self.import_status)
+
+
+class Version(GitLabModel):
+    """``GET /version``."""
+
+    version: str
+    revision: str | None = None
 
 
 class User(GitLabModel):

@@ -81,6 +81,38 @@ def _body_message(response: httpx.Response) -> tuple[str, str | None]:
     return response.reason_phrase, None
 
 
+#: Endpoints that only some GitLab versions have, or that a feature flag can turn off.
+OPTIONAL_ENDPOINTS = frozenset(
+    {"remote_import", "remote_import_s3", "relation_import", "relation_imports"}
+)
+
+#: GitLab's refusals of a remote archive (RemoteFileValidator, UrlBlocker, the S3 lookup).
+_REMOTE_REFUSALS: tuple[tuple[str, type[errors.RemoteFileRejected]], ...] = (
+    ("content length is too big", errors.RemoteFileTooLarge),
+    ("content length is too small", errors.RemoteFileSizeUnknown),
+    ("content type", errors.RemoteFileContentType),
+    ("is blocked", errors.RemoteFileUnreachable),
+    ("failed to retrive headers", errors.RemoteFileUnreachable),
+    ("file not found", errors.RemoteFileUnreachable),
+    ("failed to open", errors.RemoteFileUnreachable),
+)
+
+
+def _bad_request(message: str, endpoint: str, kwargs: dict[str, Any]) -> errors.GitLabError:
+    lowered = message.lower()
+    if "has already been taken" in lowered:
+        return errors.PathTaken(message, **kwargs)
+    if "namespace is not valid" in lowered:
+        return errors.NamespaceInvalid(message, **kwargs)
+    if "exceeds the export limit" in lowered:
+        return errors.ExportTooLarge(message, **kwargs)
+    if endpoint in ("remote_import", "remote_import_s3"):
+        for text, kind in _REMOTE_REFUSALS:
+            if text in lowered:
+                return kind(message, **kwargs)
+    return errors.BadRequest(message, **kwargs)
+
+
 def error_for(
     response: httpx.Response, endpoint: str, now: float, token: str
 ) -> errors.GitLabError:
@@ -100,11 +132,7 @@ def error_for(
         return errors.ServerError(message, **kwargs)
     lowered = message.lower()
     if status == 400:
-        if "has already been taken" in lowered:
-            return errors.PathTaken(message, **kwargs)
-        if "namespace is not valid" in lowered:
-            return errors.NamespaceInvalid(message, **kwargs)
-        return errors.BadRequest(message, **kwargs)
+        return _bad_request(message, endpoint, kwargs)
     if status == 401:
         return errors.Unauthorized(message, **kwargs)
     if status == 403:
@@ -112,7 +140,10 @@ def error_for(
             return errors.InsufficientScope(message, **kwargs)
         return errors.Forbidden(message, **kwargs)
     if status == 404:
-        if code is not None or "html" in response.headers.get("content-type", ""):
+        route_missing = code is not None or "html" in response.headers.get("content-type", "")
+        if endpoint in OPTIONAL_ENDPOINTS and (route_missing or lowered == "404 not found"):
+            return errors.EndpointUnavailable(message, **kwargs)
+        if route_missing:
             return errors.RouteNotFound(message, **kwargs)
         if "namespace not found" in lowered:
             return errors.NamespaceNotFound(message, **kwargs)

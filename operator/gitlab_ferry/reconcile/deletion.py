@@ -75,4 +75,5 @@ def plan_deletion(
         inputs=(project_id,),
         params={"project_id": project_id},
     )
-    return hold_for_approval(plan, spec.approval, observed.approved_plan, None)
+    what = f"deletes the project at {recorded.path_with_namespace} (id {project_id})"
+    return hold_for_approval(plan, spec.approval, observed.approved_plan, None, what=what)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from gitlab_ferry.api import ProjectExportSpec, ProjectExportStatus
 from gitlab_ferry.api.base import ArtifactLocation
+from gitlab_ferry.gitlab_versions import GitLabInfo
 from gitlab_ferry.reconcile.plan import Problem, stable_hash
 from gitlab_ferry.reconcile.timing import Polling, parse_time
 from gitlab_ferry.states import EXPORT_IN_FLIGHT, ExportState, parse_state
@@ -18,6 +20,8 @@ from gitlab_ferry.states import EXPORT_IN_FLIGHT, ExportState, parse_state
 
 class ExportAction:
     REQUEST = "RequestExport"
+    RELAY = "RelayToS3"
+    REPORT_REFUSAL = "ReportRefusal"
     AWAIT = "AwaitExport"
     UP_TO_DATE = "UpToDate"
     RETRY_LATER = "RetryLater"
@@ -46,10 +50,28 @@ class ExportPolicy:
     recheck: float = 300.0
 
 
+#: The largest object Amazon S3 takes in one PUT, which is how GitLab uploads an export.
+S3_SINGLE_UPLOAD_LIMIT = 5 * 1024**3
+
+
+class ExportRoute(StrEnum):
+    """How an archive leaves GitLab."""
+
+    #: GitLab keeps it (download links in status).
+    KEPT = "kept"
+    #: GitLab pushes it to the URL in ``spec.upload``.
+    UPLOAD = "upload"
+    #: GitLab pushes it to a pre-signed S3 URL.
+    S3 = "s3"
+    #: GitLab keeps it and the operator copies it to S3 in parts (past the single-PUT cap).
+    RELAY = "relay"
+
+
 @dataclass(frozen=True)
 class S3ObjectInfo:
     size: int | None = None
     etag: str | None = None
+    sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +89,15 @@ class ExportObservation:
     consumers_waiting: int = 0
     #: How long exports usually take on this GitLab, if known.
     expected_seconds: float | None = None
+    #: The source GitLab's version and what it was seen to lack.
+    gitlab: GitLabInfo = field(default_factory=GitLabInfo)
+    #: About how many bytes an export of the project carries (project statistics), when
+    #: the destination has a size limit and GitLab told.
+    exported_size: int | None = None
+    #: ``spec.upload``'s URL is a pre-signed S3 URL (S3's single-PUT cap applies).
+    upload_to_s3: bool = False
+    #: The value of the retry annotation (``RETRY_ANNOTATION``).
+    retry_request: str | None = None
     problem: Problem | None = None
 
     @property

@@ -12,16 +12,19 @@ from datetime import datetime, timedelta
 
 from gitlab_ferry.api import ProjectExportSpec, ProjectExportStatus, parse_duration
 from gitlab_ferry.api.base import ArtifactLocation
+from gitlab_ferry.reconcile import refusals
 from gitlab_ferry.reconcile.export_inputs import (
+    S3_SINGLE_UPLOAD_LIMIT,
     ExportAction,
     ExportObservation,
     ExportPolicy,
+    ExportRoute,
     S3ObjectInfo,
     destination,
     export_spec_hash,
     recorded_run,
 )
-from gitlab_ferry.reconcile.plan import Plan, Problem, Reason, Verdict
+from gitlab_ferry.reconcile.plan import Plan, Problem, Reason, Verdict, sentence
 from gitlab_ferry.reconcile.s3_keys import render_key
 from gitlab_ferry.reconcile.timing import (
     next_scheduled,
@@ -34,11 +37,6 @@ from gitlab_ferry.states import EXPORT_IN_FLIGHT, ExportState
 KIND = "ProjectExport"
 
 
-def _sentence(text: str) -> str:
-    """``text`` as a sentence, without lower-casing names such as GitLab or S3 keys."""
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
-
-
 class _Planner:
     def __init__(
         self,
@@ -49,8 +47,10 @@ class _Planner:
         policy: ExportPolicy,
         name: str,
         namespace: str,
+        generation: int | None = None,
     ) -> None:
         self.spec = spec
+        self.generation = generation
         self.recorded = recorded
         self.observed = observed
         self.now = now
@@ -69,6 +69,16 @@ class _Planner:
                 ExportAction.SUSPEND,
                 "spec.suspend is true, so nothing is sent to GitLab",
                 Verdict(False, Reason.SUSPENDED, "Suspended by spec.suspend."),
+            )
+        refusal = refusals.standing(
+            self.recorded.refusal, self.generation, self.observed.retry_request
+        )
+        if refusal is not None:
+            return self._plan(
+                ExportAction.REPORT_REFUSAL,
+                refusals.explain("the export request"),
+                refusals.verdict(refusal),
+                inputs=(refusal.reason, refusal.at),
             )
         state = self.observed.state
         if state is ExportState.UNKNOWN:
@@ -113,6 +123,8 @@ class _Planner:
             reason = Reason.SCHEDULED if state is ExportState.QUEUED else Reason.EXPORTING
             return self._await(f"GitLab is exporting the project ({state})", reason, elapsed)
         if state is ExportState.FINISHED:
+            if self.recorded.route == ExportRoute.RELAY:
+                return self._relay()
             if destination(self.spec) is ArtifactLocation.S3 and self.observed.uploaded is None:
                 key = self.recorded.destination_key or "(unknown key)"
                 bucket = self.spec.s3.bucket if self.spec.s3 else "?"
@@ -178,7 +190,7 @@ class _Planner:
                 ExportAction.RETRY_LATER,
                 f"{what}; retrying (attempt {self.run.attempts + 1} of "
                 f"{self.policy.max_attempts}) after a pause",
-                Verdict(False, reason, f"{_sentence(what)} Retrying.", final=False),
+                Verdict(False, reason, f"{sentence(what)} Retrying.", final=False),
                 requeue_after=self.policy.retry_delay,
                 inputs=(self.hash, self.run.attempts),
             )
@@ -186,7 +198,7 @@ class _Planner:
             ExportAction.REPORT_FAILURE,
             f"{what}, after {self.run.attempts} attempts; a spec change or the next "
             "scheduled run starts over",
-            Verdict(False, reason, _sentence(what)),
+            Verdict(False, reason, sentence(what)),
             requeue_after=self._seconds_to_next_run(),
             inputs=(self.hash, self.run.attempts),
         )
@@ -231,18 +243,74 @@ class _Planner:
         )
 
     def _up_to_date(self, why: str) -> Plan:
-        where = {
-            ArtifactLocation.GITLAB: "kept on GitLab (download links in status.links)",
-            ArtifactLocation.UPLOAD: "uploaded to the URL in spec.upload",
-            ArtifactLocation.S3: "uploaded to S3",
-        }[destination(self.spec)]
+        where = destination(self.spec)
+        if where is ArtifactLocation.UPLOAD:
+            verdict = Verdict(
+                True,
+                Reason.UPLOAD_UNCONFIRMED,
+                "The export finished and GitLab was to push it to the URL in spec.upload; "
+                "whether that push succeeded cannot be confirmed (GitLab reports finished "
+                "even when it fails, and the URL cannot be read back).",
+            )
+        else:
+            kept = where is ArtifactLocation.GITLAB
+            place = "kept on GitLab (download links in status.links)" if kept else "in S3"
+            verdict = Verdict(
+                True, Reason.FINISHED, f"The export finished; the archive is {place}."
+            )
         return self._plan(
             ExportAction.UP_TO_DATE,
-            f"{why}; the archive is {where}",
-            Verdict(True, Reason.FINISHED, f"The export finished; the archive is {where}."),
+            f"{why}; {verdict.message[:1].lower()}{verdict.message[1:].rstrip('.')}",
+            verdict,
             requeue_after=self._seconds_to_next_run(),
             inputs=(self.hash, self.recorded.started_at),
         )
+
+    def _relay(self) -> Plan:
+        key = self.recorded.destination_key or "(unknown key)"
+        bucket = self.spec.s3.bucket if self.spec.s3 else "?"
+        return self._plan(
+            ExportAction.RELAY,
+            f"GitLab finished the export; copy it to s3://{bucket}/{key} in parts, since S3 "
+            "takes at most 5 GiB in one upload",
+            Verdict(False, Reason.EXPORTING, "Copying the archive from GitLab to S3."),
+            requeue_after=self.policy.polling.initial,
+            mutating=True,
+            inputs=(self.hash, self.recorded.started_at),
+            params={"s3_key": key},
+        )
+
+    def _route(self) -> ExportRoute | Plan:
+        """How the archive will leave GitLab, or the plan that stops because it cannot."""
+        where = destination(self.spec)
+        size = self.observed.exported_size
+        too_big = size is not None and size > S3_SINGLE_UPLOAD_LIMIT
+        if where is ArtifactLocation.S3:
+            # A missing upload may be S3 refusing a single large PUT: copy in parts then.
+            failed = self._ready_reason() == Reason.UPLOAD_MISSING and self.run.same_spec
+            return ExportRoute.RELAY if too_big or failed else ExportRoute.S3
+        if where is ArtifactLocation.UPLOAD:
+            if too_big and self.observed.upload_to_s3:
+                gib = (size or 0) / 1024**3
+                message = (
+                    f"The project is about {gib:.1f} GiB; GitLab uploads an export in one "
+                    "PUT and S3 takes at most 5 GiB that way (GitLab would still report "
+                    "finished). Use spec.s3 instead of spec.upload: the operator then copies "
+                    "the archive to S3 in parts."
+                )
+                return self._plan(
+                    ExportAction.BLOCKED,
+                    "the archive would exceed S3's single-upload limit",
+                    Verdict(False, Reason.S3_UPLOAD_TOO_LARGE, message),
+                    requeue_after=self.policy.recheck,
+                    inputs=(Reason.S3_UPLOAD_TOO_LARGE, self.hash),
+                )
+            return ExportRoute.UPLOAD
+        return ExportRoute.KEPT
+
+    def _ready_reason(self) -> str | None:
+        ready = next((c for c in self.recorded.conditions if c.type == "Ready"), None)
+        return ready.reason if ready else None
 
     def _drift_or_up_to_date(self) -> Plan:
         due = self.next_export_at()
@@ -269,9 +337,16 @@ class _Planner:
                 Verdict(True, Reason.FINISHED, "Holding the archive for ProjectImports."),
                 requeue_after=self.policy.polling.maximum,
             )
+        route = self._route()
+        if isinstance(route, Plan):
+            return route
         retry = self.run.same_spec and not self.run.succeeded and not new_run
         attempt = self.run.attempts + 1 if retry else 1
-        params: dict[str, object] = {"attempt": attempt, "spec_hash": self.hash}
+        params: dict[str, object] = {
+            "attempt": attempt,
+            "spec_hash": self.hash,
+            "route": route.value,
+        }
         if self.spec.s3 is not None:
             params["s3_key"] = render_key(
                 self.spec.s3.key,
@@ -280,9 +355,10 @@ class _Planner:
                 project=str(self.spec.project),
                 now=self.now,
             )
+        relayed = ", to be copied to S3 in parts" if route is ExportRoute.RELAY else ""
         return self._plan(
             ExportAction.REQUEST,
-            f"{why}, so request a new export",
+            f"{why}, so request a new export{relayed}",
             Verdict(False, verdict_reason, "Export requested from GitLab."),
             requeue_after=self.policy.polling.next_delay(0.0, self.observed.expected_seconds),
             mutating=True,
@@ -362,9 +438,13 @@ def plan_export(
     *,
     name: str = "",
     namespace: str = "",
+    generation: int | None = None,
 ) -> Plan:
     """The one next action for a ProjectExport, and why."""
-    return _Planner(spec, recorded, observed, now, policy or ExportPolicy(), name, namespace).plan()
+    planner = _Planner(
+        spec, recorded, observed, now, policy or ExportPolicy(), name, namespace, generation
+    )
+    return planner.plan()
 
 
 def next_export_at(

@@ -12,6 +12,7 @@ from datetime import datetime
 from gitlab_ferry.api import ProjectExportSpec, ProjectExportStatus
 from gitlab_ferry.api.base import Artifact
 from gitlab_ferry.api.project_export import ExportLinks
+from gitlab_ferry.reconcile import refusals
 from gitlab_ferry.reconcile.conditions import (
     applying_record,
     conditions,
@@ -21,6 +22,7 @@ from gitlab_ferry.reconcile.conditions import (
 from gitlab_ferry.reconcile.export_planner import (
     ExportAction,
     ExportObservation,
+    S3ObjectInfo,
     destination,
     export_spec_hash,
     next_export_at,
@@ -32,14 +34,17 @@ from gitlab_ferry.reconcile.timing import EXPORT_RETENTION, parse_time, rfc3339
 def begin_export(
     spec: ProjectExportSpec, recorded: ProjectExportStatus, plan: Plan, now: datetime
 ) -> ProjectExportStatus:
-    """The status to write before ``plan`` (a RequestExport) is sent to GitLab."""
+    """The status to write before ``plan`` (a RequestExport or RelayToS3) is applied."""
     status = recorded.model_copy(deep=True)
     status.plan = applying_record(plan, now)
+    if plan.action == ExportAction.RELAY:
+        return status
     status.started_at = rfc3339(now)
     status.finished_at = None
     status.spec_hash = str(plan.params["spec_hash"])
     status.attempts = int(plan.params["attempt"])
     status.destination_key = str(plan.params["s3_key"]) if spec.s3 else None
+    status.route = str(plan.params["route"])
     # The request deletes this user's previous archive on GitLab: no more download links.
     status.links = None
     return status
@@ -62,12 +67,22 @@ def record_export(
         status.path_with_namespace = observed.path_with_namespace or status.path_with_namespace
     concluding = _run_open(status) and status.spec_hash == export_spec_hash(spec)
     if plan.action == ExportAction.UP_TO_DATE and concluding:
-        _conclude_success(status, spec, observed, now)
+        _conclude_success(status, spec, observed.uploaded, observed, now)
+    elif plan.action == ExportAction.RELAY and isinstance(outcome, Done) and concluding:
+        copied = outcome.data.get("copied")
+        _conclude_success(
+            status, spec, copied if isinstance(copied, S3ObjectInfo) else None, observed, now
+        )
     elif plan.action in (ExportAction.RETRY_LATER, ExportAction.REPORT_FAILURE) and concluding:
         status.finished_at = rfc3339(now)
     if isinstance(outcome, Done) and plan.action == ExportAction.REQUEST:
         status.export_status = outcome.data.get("export_status", status.export_status)
     status.next_export_at = next_export_at(spec, status, now)
+    if observed.gitlab.version is not None:
+        status.gitlab_version = str(observed.gitlab.version)
+    status.refusal = refusals.recorded(
+        plan, outcome, recorded.refusal, generation, observed.retry_request, now
+    )
     verdict = verdict_of(plan, outcome)
     status.plan = plan_record(plan, outcome, recorded.plan, now)
     status.conditions = conditions(verdict, recorded.conditions, generation, now)
@@ -90,10 +105,10 @@ def _run_open(status: ProjectExportStatus) -> bool:
 def _conclude_success(
     status: ProjectExportStatus,
     spec: ProjectExportSpec,
+    uploaded: S3ObjectInfo | None,
     observed: ExportObservation,
     now: datetime,
 ) -> None:
-    uploaded = observed.uploaded
     status.artifact = Artifact(
         location=destination(spec),
         bucket=spec.s3.bucket if spec.s3 else None,
@@ -101,6 +116,7 @@ def _conclude_success(
         region=spec.s3.region if spec.s3 else None,
         size=uploaded.size if uploaded else None,
         etag=uploaded.etag if uploaded else None,
+        sha256=uploaded.sha256 if uploaded else None,
         created_at=rfc3339(now),
     )
     status.finished_at = rfc3339(now)

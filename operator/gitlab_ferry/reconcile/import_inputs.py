@@ -1,17 +1,23 @@
 """What the ProjectImport planners decide with (reconcile layer): their policy, the routes an
-archive can take to GitLab, the parameters every route sends, and when a failure is worth
-retrying. Plain data and pure functions; no I/O.
+archive can take to the GitLab version at hand, the parameters every route sends, where a
+project must land, and when a failure is worth retrying. Plain data and pure functions; no I/O.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from gitlab_ferry.api import ProjectImportSpec, ProjectImportStatus
 from gitlab_ferry.api.base import ArtifactLocation
+from gitlab_ferry.gitlab_versions import Capability, GitLabInfo
+from gitlab_ferry.reconcile.import_observation import ExportSource
 from gitlab_ferry.reconcile.timing import Polling
+
+#: The suffix of the temporary path of an overwriting import.
+_OVERWRITE_TEMPORARY = re.compile(r"-[0-9a-f]{32}")
 
 
 class Route(StrEnum):
@@ -43,25 +49,98 @@ class ImportPolicy:
     adoption_window: float = 600.0
 
 
-def route_for(spec: ProjectImportSpec, export_location: ArtifactLocation | None) -> Route:
+@dataclass(frozen=True)
+class RouteChoice:
+    """The route an import takes, and the sentence that says why."""
+
+    route: Route
+    why: str
+
+
+def route_for(
+    spec: ProjectImportSpec,
+    export: ExportSource | None,
+    gitlab: GitLabInfo,
+    gitlab_can_fetch: bool,
+) -> RouteChoice:
+    """The best route the destination GitLab offers for the spec's source. Streaming into
+    ``POST /projects/import``, which every version has, is the fallback for the rest.
+
+    ``gitlab_can_fetch``: a ``url``/``urlSecretRef`` source is a public https URL.
+    """
+    remote = gitlab.usable(Capability.REMOTE_IMPORT)
+    no_remote = gitlab.why_not(Capability.REMOTE_IMPORT)
     source = spec.source
     if source.export_ref is not None:
-        return Route.PRESIGNED_URL if export_location is ArtifactLocation.S3 else Route.STREAM
+        if export is None or export.location is not ArtifactLocation.S3:
+            return RouteChoice(Route.STREAM, "the archive is kept on the source GitLab")
+        if not export.in_aws:
+            return RouteChoice(
+                Route.STREAM,
+                "the archive is in S3-compatible storage GitLab may not reach, so the "
+                "operator carries it",
+            )
+        if remote:
+            return RouteChoice(Route.PRESIGNED_URL, "GitLab pulls the archive from S3")
+        return RouteChoice(Route.STREAM, f"{no_remote}, so the operator carries the archive")
     if source.s3 is not None:
-        return Route.S3
-    return Route.REMOTE_URL
+        if source.s3.endpoint:
+            return RouteChoice(
+                Route.STREAM,
+                "remote-import-s3 reads only AWS S3, so the operator carries the archive "
+                "from the S3-compatible endpoint",
+            )
+        if gitlab.usable(Capability.REMOTE_IMPORT_S3):
+            return RouteChoice(Route.S3, "GitLab reads the archive from S3")
+        no_s3 = gitlab.why_not(Capability.REMOTE_IMPORT_S3)
+        if remote:
+            return RouteChoice(
+                Route.PRESIGNED_URL, f"{no_s3}, so GitLab pulls it through a pre-signed URL"
+            )
+        return RouteChoice(Route.STREAM, f"{no_s3} and {no_remote}, so the operator carries it")
+    if not gitlab_can_fetch:
+        return RouteChoice(
+            Route.STREAM,
+            "GitLab fetches only public https URLs, so the operator carries the archive",
+        )
+    if remote:
+        return RouteChoice(Route.REMOTE_URL, "GitLab fetches the archive from the URL")
+    return RouteChoice(Route.STREAM, f"{no_remote}, so the operator carries the archive")
 
 
-def target_params(spec: ProjectImportSpec) -> dict[str, Any]:
-    """The parameters every import route passes to GitLab about the new project."""
+def target_params(spec: ProjectImportSpec, gitlab: GitLabInfo) -> dict[str, Any]:
+    """The parameters every import route passes to GitLab about the new project. GitLab
+    before 18.7 ignores ``namespace_id`` and ``namespace_path`` (the project would land in
+    the token user's namespace), so there the namespace travels as ``namespace``, which
+    every version reads as an id or a full path."""
+    if gitlab.usable(Capability.NAMESPACE_ID_PARAMS):
+        namespace: dict[str, Any] = {
+            "namespace": spec.namespace,
+            "namespace_id": spec.namespace_id,
+            "namespace_path": spec.namespace_path,
+        }
+    else:
+        chosen = spec.namespace_id or spec.namespace_path or spec.namespace
+        namespace = {"namespace": chosen, "namespace_id": None, "namespace_path": None}
     return {
         "path": spec.path,
         "name": spec.name,
-        "namespace": spec.namespace,
-        "namespace_id": spec.namespace_id,
-        "namespace_path": spec.namespace_path,
+        **namespace,
         "override_params": dict(spec.override_params or {}),
     }
+
+
+def landing_mismatch(expected: str | None, actual: str, *, in_flight: bool) -> bool:
+    """Whether GitLab put the project somewhere other than ``expected`` (a full path). While
+    an overwrite runs, GitLab keeps the new project at ``<path>-<32 hex>`` beside the old
+    one."""
+    if expected is None:
+        return False
+    wanted, seen = expected.lower(), actual.lower()
+    if seen == wanted:
+        return False
+    temporary = seen.startswith(wanted) and _OVERWRITE_TEMPORARY.fullmatch(seen[len(wanted) :])
+    return not (in_flight and temporary)
 
 
 def retry_wanted(recorded: ProjectImportStatus, generation: int | None) -> bool:

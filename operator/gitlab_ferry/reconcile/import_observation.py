@@ -6,10 +6,11 @@ consumed by the import, relation and deletion planners. Pure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gitlab_ferry.api.base import ArtifactLocation
+from gitlab_ferry.gitlab_versions import GitLabInfo
 from gitlab_ferry.reconcile.plan import Problem
 from gitlab_ferry.states import ImportState, RelationImportState, parse_state
 
@@ -81,6 +82,8 @@ class ExportSource:
     message: str = ""
     #: Identifies the archive (the export's artifact timestamp), so a retry can tell a new one.
     archive: str | None = None
+    #: The archive is in AWS S3 itself (no custom endpoint), where GitLab can pull it from.
+    in_aws: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,4 +106,10 @@ class ImportObservation:
     approved_plan: str | None = None
     #: How long imports usually take on this GitLab, if known.
     expected_seconds: float | None = None
+    #: The destination GitLab's version and what it was seen to lack.
+    gitlab: GitLabInfo = field(default_factory=GitLabInfo)
+    #: A ``url``/``urlSecretRef`` source is a public https URL that GitLab can fetch itself.
+    gitlab_can_fetch: bool = True
+    #: The value of the retry annotation (``RETRY_ANNOTATION``).
+    retry_request: str | None = None
     problem: Problem | None = None

@@ -15,15 +15,17 @@ from typing import Any
 from gitlab_ferry.api import ProjectImportSpec, ProjectImportStatus, parse_duration
 from gitlab_ferry.api.base import APPROVE_ANNOTATION, PlanPhase
 from gitlab_ferry.api.project_import import Approval
+from gitlab_ferry.reconcile import refusals
 from gitlab_ferry.reconcile.import_inputs import (
     ImportPolicy,
     Route,
+    landing_mismatch,
     retry_wanted,
     route_for,
     target_params,
 )
 from gitlab_ferry.reconcile.import_observation import ImportObservation, ProjectInfo
-from gitlab_ferry.reconcile.plan import Plan, Problem, Reason, Verdict, stable_hash
+from gitlab_ferry.reconcile.plan import Plan, Problem, Reason, Verdict, sentence, stable_hash
 from gitlab_ferry.reconcile.timing import parse_time, seconds_between
 from gitlab_ferry.states import IMPORT_IN_FLIGHT, ImportState
 
@@ -38,6 +40,9 @@ class ImportAction:
     REPORT_FAILURE = "ReportFailure"
     WAIT_FOR_EXPORT = "WaitForExport"
     REPORT_PATH_TAKEN = "ReportPathTaken"
+    REPORT_REFUSAL = "ReportRefusal"
+    REPORT_WRONG_NAMESPACE = "ReportWrongNamespace"
+    UNSUPPORTED = "Unsupported"
     IMPORT_RELATION = "ImportRelation"
     ADOPT_RELATION = "AdoptRelationImport"
     AWAIT_RELATION = "AwaitRelationImport"
@@ -48,10 +53,16 @@ class ImportAction:
 
 
 def hold_for_approval(
-    plan: Plan, approval: Approval, approved_plan: str | None, recheck: float | None
+    plan: Plan,
+    approval: Approval,
+    approved_plan: str | None,
+    recheck: float | None,
+    *,
+    what: str,
 ) -> Plan:
     """A destructive plan waits for approval of its id when ``approval: Manual``; it is
-    planned again every ``recheck`` seconds, so what it shows follows GitLab."""
+    planned again every ``recheck`` seconds, so what it shows follows GitLab. ``what`` says
+    what it destroys (the full path and id of the project)."""
     if not plan.destructive or approval is Approval.AUTO or approved_plan == plan.id:
         return plan
     return Plan(
@@ -61,7 +72,7 @@ def hold_for_approval(
         verdict=Verdict(
             False,
             Reason.AWAITING_APPROVAL,
-            f"Plan {plan.id} ({plan.action}) is destructive: approve it with kubectl annotate "
+            f"Plan {plan.id} ({plan.action}) {what}: approve it with kubectl annotate "
             f"--overwrite <object> {APPROVE_ANNOTATION}={plan.id}",
         ),
         requeue_after=recheck,
@@ -103,6 +114,16 @@ class ImportPlanner:
                 ImportAction.SUSPEND,
                 "spec.suspend is true, so nothing is sent to GitLab",
                 Verdict(False, Reason.SUSPENDED, "Suspended by spec.suspend."),
+            )
+        refusal = refusals.standing(
+            self.recorded.refusal, self.generation, self.observed.retry_request
+        )
+        if refusal is not None:
+            return self.make(
+                ImportAction.REPORT_REFUSAL,
+                refusals.explain("the import request"),
+                refusals.verdict(refusal),
+                inputs=(refusal.reason, refusal.at),
             )
         return self.plan_body()
 
@@ -205,7 +226,10 @@ class ImportPlanner:
             )
         info = self.observed.tracked
         elapsed = seconds_between(parse_time(self.recorded.started_at), self.now)
-        if info.state in IMPORT_IN_FLIGHT:
+        in_flight = info.state in IMPORT_IN_FLIGHT
+        if landing_mismatch(self.observed.full_path, info.path_with_namespace, in_flight=in_flight):
+            return self.wrong_namespace(info.project_id, info.path_with_namespace)
+        if in_flight:
             if elapsed > self.timeout.total_seconds():
                 return self.failure(
                     Reason.TIMED_OUT,
@@ -295,45 +319,72 @@ class ImportPlanner:
     def import_request(
         self, why: str, *, overwrite: bool = False, replaces: int | None = None
     ) -> Plan:
-        export = self.observed.export
-        route = route_for(self.spec, export.location if export else None)
+        observed = self.observed
+        export = observed.export
+        choice = route_for(self.spec, export, observed.gitlab, observed.gitlab_can_fetch)
         attempt = self.recorded.attempts + 1
         destructive = replaces is not None
+        target = target_params(self.spec, observed.gitlab)
+        replacing = f"; it replaces {observed.full_path} (id {replaces})" if destructive else ""
         plan = self.make(
             ImportAction.IMPORT,
-            f"{why}, so import it ({route.value})",
-            Verdict(False, Reason.SCHEDULED, "Import requested from GitLab."),
-            requeue_after=self.policy.polling.next_delay(0.0, self.observed.expected_seconds),
+            f"{why}, so import it into {observed.full_path} by {choice.route.value}: {choice.why}",
+            Verdict(False, Reason.SCHEDULED, f"Import requested from GitLab{replacing}."),
+            requeue_after=self.policy.polling.next_delay(0.0, observed.expected_seconds),
             mutating=True,
             destructive=destructive,
             inputs=(
-                route.value,
-                self.observed.full_path,
+                choice.route.value,
+                observed.full_path,
                 overwrite,
                 replaces,
                 attempt,
                 export.archive if export else None,
                 # Everything the request sends: a changed spec is another plan.
-                stable_hash(
-                    {
-                        "target": target_params(self.spec),
-                        "source": self.spec.source.model_dump(mode="json"),
-                    }
-                ),
+                stable_hash({"target": target, "source": self.spec.source.model_dump(mode="json")}),
             ),
             params={
-                "route": route.value,
+                "route": choice.route.value,
                 "overwrite": overwrite,
                 "replaces": replaces,
                 "attempt": attempt,
-                **target_params(self.spec),
+                **target,
             },
         )
-        return self.hold_for_approval(plan)
+        return self.hold_for_approval(
+            plan, what=f"replaces the project at {observed.full_path} (id {replaces})"
+        )
 
-    def hold_for_approval(self, plan: Plan) -> Plan:
+    def wrong_namespace(self, project_id: int, actual: str) -> Plan:
+        """GitLab put the project somewhere else: never Ready, and nothing more is done."""
+        message = (
+            f"GitLab imported the project at {actual} (id {project_id}), not at "
+            f"{self.observed.full_path}, so nothing more is done. Move that project to "
+            f"{self.observed.full_path} on GitLab (this object follows its id), or delete it "
+            "(this object then imports again)."
+        )
+        return self.make(
+            ImportAction.REPORT_WRONG_NAMESPACE,
+            f"the imported project is at {actual}, not at {self.observed.full_path}; looking "
+            "again later in case it was moved or deleted",
+            Verdict(False, Reason.WRONG_NAMESPACE, message),
+            requeue_after=self.policy.recheck,
+            inputs=(project_id, actual),
+        )
+
+    def unsupported(self, what: str) -> Plan:
+        gitlab = self.observed.gitlab
+        return self.make(
+            ImportAction.UNSUPPORTED,
+            f"{gitlab.describe()}: {what}",
+            Verdict(False, Reason.UNSUPPORTED_BY_GITLAB, sentence(f"{gitlab.describe()}: {what}")),
+            requeue_after=self.policy.recheck,
+            inputs=(str(gitlab.version), what),
+        )
+
+    def hold_for_approval(self, plan: Plan, *, what: str) -> Plan:
         return hold_for_approval(
-            plan, self.spec.approval, self.observed.approved_plan, self.policy.recheck
+            plan, self.spec.approval, self.observed.approved_plan, self.policy.recheck, what=what
         )
 
     def failure(self, reason: Reason, message: str) -> Plan:

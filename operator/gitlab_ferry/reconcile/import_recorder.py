@@ -13,15 +13,17 @@ from typing import Any
 from gitlab_ferry.api import ProjectImportStatus
 from gitlab_ferry.api.base import PlanPhase
 from gitlab_ferry.api.project_import import FailedRelation, RelationImport
+from gitlab_ferry.reconcile import refusals
 from gitlab_ferry.reconcile.conditions import (
     applying_record,
     conditions,
     plan_record,
     verdict_of,
 )
+from gitlab_ferry.reconcile.import_inputs import landing_mismatch
 from gitlab_ferry.reconcile.import_observation import ImportObservation, TrackerInfo
 from gitlab_ferry.reconcile.import_planner import ImportAction
-from gitlab_ferry.reconcile.plan import Done, Outcome, Plan
+from gitlab_ferry.reconcile.plan import Done, Outcome, Plan, Reason, Verdict
 from gitlab_ferry.reconcile.timing import parse_time, rfc3339
 
 
@@ -43,6 +45,8 @@ def begin(recorded: ProjectImportStatus, plan: Plan, now: datetime) -> ProjectIm
         status.source_size = None
         status.failure_generation = None
         status.replaced_project_id = plan.params.get("replaces")
+        status.route = plan.params.get("route")
+        status.import_type = None
     elif plan.action == ImportAction.IMPORT_RELATION:
         status.attempts += 1
         status.started_at = status.started_at or rfc3339(now)
@@ -58,6 +62,7 @@ def _copy_import_fields(status: ProjectImportStatus, body: dict[str, Any]) -> No
     if body.get("path_with_namespace"):
         status.path_with_namespace = body["path_with_namespace"]
     status.import_status = body.get("import_status", status.import_status)
+    status.import_type = body.get("import_type", status.import_type)
     status.import_error = body.get("import_error")
     status.correlation_id = body.get("correlation_id", status.correlation_id)
     status.failed_relations = [
@@ -105,6 +110,7 @@ def record_import(
                 "id": tracked.project_id,
                 "path_with_namespace": tracked.path_with_namespace,
                 "import_status": tracked.import_status,
+                "import_type": tracked.import_type,
                 "import_error": tracked.import_error,
                 "correlation_id": tracked.correlation_id,
                 "failed_relations": list(tracked.failed_relations),
@@ -147,6 +153,23 @@ def record_import(
         if plan.action == ImportAction.REPORT_FAILURE:
             status.failure_generation = generation
     verdict = verdict_of(plan, outcome)
+    if (
+        plan.action == ImportAction.IMPORT
+        and isinstance(outcome, Done)
+        and status.path_with_namespace
+        and landing_mismatch(observed.full_path, status.path_with_namespace, in_flight=True)
+    ):
+        verdict = Verdict(
+            False,
+            Reason.WRONG_NAMESPACE,
+            f"GitLab accepted the import at {status.path_with_namespace}, not at "
+            f"{observed.full_path}.",
+        )
+    if observed.gitlab.version is not None:
+        status.gitlab_version = str(observed.gitlab.version)
+    status.refusal = refusals.recorded(
+        plan, outcome, recorded.refusal, generation, observed.retry_request, now
+    )
     status.plan = plan_record(plan, outcome, recorded.plan, now)
     status.conditions = conditions(verdict, recorded.conditions, generation, now)
     status.observed_generation = generation

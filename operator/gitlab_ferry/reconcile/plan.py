@@ -46,6 +46,19 @@ class Reason(StrEnum):
     SUSPENDED = "Suspended"
     RELATION_IMPORT_FAILED = "RelationImportFailed"
     DELETING = "Deleting"
+    UNSUPPORTED_BY_GITLAB = "UnsupportedByGitLab"
+    WRONG_NAMESPACE = "WrongNamespace"
+    UPLOAD_UNCONFIRMED = "UploadUnconfirmed"
+    #: GitLab refused a request for a limit or rule it documents (see ``REFUSALS``), or could
+    #: not reach the archive's URL.
+    IMPORT_TOO_LARGE = "ImportTooLarge"
+    EXPORT_TOO_LARGE = "ExportTooLarge"
+    REMOTE_FILE_TOO_LARGE = "RemoteFileTooLarge"
+    REMOTE_FILE_SIZE_UNKNOWN = "RemoteFileSizeUnknown"
+    REMOTE_FILE_CONTENT_TYPE = "RemoteFileContentType"
+    REMOTE_FILE_UNREACHABLE = "RemoteFileUnreachable"
+    S3_UPLOAD_TOO_LARGE = "S3UploadTooLarge"
+    REFUSED_BY_GITLAB = "RefusedByGitLab"
 
 
 #: Reasons that need a person (a spec, Secret or GitLab change) rather than time.
@@ -63,6 +76,33 @@ STALLED_REASONS = frozenset(
         Reason.HOST_NOT_ALLOWED,
         Reason.EXPORT_NOT_FOUND,
         Reason.RELATION_IMPORT_FAILED,
+        Reason.UNSUPPORTED_BY_GITLAB,
+        Reason.WRONG_NAMESPACE,
+        Reason.IMPORT_TOO_LARGE,
+        Reason.EXPORT_TOO_LARGE,
+        Reason.REMOTE_FILE_TOO_LARGE,
+        Reason.REMOTE_FILE_SIZE_UNKNOWN,
+        Reason.REMOTE_FILE_CONTENT_TYPE,
+        Reason.REMOTE_FILE_UNREACHABLE,
+        Reason.S3_UPLOAD_TOO_LARGE,
+        Reason.REFUSED_BY_GITLAB,
+    }
+)
+
+#: Refusals GitLab documents for a request's content or for what the instance offers: the
+#: same request would be refused again, and sending it can cost much (an archive streamed
+#: again, an export POST that deletes the archive GitLab kept). Problems a changed Secret or
+#: a changed GitLab fixes (a token, a role, a missing namespace) are rechecked instead.
+REFUSALS = frozenset(
+    {
+        Reason.IMPORT_TOO_LARGE,
+        Reason.EXPORT_TOO_LARGE,
+        Reason.REMOTE_FILE_TOO_LARGE,
+        Reason.REMOTE_FILE_SIZE_UNKNOWN,
+        Reason.REMOTE_FILE_CONTENT_TYPE,
+        Reason.S3_UPLOAD_TOO_LARGE,
+        Reason.UNSUPPORTED_BY_GITLAB,
+        Reason.REFUSED_BY_GITLAB,
     }
 )
 
@@ -156,6 +196,17 @@ class Failed:
 
 
 Outcome = Done | Throttled | Failed
+
+
+def refused(problem: Problem) -> bool:
+    """Whether a failed request is a refusal that sending it again cannot change: recorded,
+    and not repeated until the spec changes or the user asks (``RETRY_ANNOTATION``)."""
+    return not problem.transient and problem.reason in REFUSALS
+
+
+def sentence(text: str) -> str:
+    """``text`` as a sentence, without lower-casing names such as GitLab or S3 keys."""
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
 def stable_hash(value: Any) -> str:

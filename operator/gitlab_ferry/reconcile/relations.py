@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from gitlab_ferry.api.project_import import RelationImport
+from gitlab_ferry.gitlab_versions import Capability
 from gitlab_ferry.reconcile.import_observation import TrackerInfo
 from gitlab_ferry.reconcile.import_planner import ImportAction, ImportPlanner
 from gitlab_ferry.reconcile.plan import Plan, Reason, Verdict
@@ -19,6 +20,11 @@ from gitlab_ferry.states import RELATION_IN_FLIGHT, RelationImportState, parse_s
 
 class RelationsPlanner(ImportPlanner):
     def plan_body(self) -> Plan:
+        if not self.observed.gitlab.usable(Capability.IMPORT_RELATION):
+            return self.unsupported(
+                f"{self.observed.gitlab.why_not(Capability.IMPORT_RELATION)}, which re-imports "
+                "relations; upgrade GitLab, or import the whole project with spec.overwrite"
+            )
         at = self.observed.at_path
         if at is None:
             return self.make(

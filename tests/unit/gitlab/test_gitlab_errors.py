@@ -45,8 +45,31 @@ CASES = [
      e.BadRequest, False, "url is blocked: Only allowed schemes are http, https"),
     ("import", j(400, {"message": {"name": ["is too long", "is invalid"], "path": ["bad"]}}),
      e.BadRequest, False, "name is too long; is invalid; path bad"),
-    ("export", j(400, {"message": "The project size exceeds the export limit."}), e.BadRequest,
-     False, "The project size exceeds the export limit."),
+    ("export", j(400, {"message": "The project size exceeds the export limit."}),
+     e.ExportTooLarge, False, "The project size exceeds the export limit."),
+    ("remote_import", j(400, {"message": "Content length is too big (should be at most 10 GB)"}),
+     e.RemoteFileTooLarge, False, "Content length is too big"),
+    ("remote_import_s3", j(400, {"message": "Content length is too small (should be at least "
+     "1 Byte)"}), e.RemoteFileSizeUnknown, False, "too small"),
+    ("remote_import", j(400, {"message": "Content type 'text/html' not allowed. (Allowed: "
+     "application/gzip, application/x-tar, application/x-gzip)"}), e.RemoteFileContentType,
+     False, "Content type 'text/html' not allowed"),
+    ("remote_import", j(400, {"message": "File url is blocked: Requests to the local network "
+     "are not allowed"}), e.RemoteFileUnreachable, False, "blocked"),
+    ("remote_import", j(400, {"message": "Failed to retrive headers: execution expired"}),
+     e.RemoteFileUnreachable, False, "retrive headers"),
+    ("remote_import_s3", j(400, {"message": "File not found 'a.tar.gz' in 'bucket'"}),
+     e.RemoteFileUnreachable, False, "File not found"),
+    ("import", j(400, {"message": "Content length is too big"}), e.BadRequest, False,
+     "Content length"),
+    ("remote_import", j(404, {"message": "404 Not Found"}), e.EndpointUnavailable, False,
+     "404 Not Found"),
+    ("remote_import_s3", j(404, {"error": "404 Not Found"}), e.EndpointUnavailable, False,
+     "404 Not Found"),
+    ("relation_import", j(404, {"error": "404 Not Found"}), e.EndpointUnavailable, False,
+     "404 Not Found"),
+    ("remote_import", j(404, {"message": "404 Namespace Not Found"}), e.NamespaceNotFound,
+     False, "Namespace Not Found"),
     ("relation_import", j(400, {"message": "Imported relation must be one of issues, "
      "merge_requests, milestones, or ci_pipelines"}), e.BadRequest, False, "Imported relation"),
     ("project", text(400, "Bad request\nmore detail\n"), e.BadRequest, False, "Bad request"),
@@ -199,6 +222,13 @@ RETRYABLE = {
     e.ExportNotAvailable: False,
     e.PayloadTooLarge: False,
     e.UnprocessableEntity: False,
+    e.ExportTooLarge: False,
+    e.RemoteFileRejected: False,
+    e.RemoteFileTooLarge: False,
+    e.RemoteFileSizeUnknown: False,
+    e.RemoteFileContentType: False,
+    e.RemoteFileUnreachable: False,
+    e.EndpointUnavailable: False,
 }
 
 

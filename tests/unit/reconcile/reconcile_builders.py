@@ -19,6 +19,7 @@ from gitlab_ferry.api import (
     ProjectImportStatus,
 )
 from gitlab_ferry.api.base import ArtifactLocation
+from gitlab_ferry.gitlab_versions import Capability, GitLabInfo, GitLabVersion
 from gitlab_ferry.reconcile.export_planner import (
     ExportObservation,
     S3ObjectInfo,
@@ -157,7 +158,7 @@ def failed_run(
 
 
 def export_obs(status: str | None = "none", **fields: Any) -> ExportObservation:
-    return ExportObservation(export_status=status, **fields)
+    return ExportObservation(export_status=status, **{"gitlab": CURRENT, **fields})
 
 
 # -- ProjectImport -------------------------------------------------------------------------
@@ -219,13 +220,17 @@ def candidate(project_id: int, **fields: Any) -> ProjectInfo:
 
 
 def tracked(project_id: int, status: str, **fields: Any) -> ImportInfo:
-    return ImportInfo(
-        project_id=project_id, path_with_namespace=FULL_PATH, import_status=status, **fields
-    )
+    data: dict[str, Any] = {"path_with_namespace": FULL_PATH, **fields}
+    return ImportInfo(project_id=project_id, import_status=status, **data)
 
 
 def export_source(location: ArtifactLocation | None = ArtifactLocation.GITLAB, **kw: Any):
-    data: dict[str, Any] = {"exists": True, "ready": True, "location": location}
+    data: dict[str, Any] = {
+        "exists": True,
+        "ready": True,
+        "location": location,
+        "in_aws": location is ArtifactLocation.S3,
+    }
     data.update(kw)
     return ExportSource(**data)
 
@@ -236,8 +241,16 @@ def tracker(tracker_id: int, relation: str, status: str, **fields: Any) -> Track
     )
 
 
+#: The GitLab the planner tables run against unless a test names another.
+CURRENT = GitLabInfo(GitLabVersion(18, 7))
+
+
+def gitlab(version: str, *disabled: Capability) -> GitLabInfo:
+    return GitLabInfo(GitLabVersion.parse(version), frozenset(disabled))
+
+
 def import_obs(**fields: Any) -> ImportObservation:
-    data: dict[str, Any] = {"full_path": FULL_PATH}
+    data: dict[str, Any] = {"full_path": FULL_PATH, "gitlab": CURRENT}
     data.update(fields)
     return ImportObservation(**data)
 
