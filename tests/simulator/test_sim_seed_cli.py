@@ -118,6 +118,8 @@ async def test_simulate_command(tmp_path: Path, session: aiohttp.ClientSession) 
         str(anchor),
         "--data-dir",
         str(tmp_path / "data"),
+        "--gitlab-version",
+        "16.10.2",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -135,6 +137,8 @@ async def test_simulate_command(tmp_path: Path, session: aiohttp.ClientSession) 
         assert settings["behaviour"]["object_storage"] is True
         assert settings["profile"]["export_failed_status"] is False
         assert settings["profile"]["stuck_import_timeout"] == 54000
+        assert settings["behaviour"]["gitlab_version"] == "16.10.2"
+        assert settings["profile"]["relation_import"] is False  # from the 16.10 profile
         async with session.get(f"{url}/-/sim/clock") as r:
             clock = await r.json()
         assert clock["kind"] == "ScaledClock"

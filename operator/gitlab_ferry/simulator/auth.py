@@ -166,10 +166,13 @@ def can_read_namespace(state: State, user: User | None, ns: Namespace) -> bool:
     return any(user.id in p.members for p in state.live_projects() if p.namespace_id in tree)
 
 
-def can_create_projects(state: State, user: User, ns: Namespace) -> bool:
+def can_create_projects(
+    state: State, user: User, ns: Namespace, *, least: int = MAINTAINER
+) -> bool:
+    """Project creation in ``ns``: its owner if personal, else ``least`` in the group."""
     if user.admin:
         return True
-    return state.group_access(user, ns) >= (OWNER if ns.kind == "user" else MAINTAINER)
+    return state.group_access(user, ns) >= (OWNER if ns.kind == "user" else least)
 
 
 def can_admin_namespace(state: State, user: User, ns: Namespace) -> bool:

@@ -63,6 +63,8 @@ def _settings_patch(opts: dict[str, Any]) -> dict[str, Any]:
         behaviour["allow_http_remote_import"] = True
     if opts["gzip_level"] is not None:
         behaviour["archive_gzip_level"] = opts["gzip_level"]
+    if opts["gitlab_version"] is not None:
+        behaviour["gitlab_version"] = opts["gitlab_version"]
     return {"instance": instance, "profile": profile, "timing": timing, "behaviour": behaviour}
 
 
@@ -121,6 +123,10 @@ def _settings_patch(opts: dict[str, Any]) -> dict[str, Any]:
     help="import_sources defaults to [] (imports 403 until --import-sources).",
 )
 @click.option("--gzip-level", type=click.IntRange(0, 9))
+@click.option(
+    "--gitlab-version",
+    help="Behave as this GitLab release (13.12 to 18.7, e.g. 17.11.3); default 18.7.0.",
+)
 @click.option(
     "--control-requires-admin",
     is_flag=True,

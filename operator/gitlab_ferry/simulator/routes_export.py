@@ -15,7 +15,7 @@ from aiohttp import web
 
 from gitlab_ferry.simulator.auth import can_admin_project
 from gitlab_ferry.simulator.entities import export_status_entity
-from gitlab_ferry.simulator.errors import accepted, forbidden, json_response, message
+from gitlab_ferry.simulator.errors import accepted, forbidden, json_response, message, not_found
 from gitlab_ferry.simulator.exporting import (
     export_status,
     export_upload,
@@ -33,7 +33,7 @@ MB = 1024 * 1024
 def _authorize(ctx: Ctx) -> Project | web.Response:
     """The ``before`` block: export enabled, then ``authorize_admin_project``."""
     if not ctx.core.settings.instance.project_export_enabled:
-        return message(404, "404 Not Found")
+        return not_found()
     project = find_project(ctx)
     if isinstance(project, web.Response):
         return project
