@@ -20,6 +20,7 @@ from gitlab_ferry.simulator.state import (
     GUEST,
     MAINTAINER,
     OWNER,
+    REPORTER,
     Namespace,
     Project,
     State,
@@ -143,6 +144,13 @@ def can_remove_project(state: State, user: User | None, project: Project) -> boo
     if user is None:
         return False
     return user.admin or state.project_access(user, project) >= OWNER
+
+
+def can_read_statistics(state: State, user: User | None, project: Project) -> bool:
+    """``read_statistics``: Reporter or higher (or an administrator), whatever the visibility."""
+    if user is None:
+        return False
+    return user.admin or state.project_access(user, project) >= REPORTER
 
 
 def can_read_import_error(state: State, user: User | None, project: Project) -> bool:

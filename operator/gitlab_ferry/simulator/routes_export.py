@@ -68,8 +68,7 @@ async def post_export(ctx: Ctx) -> web.StreamResponse:
         reason = await blocked_reason(url, schemes=("http", "https"), allow_local=True)
         if reason is not None:
             return message(400, {"url": [reason]})
-    export_size = project.content.repository.size + 4096
-    if instance.max_export_size and export_size > instance.max_export_size * MB:
+    if instance.max_export_size and project.export_size() > instance.max_export_size * MB:
         return message(400, "The project size exceeds the export limit.")
     schedule_export(
         ctx.core, project, user, description=description, upload_url=url, upload_method=method
