@@ -65,7 +65,10 @@ async def post_export(ctx: Ctx) -> web.StreamResponse:
         return throttled
     remove_export(ctx.core, project, user)
     if url:
-        reason = await blocked_reason(url, schemes=("http", "https"), allow_local=True)
+        # AddressableUrlValidator: local targets pass here; only the push checks them
+        reason = await blocked_reason(
+            url, schemes=("http", "https"), allow_local=True, dns_rebind_protection=False
+        )
         if reason is not None:
             return message(400, {"url": [reason]})
     if instance.max_export_size and project.export_size() > instance.max_export_size * MB:
