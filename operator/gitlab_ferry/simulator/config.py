@@ -127,6 +127,9 @@ class Behaviour(_Model):
     gitlab_version: str = "18.7.0"
     gitlab_revision: str = "6e1fd9a3c2b"
     archive_gzip_level: int = Field(default=0, ge=0, le=9)
+    # Amazon S3 refuses a single PUT above 5 GiB (EntityTooLarge); GitLab's upload strategy
+    # does not split the archive, so larger exports cannot reach S3 through upload[url].
+    s3_single_put_limit: int = Field(default=5 * 1024**3, ge=0)
 
     @field_validator("gitlab_version")
     @classmethod

@@ -5,8 +5,8 @@ resolve; localhost, loopback, private, link-local, shared-address-space and broa
 unless ``allow_local_requests_from_web_hooks_and_services``), the remote-file checks of
 ``/projects/remote-import`` (HEAD with a short timeout, the S3 exemption, Content-Length and
 Content-Type rules), the worker's streaming download, the S3 object lookup (signed with
-botocore) and the ``upload[url]`` push of an export. It never logs query strings and must not
-import any other ``gitlab_ferry`` module.
+botocore) and the ``upload[url]`` push of an export, including Amazon S3's refusal of a single PUT
+above 5 GiB. It never logs query strings and must not import any other ``gitlab_ferry`` module.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import botocore.session
@@ -235,6 +235,23 @@ class S3Gateway:
         return url
 
 
+def is_s3_presigned(url: str) -> bool:
+    """An Amazon S3 pre-signed URL carries its signature in the query (version 4, or 2)."""
+    keys = {k.lower() for k in parse_qs(urlsplit(url).query, keep_blank_values=True)}
+    version_4 = bool(keys & {"x-amz-signature", "x-amz-credential"})
+    version_2 = {"awsaccesskeyid", "signature"} <= keys
+    return version_4 or version_2
+
+
+def s3_entity_too_large(size: int, limit: int) -> str:
+    """Amazon S3's answer to a single PUT above its limit (it reads no body to say so)."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>EntityTooLarge</Code>'
+        "<Message>Your proposed upload exceeds the maximum allowed size</Message>"
+        f"<ProposedSize>{size}</ProposedSize><MaxSizeAllowed>{limit}</MaxSizeAllowed></Error>"
+    )
+
+
 async def push_upload(
     session: aiohttp.ClientSession,
     *,
@@ -242,12 +259,22 @@ async def push_upload(
     url: str,
     method: str,
     allow_local: bool,
+    s3_limit: int = 0,
+    declared_size: int | None = None,
 ) -> tuple[int | None, str | None]:
-    """The web upload strategy: the raw archive, ``Content-Type: application/gzip``."""
+    """The web upload strategy: the raw archive, ``Content-Type: application/gzip``.
+
+    ``declared_size`` stands for the archive's size where the project declares statistics
+    larger than its generated content, so S3's single-PUT limit can be met without the bytes.
+    """
     reason = await blocked_reason(url, schemes=("http", "https"), allow_local=allow_local)
     if reason is not None:
         return None, f"URL {reason}"
     size = (await asyncio.to_thread(path.stat)).st_size
+    proposed = size if declared_size is None else declared_size
+    if s3_limit and proposed > s3_limit and is_s3_presigned(url):
+        text = s3_entity_too_large(proposed, s3_limit)[:200]
+        return 400, f"Error uploading the project. Code 400: {text}"
     headers = {"Content-Type": "application/gzip", "Content-Length": str(size)}
     try:
         with await asyncio.to_thread(path.open, "rb") as fh:
