@@ -10,9 +10,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from click.testing import CliRunner
 from sim_helpers import Api
 
 from gitlab_ferry.simulator import Seed, Simulator, SimulatorConfig
+from gitlab_ferry.simulator.cli import simulate
 from gitlab_ferry.simulator.seed import apply_seed
 from gitlab_ferry.simulator.state import State
 
@@ -149,3 +151,9 @@ async def test_simulate_command(tmp_path: Path, session: aiohttp.ClientSession) 
         out, _ = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 0
     assert b"GitLab simulator listening on" in out
+
+
+def test_a_malformed_release_is_a_usage_error() -> None:
+    result = CliRunner().invoke(simulate, ["--gitlab-version", "latest", "--port", "0"])
+    assert result.exit_code == 2
+    assert "not a GitLab version: 'latest'" in result.output
