@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from fidelity_helpers import FileServer, serve_files
+from fidelity_helpers import FileServer, GitLabAt, serve_files
 from moto.server import ThreadedMotoServer
 
 from gitlab_ferry.clock import SystemClock
@@ -22,22 +23,35 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-async def gitlab_sim(moto_endpoint: str) -> AsyncIterator[Simulator]:
-    """The default seed (it allows local http for demos), jobs that complete on their own."""
-    config = SimulatorConfig(s3_endpoint=moto_endpoint)
-    config.settings = config.settings.merged(
-        {
-            "timing": {
-                "export_queue_delay": 0,
-                "export_duration": 0,
-                "import_queue_delay": 0,
-                "import_duration": 0,
-                "relation_import_queue_delay": 0,
-                "relation_import_duration": 0,
+def gitlab_at(moto_endpoint: str) -> GitLabAt:
+    """The default seed (it allows local http for demos) as GitLab ``version``, with jobs that
+    complete on their own."""
+
+    @contextlib.asynccontextmanager
+    async def start(version: str) -> AsyncIterator[Simulator]:
+        config = SimulatorConfig(s3_endpoint=moto_endpoint)
+        config.settings = config.settings.merged(
+            {
+                "behaviour": {"gitlab_version": version},
+                "timing": {
+                    "export_queue_delay": 0,
+                    "export_duration": 0,
+                    "import_queue_delay": 0,
+                    "import_duration": 0,
+                    "relation_import_queue_delay": 0,
+                    "relation_import_duration": 0,
+                },
             }
-        }
-    )
-    async with Simulator(config, seed=Seed.load("default"), clock=SystemClock()) as sim:
+        )
+        async with Simulator(config, seed=Seed.load("default"), clock=SystemClock()) as sim:
+            yield sim
+
+    return start
+
+
+@pytest.fixture
+async def gitlab_sim(gitlab_at: GitLabAt) -> AsyncIterator[Simulator]:
+    async with gitlab_at("18.7.0") as sim:
         yield sim
 
 

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
+import gitlab
 from aiohttp import web
 
+from gitlab_ferry.simulator import Simulator
+
 ROOT_TOKEN = "glpat-root-token"
+GitLabAt = Callable[[str], AbstractAsyncContextManager[Simulator]]
+
+
+def client(sim: Simulator) -> gitlab.Gitlab:
+    """python-gitlab as the administrator of the default seed."""
+    gl = gitlab.Gitlab(sim.url, private_token=ROOT_TOKEN)
+    gl.auth()
+    return gl
 
 
 @dataclass

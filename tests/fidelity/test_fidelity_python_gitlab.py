@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import gitlab
 import pytest
-from fidelity_helpers import ROOT_TOKEN, FileServer
+from fidelity_helpers import FileServer, client
 from gitlab.v4.objects import Project
 
 from gitlab_ferry.simulator import Simulator
@@ -25,12 +25,6 @@ def wait_until(check: Callable[[], bool], seconds: float = 20.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("timed out")
         time.sleep(0.05)
-
-
-def client(sim: Simulator) -> gitlab.Gitlab:
-    gl = gitlab.Gitlab(sim.url, private_token=ROOT_TOKEN)
-    gl.auth()
-    return gl
 
 
 def export_archive(gl: gitlab.Gitlab, path: str) -> bytes:

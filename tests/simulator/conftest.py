@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
-from sim_helpers import Api, SimFactory
+from sim_helpers import Api, SimFactory, VersionedFactory
 
 from gitlab_ferry.clock import ManualClock
 from gitlab_ferry.simulator import Seed, Simulator, SimulatorConfig
@@ -117,3 +118,15 @@ async def sim(make_sim: SimFactory) -> Simulator:
 @pytest.fixture
 def api(sim: Simulator, session: aiohttp.ClientSession) -> Api:
     return Api(session, sim)
+
+
+@pytest.fixture
+def at_version(make_sim: SimFactory, session: aiohttp.ClientSession) -> VersionedFactory:
+    """An ``Api`` on a simulator that behaves as GitLab ``version`` (plus any other settings)."""
+
+    async def start(version: str, settings: dict[str, Any] | None = None, **config: Any) -> Api:
+        patch = copy.deepcopy(settings or {})
+        patch.setdefault("behaviour", {})["gitlab_version"] = version
+        return Api(session, await make_sim(patch, **config))
+
+    return start

@@ -16,6 +16,12 @@ from yarl import URL
 from gitlab_ferry.simulator import Simulator
 
 SimFactory = Callable[..., Awaitable[Simulator]]
+# archives and S3 served from this machine over plain http: both are refused by default
+LOCAL_HTTP: dict[str, Any] = {
+    "instance": {"allow_local_requests_from_web_hooks_and_services": True},
+    "behaviour": {"allow_http_remote_import": True},
+}
+VersionedFactory = Callable[..., Awaitable["Api"]]
 
 
 @dataclass

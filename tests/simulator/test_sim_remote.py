@@ -12,16 +12,13 @@ from typing import Any
 import aiohttp
 import pytest
 from archive_server import ArchiveServer, self_signed, server_context
-from sim_helpers import Api, SimFactory, issues, make_archive
+from sim_helpers import LOCAL_HTTP, Api, SimFactory, issues, make_archive
 
 from gitlab_ferry.simulator import Seed, Simulator, SimulatorConfig
+from gitlab_ferry.simulator.remote import blocked_reason
 
 pytestmark = pytest.mark.unit
 
-LOCAL_HTTP = {
-    "instance": {"allow_local_requests_from_web_hooks_and_services": True},
-    "behaviour": {"allow_http_remote_import": True},
-}
 CONTENT_TYPE_ERROR = (
     "Content type '{}' not allowed. (Allowed: application/gzip, application/x-tar, "
     "application/x-gzip)"
@@ -226,3 +223,68 @@ async def test_simulator_serves_https(tmp_path: Path, session: aiohttp.ClientSes
         ) as r:
             assert r.status == 200
             assert (await r.json())["web_url"] == f"{sim.url}/root"
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://127.0.0.1/a", "Requests to localhost are not allowed"),
+        ("http://[::1]/a", "Requests to localhost are not allowed"),
+        ("http://0.0.0.0/a", "Requests to localhost are not allowed"),
+        ("http://127.0.0.2/a", "Requests to loopback addresses are not allowed"),
+        ("http://172.16.5.4/a", "Requests to the local network are not allowed"),
+        ("http://[fc00::1]/a", "Requests to the local network are not allowed"),
+        ("http://[::ffff:10.0.0.1]/a", "Requests to the local network are not allowed"),
+        ("http://169.254.169.254/a", "Requests to the link local network are not allowed"),
+        ("http://[fe80::1]/a", "Requests to the link local network are not allowed"),
+        ("http://100.64.1.2/a", "Requests to the shared address space are not allowed"),
+        ("http://100.127.255.254/a", "Requests to the shared address space are not allowed"),
+        ("http://255.255.255.255/a", "Requests to the limited broadcast address are not allowed"),
+        # documentation, benchmarking and reserved ranges are not local to GitLab
+        ("http://192.0.2.10/a", None),
+        ("http://198.51.100.7/a", None),
+        ("http://203.0.113.9/a", None),
+        ("http://198.18.0.1/a", None),
+        ("http://240.0.0.1/a", None),
+        ("http://100.128.0.1/a", None),
+    ],
+)
+async def test_url_blocker_ranges(url: str, reason: str | None) -> None:
+    got = await blocked_reason(url, schemes=("http", "https"), allow_local=False)
+    assert got == (None if reason is None else f"is blocked: {reason}")
+    assert await blocked_reason(url, schemes=("http", "https"), allow_local=True) is None
+
+
+async def test_unresolvable_hosts_are_refused_even_when_local_is_allowed(local: Api) -> None:
+    r = await remote(local, "http://no-such-host.invalid/a.tar.gz")
+    assert (r.status, r.json()) == (
+        400,
+        {"message": "File url is blocked: Host cannot be resolved or invalid"},
+    )
+    # validation without DNS-rebinding protection (an export's upload[url]) lets them through
+    unchecked = await blocked_reason(
+        "http://no-such-host.invalid/a",
+        schemes=("http",),
+        allow_local=True,
+        dns_rebind_protection=False,
+    )
+    assert unchecked is None
+
+
+async def test_shared_address_space_refused_and_documentation_range_allowed(
+    make_sim: SimFactory, session: aiohttp.ClientSession
+) -> None:
+    api = Api(
+        session,
+        await make_sim(
+            {"behaviour": {"allow_http_remote_import": True, "remote_head_timeout": 0.1}}
+        ),
+    )
+    r = await remote(api, "http://100.64.0.1/a.tar.gz")
+    assert r.json() == {
+        "message": "File url is blocked: Requests to the shared address space are not allowed"
+    }
+    # 192.0.2.0/24 passes the blocker: GitLab goes on to send the HEAD (unanswered here)
+    r = await remote(api, "http://192.0.2.1/a.tar.gz")
+    assert r.status == 400
+    assert r.json()["message"].startswith("Failed to retrive headers: ")

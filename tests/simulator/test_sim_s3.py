@@ -10,8 +10,9 @@ from typing import Any
 import aiohttp
 import boto3
 import pytest
+from archive_server import ArchiveServer
 from moto.server import ThreadedMotoServer
-from sim_helpers import Api, SimFactory, issues, make_archive
+from sim_helpers import LOCAL_HTTP, Api, SimFactory, issues, make_archive
 
 pytestmark = pytest.mark.unit
 
@@ -20,10 +21,6 @@ CREDS = {
     "access_key_id": "AKIDEXAMPLE",
     "secret_access_key": "secret-example",
     "region": "us-east-1",
-}
-LOCAL_HTTP = {
-    "instance": {"allow_local_requests_from_web_hooks_and_services": True},
-    "behaviour": {"allow_http_remote_import": True},
 }
 
 
@@ -180,3 +177,78 @@ async def test_export_to_presigned_put_then_import_elsewhere(
     src_content = (await source.sim.project_summary("grp/proj"))["content"]
     dst_content = (await dest.sim.project_summary("grp/copy"))["content"]
     assert dst_content == src_content
+
+
+async def export_to(api: Api, project: str, url: str) -> dict[str, Any]:
+    r = await api.post(
+        f"/projects/{project}/export",
+        "maint-token",
+        data={"upload[url]": url, "upload[http_method]": "PUT"},
+    )
+    assert r.status == 202, r.text
+    await api.sim.step()
+    await api.sim.step()
+    status = await api.get(f"/projects/{project}/export", "maint-token")
+    assert status.json()["export_status"] == "finished"  # whatever happened to the push
+    return api.sim.uploads[-1]
+
+
+def presigned_put(endpoint: str, key: str) -> str:
+    url: str = s3_client(endpoint).generate_presigned_url(
+        "put_object",
+        Params={"Bucket": BUCKET, "Key": key, "ContentType": "application/gzip"},
+        ExpiresIn=3600,
+    )
+    return url
+
+
+async def stored(endpoint: str, key: str) -> bool:
+    listing = await asyncio.to_thread(s3_client(endpoint).list_objects_v2, Bucket=BUCKET)
+    return key in {o["Key"] for o in listing.get("Contents", [])}
+
+
+async def test_s3_refuses_a_single_put_above_5_gib(
+    make_sim: SimFactory, session: aiohttp.ClientSession, moto_endpoint: str
+) -> None:
+    api = Api(session, await make_sim(LOCAL_HTTP))
+    for path, size in (("grp/huge", "6GiB"), ("grp/edge", "5GiB")):
+        api.sim.create_project(
+            {"path_with_namespace": path, "owner": "owner", "statistics": {"repository_size": size}}
+        )
+    push = await export_to(api, "grp%2Fhuge", presigned_put(moto_endpoint, "huge.tar.gz"))
+    assert push["status"] == 400
+    assert push["declared_size"] == 6 * 1024**3
+    assert push["error"].startswith(
+        'Error uploading the project. Code 400: <?xml version="1.0" encoding="UTF-8"?>\n'
+        "<Error><Code>EntityTooLarge</Code>"
+    )
+    assert not await stored(moto_endpoint, "huge.tar.gz")
+    # the archive stays on GitLab, downloadable as after any failed push
+    assert (await api.get("/projects/grp%2Fhuge/export/download", "maint-token")).status == 200
+    # exactly 5 GiB is still one PUT
+    edge = await export_to(api, "grp%2Fedge", presigned_put(moto_endpoint, "edge.tar.gz"))
+    assert edge["status"] == 200
+    assert await stored(moto_endpoint, "edge.tar.gz")
+
+
+async def test_the_5_gib_cap_is_s3s_not_gitlabs(
+    make_sim: SimFactory, session: aiohttp.ClientSession, moto_endpoint: str
+) -> None:
+    api = Api(session, await make_sim(LOCAL_HTTP))
+    api.sim.create_project(
+        {
+            "path_with_namespace": "grp/huge",
+            "owner": "owner",
+            "statistics": {"repository_size": "6GiB"},
+        }
+    )
+    # a URL that is not an S3 pre-signed one reaches its server whatever the size
+    receiver = await ArchiveServer().start()
+    try:
+        push = await export_to(api, "grp%2Fhuge", f"{receiver.url}/plain.tar.gz")
+    finally:
+        await receiver.stop()
+    assert (push["status"], receiver.hits) == (200, ["PUT"])
+    # without declared statistics the archive's own size counts
+    small = await export_to(api, "grp%2Fproj", presigned_put(moto_endpoint, "small.tar.gz"))
+    assert (small["status"], small["declared_size"]) == (200, None)

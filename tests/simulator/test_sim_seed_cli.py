@@ -10,9 +10,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from click.testing import CliRunner
 from sim_helpers import Api
 
 from gitlab_ferry.simulator import Seed, Simulator, SimulatorConfig
+from gitlab_ferry.simulator.cli import simulate
 from gitlab_ferry.simulator.seed import apply_seed
 from gitlab_ferry.simulator.state import State
 
@@ -118,6 +120,8 @@ async def test_simulate_command(tmp_path: Path, session: aiohttp.ClientSession) 
         str(anchor),
         "--data-dir",
         str(tmp_path / "data"),
+        "--gitlab-version",
+        "16.10.2",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -135,6 +139,8 @@ async def test_simulate_command(tmp_path: Path, session: aiohttp.ClientSession) 
         assert settings["behaviour"]["object_storage"] is True
         assert settings["profile"]["export_failed_status"] is False
         assert settings["profile"]["stuck_import_timeout"] == 54000
+        assert settings["behaviour"]["gitlab_version"] == "16.10.2"
+        assert settings["profile"]["relation_import"] is False  # from the 16.10 profile
         async with session.get(f"{url}/-/sim/clock") as r:
             clock = await r.json()
         assert clock["kind"] == "ScaledClock"
@@ -145,3 +151,9 @@ async def test_simulate_command(tmp_path: Path, session: aiohttp.ClientSession) 
         out, _ = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 0
     assert b"GitLab simulator listening on" in out
+
+
+def test_a_malformed_release_is_a_usage_error() -> None:
+    result = CliRunner().invoke(simulate, ["--gitlab-version", "latest", "--port", "0"])
+    assert result.exit_code == 2
+    assert "not a GitLab version: 'latest'" in result.output

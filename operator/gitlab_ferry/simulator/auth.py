@@ -20,6 +20,7 @@ from gitlab_ferry.simulator.state import (
     GUEST,
     MAINTAINER,
     OWNER,
+    REPORTER,
     Namespace,
     Project,
     State,
@@ -145,6 +146,13 @@ def can_remove_project(state: State, user: User | None, project: Project) -> boo
     return user.admin or state.project_access(user, project) >= OWNER
 
 
+def can_read_statistics(state: State, user: User | None, project: Project) -> bool:
+    """``read_statistics``: Reporter or higher (or an administrator), whatever the visibility."""
+    if user is None:
+        return False
+    return user.admin or state.project_access(user, project) >= REPORTER
+
+
 def can_read_import_error(state: State, user: User | None, project: Project) -> bool:
     return can_admin_project(state, user, project)
 
@@ -166,10 +174,13 @@ def can_read_namespace(state: State, user: User | None, ns: Namespace) -> bool:
     return any(user.id in p.members for p in state.live_projects() if p.namespace_id in tree)
 
 
-def can_create_projects(state: State, user: User, ns: Namespace) -> bool:
+def can_create_projects(
+    state: State, user: User, ns: Namespace, *, least: int = MAINTAINER
+) -> bool:
+    """Project creation in ``ns``: its owner if personal, else ``least`` in the group."""
     if user.admin:
         return True
-    return state.group_access(user, ns) >= (OWNER if ns.kind == "user" else MAINTAINER)
+    return state.group_access(user, ns) >= (OWNER if ns.kind == "user" else least)
 
 
 def can_admin_namespace(state: State, user: User, ns: Namespace) -> bool:

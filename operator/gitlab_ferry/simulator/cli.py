@@ -21,6 +21,7 @@ from gitlab_ferry.clock import clock_from_settings
 from gitlab_ferry.simulator.config import SimulatorConfig
 from gitlab_ferry.simulator.seed import Seed
 from gitlab_ferry.simulator.server import Simulator
+from gitlab_ferry.simulator.versions import parse_version
 
 
 def _settings_patch(opts: dict[str, Any]) -> dict[str, Any]:
@@ -63,7 +64,19 @@ def _settings_patch(opts: dict[str, Any]) -> dict[str, Any]:
         behaviour["allow_http_remote_import"] = True
     if opts["gzip_level"] is not None:
         behaviour["archive_gzip_level"] = opts["gzip_level"]
+    if opts["gitlab_version"] is not None:
+        behaviour["gitlab_version"] = opts["gitlab_version"]
     return {"instance": instance, "profile": profile, "timing": timing, "behaviour": behaviour}
+
+
+def _release(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a malformed release at once, as a usage error rather than a traceback."""
+    if value is not None:
+        try:
+            parse_version(value)
+        except ValueError as err:
+            raise click.BadParameter(str(err)) from err
+    return value
 
 
 @click.command("simulate")
@@ -121,6 +134,11 @@ def _settings_patch(opts: dict[str, Any]) -> dict[str, Any]:
     help="import_sources defaults to [] (imports 403 until --import-sources).",
 )
 @click.option("--gzip-level", type=click.IntRange(0, 9))
+@click.option(
+    "--gitlab-version",
+    callback=_release,
+    help="Behave as this GitLab release (13.12 to 18.7, e.g. 17.11.3); default 18.7.0.",
+)
 @click.option(
     "--control-requires-admin",
     is_flag=True,

@@ -13,7 +13,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from gitlab_ferry.simulator.versions import parse_version, version_defaults
 
 # Every import source GitLab knows; an upgraded instance keeps them all enabled, a new one has [].
 ALL_IMPORT_SOURCES = (
@@ -75,7 +77,10 @@ class RackAttack(_Model):
 
 
 class Profile(_Model):
-    """Switches for behaviour that differs between GitLab versions (reference §10)."""
+    """Switches for behaviour that differs between GitLab versions (reference §10).
+
+    The class defaults are GitLab 18.7's; ``versions.CHANGES`` gives every other release's.
+    """
 
     export_ownership: Literal["user", "project"] = "user"
     export_failed_status: bool = True
@@ -86,6 +91,16 @@ class Profile(_Model):
     namespace_id_params: bool = True
     stuck_import_timeout: float = Field(default=86400.0, gt=0)
     import_sources_default: Literal["all", "none"] = "all"
+    remote_import: bool = True
+    remote_import_s3: bool = True
+    remote_import_refuses_s3: bool = False
+    relation_import: bool = True
+    maintainer_to_import: bool = True
+    metadata_api: bool = True
+    version_mirrors_metadata: bool = True
+    metadata_enterprise: bool = True
+    metadata_kas_k8s_proxy_url: bool = True
+    statistics_container_registry_size: bool = True
 
 
 class Timing(_Model):
@@ -112,6 +127,15 @@ class Behaviour(_Model):
     gitlab_version: str = "18.7.0"
     gitlab_revision: str = "6e1fd9a3c2b"
     archive_gzip_level: int = Field(default=0, ge=0, le=9)
+    # Amazon S3 refuses a single PUT above 5 GiB (EntityTooLarge); GitLab's upload strategy
+    # does not split the archive, so larger exports cannot reach S3 through upload[url].
+    s3_single_put_limit: int = Field(default=5 * 1024**3, ge=0)
+
+    @field_validator("gitlab_version")
+    @classmethod
+    def _known_shape(cls, value: str) -> str:
+        parse_version(value)
+        return value
 
 
 class SimSettings(_Model):
@@ -121,6 +145,33 @@ class SimSettings(_Model):
     profile: Profile = Field(default_factory=Profile)
     timing: Timing = Field(default_factory=Timing)
     behaviour: Behaviour = Field(default_factory=Behaviour)
+    features: dict[str, bool | int] = Field(
+        default_factory=dict,
+        description="Persisted feature-flag gates (Features API): true/false, or a percentage",
+    )
+
+    @field_validator("features")
+    @classmethod
+    def _gates(cls, gates: dict[str, bool | int]) -> dict[str, bool | int]:
+        """Flipper keeps 0 % and 100 % as the boolean gate, anything between as a percentage."""
+        out: dict[str, bool | int] = {}
+        for name, gate in gates.items():
+            if not isinstance(gate, bool) and not 0 <= gate <= 100:
+                raise ValueError(f"feature {name!r}: a percentage is between 0 and 100")
+            out[name] = gate if isinstance(gate, bool) or 0 < gate < 100 else gate == 100
+        return out
+
+    @model_validator(mode="after")
+    def _version_defaults(self) -> SimSettings:
+        """Fill every setting nobody set explicitly from the selected version's profile."""
+        for section_name, values in version_defaults(self.behaviour.gitlab_version).items():
+            section: BaseModel = getattr(self, section_name)
+            for name, value in values.items():
+                if name not in section.model_fields_set:
+                    # Written past pydantic's bookkeeping on purpose: the field stays "unset",
+                    # so choosing another version later derives it again.
+                    section.__dict__[name] = value
+        return self
 
     def enabled_import_sources(self) -> list[str]:
         if self.instance.import_sources is not None:
@@ -128,8 +179,22 @@ class SimSettings(_Model):
         return list(ALL_IMPORT_SOURCES) if self.profile.import_sources_default == "all" else []
 
     def merged(self, patch: dict[str, Any]) -> SimSettings:
-        """A validated copy with ``patch`` deep-merged into it."""
-        return SimSettings.model_validate(_deep_merge(self.model_dump(), patch))
+        """A validated copy with ``patch`` deep-merged into the explicitly set settings."""
+        return SimSettings.model_validate(_deep_merge(_explicit(self), patch))
+
+
+def _explicit(model: BaseModel) -> dict[str, Any]:
+    """The settings somebody set, however deep (``exclude_unset`` misses nested assignments)."""
+    out: dict[str, Any] = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            nested = _explicit(value)
+            if nested or name in model.model_fields_set:
+                out[name] = nested
+        elif name in model.model_fields_set:
+            out[name] = value.copy() if isinstance(value, dict | list) else value
+    return out
 
 
 def _deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 Part of the simulator layer. One ``Core`` per simulator (never module-level), passed to route
 handlers, the job engine and the control API, so several simulators can run in one process. It
-holds references only and does no I/O at construction; it must not import any other
+holds references only and does no I/O at construction. Feature flags are read here: a flag gates
+only the releases whose code checks it, with the state persisted through the Features API (or a
+seed) or else the flag's default for the selected version. It must not import any other
 ``gitlab_ferry`` module except the clock.
 """
 
@@ -23,6 +25,7 @@ from gitlab_ferry.simulator.remote import S3Gateway
 from gitlab_ferry.simulator.requestlog import RequestLog
 from gitlab_ferry.simulator.state import Project, State, Transition
 from gitlab_ferry.simulator.storage import DataDirs, ObjectStorage
+from gitlab_ferry.simulator.versions import flag_checked, flag_enabled
 
 _ULID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -92,6 +95,21 @@ class Core:
     def wake(self) -> None:
         if self.engine is not None:
             self.engine.wake()
+
+    @property
+    def version(self) -> str:
+        return self.settings.behaviour.gitlab_version
+
+    def feature_enabled(self, name: str) -> bool:
+        """Flipper's answer: the boolean gate, or a percentage of the checks."""
+        state = flag_enabled(name, self.version, self.settings.features)
+        if isinstance(state, bool):
+            return state
+        return self.rng.random() * 100 < state
+
+    def flag_closed(self, name: str) -> bool:
+        """This release's code checks the flag ``name`` and finds it off."""
+        return flag_checked(name, self.version) and not self.feature_enabled(name)
 
     def project_refs(self, project: Project) -> tuple[str, ...]:
         return (str(project.id), self.state.full_path(project).lower())

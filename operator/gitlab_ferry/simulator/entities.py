@@ -1,16 +1,20 @@
 """GitLab's API entities for the simulated records (the JSON bodies clients parse).
 
 Part of the simulator layer: ProjectIdentity, ProjectExportStatus, ProjectImportStatus (with
-failed relations), RelationImportTracker, and subsets of Project, Namespace and User with GitLab's
-key names and types. Pure functions of the state; they must not change it and must not import any
-other ``gitlab_ferry`` module.
+failed relations), RelationImportTracker, and subsets of Project (with ProjectStatistics on
+request), Namespace and User with GitLab's key names and types. Pure functions of the state; they
+must not change it and must not import any other ``gitlab_ferry`` module.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gitlab_ferry.simulator.auth import can_admin_project, can_read_import_error
+from gitlab_ferry.simulator.auth import (
+    can_admin_project,
+    can_read_import_error,
+    can_read_statistics,
+)
 from gitlab_ferry.simulator.core import Core
 from gitlab_ferry.simulator.errors import iso
 from gitlab_ferry.simulator.state import Namespace, Project, RelationTracker, User
@@ -113,7 +117,12 @@ def namespace_entity(core: Core, ns: Namespace) -> dict[str, Any]:
 
 
 def project_entity(
-    core: Core, project: Project, user: User | None, *, simple: bool = False
+    core: Core,
+    project: Project,
+    user: User | None,
+    *,
+    simple: bool = False,
+    statistics: bool = False,
 ) -> dict[str, Any]:
     base = core.public_url
     full_path = core.state.full_path(project)
@@ -161,6 +170,11 @@ def project_entity(
             if ns.kind == "group" and group_level
             else None,
         }
+    if statistics and can_read_statistics(core.state, user, project):
+        stats = project.statistics()
+        if not core.settings.profile.statistics_container_registry_size:
+            del stats["container_registry_size"]
+        body["statistics"] = stats
     return body
 
 

@@ -51,6 +51,11 @@ def route_not_found() -> web.Response:
     return error(404, "404 Not Found")
 
 
+def not_found() -> web.Response:
+    """``not_found!`` without a resource: a disabled feature or setting hides the endpoint."""
+    return message(404, "404 Not Found")
+
+
 def project_not_found() -> web.Response:
     return message(404, "404 Project Not Found")
 

@@ -218,12 +218,16 @@ def _install(core: Core, job: ExportJob, built: BuiltArchive, now: float) -> Non
 async def _push(core: Core, job: ExportJob, built: BuiltArchive) -> None:
     assert job.upload_url is not None
     allow_local = core.settings.instance.allow_local_requests_from_web_hooks_and_services
+    project = core.state.projects.get(job.project_id)
+    declared = project.export_size() if project and project.declared_statistics else None
     status, problem = await push_upload(
         core.session(),
         path=built.path,
         url=job.upload_url,
         method=job.upload_method,
         allow_local=allow_local,
+        s3_limit=core.settings.behaviour.s3_single_put_limit,
+        declared_size=declared,
     )
     core.pushes.append(
         {
@@ -235,6 +239,7 @@ async def _push(core: Core, job: ExportJob, built: BuiltArchive) -> None:
             "status": status,
             "error": problem,
             "size": built.size,
+            "declared_size": declared,
             "sha256": built.sha256,
         }
     )

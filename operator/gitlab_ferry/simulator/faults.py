@@ -32,6 +32,12 @@ ENDPOINTS = (
     "user",
     "namespace",
     "delete_project",
+    "version",
+    "metadata",
+    "features",
+    "feature_definitions",
+    "set_feature",
+    "delete_feature",
 )
 
 FaultKind = Literal["error", "html", "timeout", "slow", "burst429", "rack_attack"]

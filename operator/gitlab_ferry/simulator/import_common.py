@@ -4,8 +4,9 @@ Part of the simulator layer. ``common_params`` is Grape's ``common_project_impor
 defaults to path; ``namespace``/``namespace_id``/``namespace_path`` mutually exclusive; Boolean
 ``overwrite``; ``override_params`` filtered to known project attributes). ``resolve_namespace``
 is ``find_namespace!`` (404) and ``create_import_project`` is the CreateProjectService part
-(400 with the first error; ``overwrite`` on an existing path creates ``<path>-<32 hex>``). This
-module must not import any other ``gitlab_ferry`` module.
+(400 with the first error; ``overwrite`` on an existing path creates ``<path>-<32 hex>``). Before
+16.0 (and 15.11.1, 15.10.5) a Developer who may create projects in a group may import into it;
+later releases want a Maintainer. This module must not import any other ``gitlab_ferry`` module.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from gitlab_ferry.simulator.errors import message
 from gitlab_ferry.simulator.params import ParamError, to_bool, to_int, to_str
 from gitlab_ferry.simulator.routing import Ctx
 from gitlab_ferry.simulator.state import (
+    DEVELOPER,
     MAINTAINER,
     VISIBILITY_LEVELS,
     ImportJob,
@@ -220,7 +222,8 @@ def resolve_namespace(ctx: Ctx, common: Common) -> Namespace | web.Response:
 
 def _creation_error(ctx: Ctx, ns: Namespace, common: Common) -> str | None:
     assert ctx.user is not None
-    if not can_create_projects(ctx.core.state, ctx.user, ns):
+    least = MAINTAINER if ctx.core.settings.profile.maintainer_to_import else DEVELOPER
+    if not can_create_projects(ctx.core.state, ctx.user, ns, least=least):
         return "Namespace is not valid"
     if not common.name.strip():
         return "Name can't be blank"

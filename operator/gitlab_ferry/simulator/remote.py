@@ -1,11 +1,12 @@
 """Outbound requests the simulated GitLab makes: URL checks, HEAD, downloads, S3, upload pushes.
 
-Part of the simulator layer. Reproduces ``Gitlab::UrlBlocker`` (schemes, localhost and private
-networks unless ``allow_local_requests_from_web_hooks_and_services``), the remote-file checks of
+Part of the simulator layer. Reproduces ``Gitlab::UrlBlocker`` (schemes; hosts that do not
+resolve; localhost, loopback, private, link-local, shared-address-space and broadcast addresses
+unless ``allow_local_requests_from_web_hooks_and_services``), the remote-file checks of
 ``/projects/remote-import`` (HEAD with a short timeout, the S3 exemption, Content-Length and
 Content-Type rules), the worker's streaming download, the S3 object lookup (signed with
-botocore) and the ``upload[url]`` push of an export. It never logs query strings and must not
-import any other ``gitlab_ferry`` module.
+botocore) and the ``upload[url]`` push of an export, including Amazon S3's refusal of a single PUT
+above 5 GiB. It never logs query strings and must not import any other ``gitlab_ferry`` module.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import botocore.session
@@ -33,8 +35,51 @@ class RemoteProblem(Exception):
     """A check or transfer failed; ``str(err)`` is GitLab's message."""
 
 
-async def blocked_reason(url: str, *, schemes: tuple[str, ...], allow_local: bool) -> str | None:
-    """``Gitlab::UrlBlocker``: why ``url`` is blocked (``is blocked: ...``), or None."""
+_LOCALHOST = frozenset({"::", "0.0.0.0", "127.0.0.1", "::1"})  # noqa: S104 - a blocklist
+_PRIVATE = tuple(
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fec0::/10", "fc00::/7")
+)
+_LINK_LOCAL = tuple(ipaddress.ip_network(n) for n in ("169.254.0.0/16", "fe80::/10"))
+_SHARED = ipaddress.ip_network("100.64.0.0/10")
+_BROADCAST = ipaddress.ip_address("255.255.255.255")
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _in(
+    address: Address, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+) -> bool:
+    return any(address in network for network in networks)
+
+
+# UrlBlocker#validate_local_request: each check looks at every address before the next one.
+# Python's is_private/is_reserved would also block documentation and reserved ranges, which
+# GitLab lets through, so the ranges are GitLab's own.
+_LOCAL_CHECKS: tuple[tuple[str, Callable[[Address], bool]], ...] = (
+    ("Requests to localhost are not allowed", lambda a: str(a) in _LOCALHOST),
+    ("Requests to loopback addresses are not allowed", lambda a: a.is_loopback),
+    ("Requests to the local network are not allowed", lambda a: _in(a, _PRIVATE)),
+    ("Requests to the link local network are not allowed", lambda a: _in(a, _LINK_LOCAL)),
+    ("Requests to the shared address space are not allowed", lambda a: a in _SHARED),
+    ("Requests to the limited broadcast address are not allowed", lambda a: a == _BROADCAST),
+)
+
+
+def _address(text: str) -> Address:
+    address = ipaddress.ip_address(text.split("%", 1)[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+async def blocked_reason(
+    url: str, *, schemes: tuple[str, ...], allow_local: bool, dns_rebind_protection: bool = True
+) -> str | None:
+    """``Gitlab::UrlBlocker.validate!``: why ``url`` is blocked (``is blocked: ...``), or None.
+
+    The host is resolved even when local requests are allowed: with DNS-rebinding protection
+    (GitLab's default for outbound requests) a host that does not resolve is refused.
+    """
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -45,20 +90,22 @@ async def blocked_reason(url: str, *, schemes: tuple[str, ...], allow_local: boo
         return f"is blocked: Only allowed schemes are {', '.join(schemes)}"
     if not host:
         return "is blocked: URI is invalid"
-    if allow_local:
+    if allow_local and not dns_rebind_protection:
         return None
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(
             host, port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
         )
     except OSError:
-        return "is blocked: Host cannot be resolved or invalid"
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if address.is_loopback or address.is_unspecified:
-            return "is blocked: Requests to localhost are not allowed"
-        if address.is_private or address.is_link_local or address.is_reserved:
-            return "is blocked: Requests to the local network are not allowed"
+        return (
+            None if not dns_rebind_protection else "is blocked: Host cannot be resolved or invalid"
+        )
+    if allow_local:
+        return None
+    addresses = [_address(str(info[4][0])) for info in infos]
+    for reason, matches in _LOCAL_CHECKS:
+        if any(matches(a) for a in addresses):
+            return f"is blocked: {reason}"
     return None
 
 
@@ -188,6 +235,23 @@ class S3Gateway:
         return url
 
 
+def is_s3_presigned(url: str) -> bool:
+    """An Amazon S3 pre-signed URL carries its signature in the query (version 4, or 2)."""
+    keys = {k.lower() for k in parse_qs(urlsplit(url).query, keep_blank_values=True)}
+    version_4 = bool(keys & {"x-amz-signature", "x-amz-credential"})
+    version_2 = {"awsaccesskeyid", "signature"} <= keys
+    return version_4 or version_2
+
+
+def s3_entity_too_large(size: int, limit: int) -> str:
+    """Amazon S3's answer to a single PUT above its limit (it reads no body to say so)."""
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>EntityTooLarge</Code>'
+        "<Message>Your proposed upload exceeds the maximum allowed size</Message>"
+        f"<ProposedSize>{size}</ProposedSize><MaxSizeAllowed>{limit}</MaxSizeAllowed></Error>"
+    )
+
+
 async def push_upload(
     session: aiohttp.ClientSession,
     *,
@@ -195,12 +259,22 @@ async def push_upload(
     url: str,
     method: str,
     allow_local: bool,
+    s3_limit: int = 0,
+    declared_size: int | None = None,
 ) -> tuple[int | None, str | None]:
-    """The web upload strategy: the raw archive, ``Content-Type: application/gzip``."""
+    """The web upload strategy: the raw archive, ``Content-Type: application/gzip``.
+
+    ``declared_size`` stands for the archive's size where the project declares statistics
+    larger than its generated content, so S3's single-PUT limit can be met without the bytes.
+    """
     reason = await blocked_reason(url, schemes=("http", "https"), allow_local=allow_local)
     if reason is not None:
         return None, f"URL {reason}"
     size = (await asyncio.to_thread(path.stat)).st_size
+    proposed = size if declared_size is None else declared_size
+    if s3_limit and proposed > s3_limit and is_s3_presigned(url):
+        text = s3_entity_too_large(proposed, s3_limit)[:200]
+        return 400, f"Error uploading the project. Code 400: {text}"
     headers = {"Content-Type": "application/gzip", "Content-Length": str(size)}
     try:
         with await asyncio.to_thread(path.open, "rb") as fh:

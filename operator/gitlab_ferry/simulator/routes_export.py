@@ -15,7 +15,7 @@ from aiohttp import web
 
 from gitlab_ferry.simulator.auth import can_admin_project
 from gitlab_ferry.simulator.entities import export_status_entity
-from gitlab_ferry.simulator.errors import accepted, forbidden, json_response, message
+from gitlab_ferry.simulator.errors import accepted, forbidden, json_response, message, not_found
 from gitlab_ferry.simulator.exporting import (
     export_status,
     export_upload,
@@ -33,7 +33,7 @@ MB = 1024 * 1024
 def _authorize(ctx: Ctx) -> Project | web.Response:
     """The ``before`` block: export enabled, then ``authorize_admin_project``."""
     if not ctx.core.settings.instance.project_export_enabled:
-        return message(404, "404 Not Found")
+        return not_found()
     project = find_project(ctx)
     if isinstance(project, web.Response):
         return project
@@ -65,11 +65,13 @@ async def post_export(ctx: Ctx) -> web.StreamResponse:
         return throttled
     remove_export(ctx.core, project, user)
     if url:
-        reason = await blocked_reason(url, schemes=("http", "https"), allow_local=True)
+        # AddressableUrlValidator: local targets pass here; only the push checks them
+        reason = await blocked_reason(
+            url, schemes=("http", "https"), allow_local=True, dns_rebind_protection=False
+        )
         if reason is not None:
             return message(400, {"url": [reason]})
-    export_size = project.content.repository.size + 4096
-    if instance.max_export_size and export_size > instance.max_export_size * MB:
+    if instance.max_export_size and project.export_size() > instance.max_export_size * MB:
         return message(400, "The project size exceeds the export limit.")
     schedule_export(
         ctx.core, project, user, description=description, upload_url=url, upload_method=method

@@ -5,7 +5,9 @@ CreateProjectService: authentication (401), the upload itself (413), parameters 
 ``{"error"}``), ``gitlab_project`` import source (403), the shared ``project_import`` rate limit
 (429), file extension (422), namespace (404), then the file-acquisition checks and project
 creation (400 ``{"message"}``), and 201 with ``ProjectImportStatus``. Archive problems surface
-later as an asynchronous ``failed``. This module must not import any other ``gitlab_ferry`` module.
+later as an asynchronous ``failed``. The two remote routes exist from the release that introduced
+them and answer ``not_found!`` while their feature flag is off. This module must not import any
+other ``gitlab_ferry`` module.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import asyncio
 from aiohttp import web
 
 from gitlab_ferry.simulator.entities import import_status_entity
-from gitlab_ferry.simulator.errors import json_response, message
+from gitlab_ferry.simulator.errors import json_response, message, not_found
 from gitlab_ferry.simulator.import_common import (
     Common,
     common_params,
@@ -35,6 +37,9 @@ from gitlab_ferry.simulator.state import Namespace, Project
 
 S3_FIELDS = ["region", "bucket_name", "file_key", "access_key_id", "secret_access_key"]
 GZ_REQUIRED = "You need to upload a GitLab project export archive (ending in .gz)."
+REMOTE_FLAG = "import_project_from_remote_file"
+S3_FLAG = "import_project_from_remote_file_s3"
+USE_S3_ROUTE = "To import from AWS S3 use `projects/remote-import-s3`"
 
 
 def _humanize(attribute: str) -> str:
@@ -62,8 +67,12 @@ def source_and_limit(ctx: Ctx) -> web.Response | None:
     )
 
 
-async def _prologue(ctx: Ctx, required: list[str]) -> tuple[Common, Namespace] | web.Response:
+async def _prologue(
+    ctx: Ctx, required: list[str], flag: str | None = None
+) -> tuple[Common, Namespace] | web.Response:
     common = common_params(ctx, required)
+    if flag is not None and ctx.core.flag_closed(flag):
+        return not_found()
     stop = source_and_limit(ctx)
     if stop is not None:
         return stop
@@ -109,7 +118,7 @@ async def post_remote_import(ctx: Ctx) -> web.StreamResponse:
     if ctx.user is None:
         return unauthorized()
     await ctx.read_body()
-    prologue = await _prologue(ctx, ["url", "path"])
+    prologue = await _prologue(ctx, ["url", "path"], REMOTE_FLAG)
     if isinstance(prologue, web.Response):
         return prologue
     common, ns = prologue
@@ -123,7 +132,14 @@ async def post_remote_import(ctx: Ctx) -> web.StreamResponse:
         )
     except RemoteProblem as problem:
         return message(400, str(problem))
-    if not is_s3_response(headers):
+    # 14.9 to 15.10 with the S3 flag on: S3 answers belong to remote-import-s3, and they are no
+    # longer exempt from the size and type checks
+    refuse_s3 = ctx.core.settings.profile.remote_import_refuses_s3 and ctx.core.feature_enabled(
+        S3_FLAG
+    )
+    if refuse_s3 and is_s3_response(headers):
+        return message(400, USE_S3_ROUTE)
+    if refuse_s3 or not is_s3_response(headers):
         errors = remote_file_errors(
             headers.get("content-length"),
             headers.get("content-type"),
@@ -139,7 +155,7 @@ async def post_remote_import_s3(ctx: Ctx) -> web.StreamResponse:
     if ctx.user is None:
         return unauthorized()
     await ctx.read_body()
-    prologue = await _prologue(ctx, [*S3_FIELDS, "path"])
+    prologue = await _prologue(ctx, [*S3_FIELDS, "path"], S3_FLAG)
     if isinstance(prologue, web.Response):
         return prologue
     common, ns = prologue
@@ -189,7 +205,19 @@ async def get_import(ctx: Ctx) -> web.StreamResponse:
 
 ROUTES: tuple[Route, ...] = (
     route("POST", "/api/v4/projects/import", "import", post_import),
-    route("POST", "/api/v4/projects/remote-import", "remote_import", post_remote_import),
-    route("POST", "/api/v4/projects/remote-import-s3", "remote_import_s3", post_remote_import_s3),
+    route(
+        "POST",
+        "/api/v4/projects/remote-import",
+        "remote_import",
+        post_remote_import,
+        when="remote_import",
+    ),
+    route(
+        "POST",
+        "/api/v4/projects/remote-import-s3",
+        "remote_import_s3",
+        post_remote_import_s3,
+        when="remote_import_s3",
+    ),
     route("GET", "/api/v4/projects/{id}/import", "import_status", get_import),
 )

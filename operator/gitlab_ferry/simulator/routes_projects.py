@@ -1,7 +1,8 @@
 """Helper endpoints the operator needs: ``/user``, ``/projects/:id``, ``/projects?search=``,
 ``/namespaces/:id`` and ``DELETE /projects/:id``.
 
-Part of the simulator layer. Shapes are subsets of GitLab's REST entities with GitLab's key names;
+Part of the simulator layer. Shapes are subsets of GitLab's REST entities with GitLab's key names
+(``statistics=true`` adds ProjectStatistics for Reporters and above);
 listing is paginated with GitLab's ``X-*`` headers and ``Link``. Deletion needs ``remove_project``
 (Owner or admin) and answers 202; the project is hidden at once and removed after the configured
 delay. This module must not import any other ``gitlab_ferry`` module.
@@ -31,7 +32,8 @@ async def get_project(ctx: Ctx) -> web.StreamResponse:
     project = find_project(ctx)
     if isinstance(project, web.Response):
         return project
-    return json_response(200, project_entity(ctx.core, project, ctx.user))
+    statistics = to_bool(ctx.values, "statistics")
+    return json_response(200, project_entity(ctx.core, project, ctx.user, statistics=statistics))
 
 
 async def delete_project(ctx: Ctx) -> web.StreamResponse:
@@ -59,6 +61,7 @@ async def list_projects(ctx: Ctx) -> web.StreamResponse:
     owned = to_bool(values, "owned")
     membership = to_bool(values, "membership")
     simple = to_bool(values, "simple")
+    statistics = to_bool(values, "statistics")
     user = ctx.user
     found = []
     for project in core.state.live_projects():
@@ -88,7 +91,7 @@ async def list_projects(ctx: Ctx) -> web.StreamResponse:
     total = len(found)
     pages = max(1, -(-total // per_page))
     chunk = found[(page - 1) * per_page : page * per_page]
-    body = [project_entity(core, p, user, simple=simple) for p in chunk]
+    body = [project_entity(core, p, user, simple=simple, statistics=statistics) for p in chunk]
     return json_response(200, body, headers=_pagination(ctx, page, per_page, total, pages))
 
 

@@ -4,8 +4,9 @@ Part of the simulator layer. The POST follows RelationImportService's order 1-11
 reference: 401, parameters, 403 import source, 429 (the shared ``project_import`` counter), 422
 extension, 404 project, 400 relation, 403 ``admin_project``, 409 while a tracker or the project
 import is ``started``, 400 when the tracker cannot be created, 201 ``created``. The listing needs
-``admin_project`` even on public projects (403 ``403 Forbidden - Project``). This module must not
-import any other ``gitlab_ferry`` module.
+``admin_project`` even on public projects (403 ``403 Forbidden - Project``). Both routes exist from
+16.11; in 16.11 and 17.0 they answer ``not_found!`` while ``single_relation_import`` is off. This
+module must not import any other ``gitlab_ferry`` module.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from aiohttp import web
 from gitlab_ferry.simulator.auth import can_admin_project
 from gitlab_ferry.simulator.content import IMPORTABLE_RELATIONS
 from gitlab_ferry.simulator.entities import tracker_entity
-from gitlab_ferry.simulator.errors import forbidden, json_response, message
+from gitlab_ferry.simulator.errors import forbidden, json_response, message, not_found
 from gitlab_ferry.simulator.import_common import gz_extension_ok
 from gitlab_ferry.simulator.params import ParamError, require, to_str
 from gitlab_ferry.simulator.routes_import import (
@@ -30,6 +31,7 @@ from gitlab_ferry.simulator.routing import Ctx, Route, find_project, route
 from gitlab_ferry.simulator.state import Project, RelationTracker
 
 STALE_AFTER = 24 * 3600
+RELATION_FLAG = "single_relation_import"
 RELATION_MESSAGE = (
     "Imported relation must be one of issues, merge_requests, milestones, or ci_pipelines"
 )
@@ -57,6 +59,8 @@ async def post_import_relation(ctx: Ctx) -> web.StreamResponse:
         raise ParamError("file is invalid")
     path = to_str(values, "path") or ""
     relation = to_str(values, "relation") or ""
+    if ctx.core.flag_closed(RELATION_FLAG):
+        return not_found()
     stop = source_and_limit(ctx)
     if stop is not None:
         return stop
@@ -106,6 +110,8 @@ async def post_import_relation(ctx: Ctx) -> web.StreamResponse:
 async def get_relation_imports(ctx: Ctx) -> web.StreamResponse:
     if ctx.user is None:
         return unauthorized()
+    if ctx.core.flag_closed(RELATION_FLAG):
+        return not_found()
     if not gitlab_project_enabled(ctx):
         return message(403, "403 Forbidden")
     project = find_project(ctx)
@@ -118,8 +124,18 @@ async def get_relation_imports(ctx: Ctx) -> web.StreamResponse:
 
 
 ROUTES: tuple[Route, ...] = (
-    route("POST", "/api/v4/projects/import-relation", "relation_import", post_import_relation),
     route(
-        "GET", "/api/v4/projects/{id}/relation-imports", "relation_imports", get_relation_imports
+        "POST",
+        "/api/v4/projects/import-relation",
+        "relation_import",
+        post_import_relation,
+        when="relation_import",
+    ),
+    route(
+        "GET",
+        "/api/v4/projects/{id}/relation-imports",
+        "relation_imports",
+        get_relation_imports,
+        when="relation_import",
     ),
 )

@@ -1,7 +1,8 @@
 """Request dispatch for ``/api/v4``: routes matched on the raw path, then faults, throttles, auth.
 
 Part of the simulator layer. Routes match the percent-encoded path the way Grape does (``:id`` is
-``[^/]+``, so a literal ``/`` falls through to the catch-all 404 ``{"error":"404 Not Found"}``).
+``[^/]+``, so a literal ``/`` falls through to the catch-all 404 ``{"error":"404 Not Found"}``); a
+route the selected GitLab version does not have (its profile switch is off) falls through too.
 Every request is logged; injected faults come first and touch no state; then the Rack::Attack
 throttle, then token authentication, then the endpoint. Also the shared ``find_project!`` lookup
 (ids, encoded full paths, moved projects). This module must not import any other
@@ -53,6 +54,7 @@ class Route:
     endpoint: str
     handler: Handler
     extra_scopes: frozenset[str] = frozenset()
+    when: str | None = None  # a Profile switch: the route exists only while it is on
 
 
 def route(method: str, path: str, endpoint: str, handler: Handler, **kw: Any) -> Route:
@@ -112,8 +114,11 @@ class Dispatcher:
 
     def find(self, method: str, raw_path: str) -> tuple[Route | None, dict[str, str]]:
         wanted = "GET" if method == "HEAD" else method
+        profile = self.core.settings.profile
         for candidate in self.routes:
             if candidate.method != wanted:
+                continue
+            if candidate.when is not None and not getattr(profile, candidate.when):
                 continue
             found = candidate.pattern.match(raw_path)
             if found:
@@ -122,7 +127,9 @@ class Dispatcher:
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         core = self.core
-        raw_path = request.rel_url.raw_path
+        # Rails' router squeezes repeated slashes and drops a trailing one before Grape sees the
+        # path (python-gitlab's Features API calls ask for /features/ and /features//<name>)
+        raw_path = re.sub(r"/{2,}", "/", request.rel_url.raw_path).rstrip("/") or "/"
         found, match = self.find(request.method, raw_path)
         record = core.log.start(
             time=core.now(),

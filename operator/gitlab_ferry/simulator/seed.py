@@ -22,6 +22,7 @@ from gitlab_ferry.simulator.content import DEFAULT_RELATION_COUNTS, generate_con
 from gitlab_ferry.simulator.state import (
     ACCESS_LEVELS,
     OWNER,
+    STATISTICS,
     VISIBILITY_LEVELS,
     Project,
     State,
@@ -94,6 +95,20 @@ class SeedProject(_Model):
     created_at: datetime | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
     old_paths: list[str] = Field(default_factory=list)
+    statistics: dict[str, int | str] = Field(
+        default_factory=dict,
+        description="ProjectStatistics to report instead of the generated content's sizes",
+    )
+
+    @field_validator("statistics")
+    @classmethod
+    def _known_statistics(cls, value: dict[str, int | str]) -> dict[str, int | str]:
+        unknown = sorted(set(value) - set(STATISTICS))
+        if unknown:
+            raise ValueError(f"unknown statistics {unknown}; known: {list(STATISTICS)}")
+        for size in value.values():
+            parse_size(size)
+        return value
 
 
 class Seed(_Model):
@@ -200,6 +215,7 @@ def _add_project(state: State, sp: SeedProject, now: float) -> Project:
         ),
         attributes=dict(sp.attributes),
         last_activity_at=created,
+        declared_statistics={k: parse_size(v) for k, v in sp.statistics.items()},
     )
     project.members[owner_id] = OWNER
     for member in sp.members:

@@ -21,6 +21,7 @@ from aiohttp import web
 from gitlab_ferry.clock import Clock, ManualClock, SystemClock
 from gitlab_ferry.simulator import (
     control,
+    routes_admin,
     routes_export,
     routes_import,
     routes_projects,
@@ -52,6 +53,7 @@ def build_app(core: Core) -> web.Application:
             *routes_relations.ROUTES,
             *routes_export.ROUTES,
             *routes_projects.ROUTES,
+            *routes_admin.ROUTES,
         ],
     )
 

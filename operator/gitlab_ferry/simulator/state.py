@@ -1,8 +1,9 @@
 """The simulated GitLab's records: users, tokens, namespaces, projects, exports, imports.
 
 Part of the simulator layer. Plain dataclasses plus one ``State`` container with GitLab's lookup
-rules (case-insensitive full paths, personal namespaces, inherited group membership). It does no
-I/O and knows nothing about HTTP; it must not import any other ``gitlab_ferry`` module.
+rules (case-insensitive full paths, personal namespaces, inherited group membership); a project's
+statistics are its content's sizes unless a seed declared others. It does no I/O and knows
+nothing about HTTP; it must not import any other ``gitlab_ferry`` module.
 """
 
 from __future__ import annotations
@@ -27,6 +28,30 @@ ACCESS_LEVELS = MappingProxyType(
     }
 )
 VISIBILITY_LEVELS = MappingProxyType({"private": 0, "internal": 10, "public": 20})
+# ProjectStatistics as the REST API names them (job_artifacts_size is build_artifacts_size)
+SIZE_STATISTICS = (
+    "repository_size",
+    "wiki_size",
+    "lfs_objects_size",
+    "job_artifacts_size",
+    "pipeline_artifacts_size",
+    "packages_size",
+    "snippets_size",
+    "uploads_size",
+    "container_registry_size",
+)
+STATISTICS = ("commit_count", "storage_size", *SIZE_STATISTICS)
+# ProjectStatistics::STORAGE_SIZE_COMPONENTS (current GitLab: pipeline artifacts and the
+# container registry are counted elsewhere)
+STORAGE_SIZE_COMPONENTS = (
+    "repository_size",
+    "wiki_size",
+    "lfs_objects_size",
+    "job_artifacts_size",
+    "packages_size",
+    "snippets_size",
+    "uploads_size",
+)
 Visibility = Literal["private", "internal", "public"]
 
 
@@ -125,6 +150,28 @@ class Project:
     pending_delete: bool = False
     delete_at: float | None = None
     last_activity_at: float = 0.0
+    declared_statistics: dict[str, int] = field(default_factory=dict)
+
+    def statistics(self) -> dict[str, int]:
+        """ProjectStatistics: what the seed declared, else what the content amounts to."""
+        declared = self.declared_statistics
+        repository = self.content.repository.size
+        out = {name: declared.get(name, 0) for name in SIZE_STATISTICS}
+        out["repository_size"] = declared.get("repository_size", repository)
+        out["commit_count"] = declared.get("commit_count", 1 if out["repository_size"] else 0)
+        out["storage_size"] = declared.get(
+            "storage_size", sum(out[n] for n in STORAGE_SIZE_COMPONENTS)
+        )
+        return {name: out[name] for name in STATISTICS}
+
+    def export_size(self) -> int:
+        """What an export weighs: ``ProjectStatistics#export_size`` (storage without build
+        artifacts and packages, which exports leave out) once statistics are declared, else the
+        generated content."""
+        if not self.declared_statistics:
+            return self.content.repository.size + 4096
+        stats = self.statistics()
+        return stats["storage_size"] - stats["job_artifacts_size"] - stats["packages_size"]
 
 
 @dataclass
