@@ -48,6 +48,9 @@ class Capability(StrEnum):
     NAMESPACE_ID_PARAMS = "the namespace_id and namespace_path import parameters"
     REMOTE_IMPORT = "POST /projects/remote-import"
     REMOTE_IMPORT_S3 = "POST /projects/remote-import-s3"
+    #: remote-import of an AWS S3 URL: refused (use remote-import-s3) from 14.9 to 15.10 where
+    #: an administrator turned remote-import-s3's flag on.
+    REMOTE_IMPORT_OF_S3_URLS = "POST /projects/remote-import of an AWS S3 URL"
     IMPORT_RELATION = "POST /projects/import-relation"
 
 
@@ -63,8 +66,8 @@ class Support(StrEnum):
 
 @dataclass(frozen=True)
 class Cutover:
-    """When a capability appeared and, where it started behind a flag, when it became usable
-    without one."""
+    """When a capability appeared and, where it started behind a flag that is off by
+    default, when it became usable without one."""
 
     since: GitLabVersion
     flag: str | None = None
@@ -75,14 +78,19 @@ class Cutover:
 CUTOVERS: dict[Capability, Cutover] = {
     Capability.NAMESPACE_ID_PARAMS: Cutover(GitLabVersion(18, 7)),
     Capability.REMOTE_IMPORT: Cutover(
-        GitLabVersion(13, 12), flag="import_project_from_remote_file"
+        GitLabVersion(13, 12),
+        flag="import_project_from_remote_file",
+        usable_since=GitLabVersion(14, 0),
     ),
     Capability.REMOTE_IMPORT_S3: Cutover(
         GitLabVersion(14, 9),
         flag="import_project_from_remote_file_s3",
         usable_since=GitLabVersion(15, 11),
     ),
-    Capability.IMPORT_RELATION: Cutover(GitLabVersion(16, 11)),
+    Capability.REMOTE_IMPORT_OF_S3_URLS: Cutover(GitLabVersion(13, 12)),
+    Capability.IMPORT_RELATION: Cutover(
+        GitLabVersion(16, 11), flag="single_relation_import", usable_since=GitLabVersion(17, 1)
+    ),
 }
 
 #: Importing needs Maintainer or Owner on the target namespace from these releases on
@@ -130,29 +138,34 @@ class GitLabInfo:
         return self.version is None or self.version >= OLDEST_SUPPORTED
 
     def usable(self, capability: Capability) -> bool:
-        """Whether a request needing ``capability`` can be expected to work. An unknown
-        version is given the benefit of the doubt except for parameters an older GitLab
-        would silently ignore."""
+        """Whether a request needing ``capability`` is worth sending: the version has it
+        (perhaps behind a flag, which a 404 then reveals) and it was not found off. An
+        unknown version is given the benefit of the doubt except for parameters an older
+        GitLab would silently ignore."""
         if capability in self.disabled:
             return False
         if self.version is None:
             return capability is not Capability.NAMESPACE_ID_PARAMS
-        return support(capability, self.version) is Support.AVAILABLE
+        return support(capability, self.version) is not Support.ABSENT
+
+    def flagged(self, capability: Capability) -> str | None:
+        """A sentence when ``capability`` is behind a flag that is off by default here."""
+        if self.version is None or support(capability, self.version) is not Support.FLAG_OFF:
+            return None
+        cutover = CUTOVERS[capability]
+        return (
+            f"{capability} is behind the feature flag {cutover.flag}, off by default on "
+            f"GitLab {self.version}: trying it, and a 404 sends the next plan another way"
+        )
 
     def why_not(self, capability: Capability) -> str:
         """A sentence on why ``capability`` cannot be used here."""
         cutover = CUTOVERS[capability]
-        flag = f" (feature flag {cutover.flag})" if cutover.flag else ""
         if capability in self.disabled:
+            flag = f" (feature flag {cutover.flag})" if cutover.flag else ""
             return f"{capability} is turned off on this GitLab{flag}"
         if self.version is None:
             return f"the GitLab version is unknown, so {capability} cannot be relied on"
-        if support(capability, self.version) is Support.FLAG_OFF:
-            usable = cutover.usable_since or cutover.since
-            return (
-                f"{capability} is behind a feature flag{flag} that is off by default on GitLab "
-                f"{self.version} (on without it from {usable})"
-            )
         return f"GitLab {self.version} has no {capability} (added in {cutover.since})"
 
     def describe(self) -> str:

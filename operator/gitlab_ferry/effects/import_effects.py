@@ -399,12 +399,14 @@ def request_failed(
     if not isinstance(exc, errors.GitLabError) or exc.endpoint not in _IMPORT_ENDPOINTS:
         noticed(subject.connection, exc)
         return Failed(problem_from(exc, what=what), sent=sent)
-    if isinstance(exc, errors.EndpointUnavailable) and capability is not None:
+    if isinstance(exc, errors.S3UrlRefused):
+        capability = Capability.REMOTE_IMPORT_OF_S3_URLS
+    if isinstance(exc, errors.EndpointUnavailable | errors.S3UrlRefused) and capability:
         subject.connection.facts.disable(capability)
         gitlab = replace(subject.gitlab, disabled=subject.gitlab.disabled | {capability})
         problem = Problem(
             Reason.UNSUPPORTED_BY_GITLAB,
-            f"GitLab answered 404 for {capability}: {gitlab.why_not(capability)}; planning "
+            f"GitLab refused {capability} ({exc}): {gitlab.why_not(capability)}; planning "
             "another route",
             transient=True,
             retry_after=1.0,

@@ -86,6 +86,11 @@ class RemoteFileContentType(RemoteFileRejected):
     or ``application/x-gzip``."""
 
 
+class S3UrlRefused(RemoteFileRejected):
+    """400 ``To import from AWS S3 use projects/remote-import-s3``: GitLab 14.9 to 15.10 with
+    remote-import-s3's feature flag on refuse AWS S3 URLs in remote-import."""
+
+
 class RemoteFileUnreachable(RemoteFileRejected):
     """400 ``... is blocked``, ``Failed to retrive headers``, ``File not found``: GitLab could
     not (or may not) reach the archive."""

@@ -88,6 +88,7 @@ OPTIONAL_ENDPOINTS = frozenset(
 
 #: GitLab's refusals of a remote archive (RemoteFileValidator, UrlBlocker, the S3 lookup).
 _REMOTE_REFUSALS: tuple[tuple[str, type[errors.RemoteFileRejected]], ...] = (
+    ("to import from aws s3 use", errors.S3UrlRefused),
     ("content length is too big", errors.RemoteFileTooLarge),
     ("content length is too small", errors.RemoteFileSizeUnknown),
     ("content type", errors.RemoteFileContentType),

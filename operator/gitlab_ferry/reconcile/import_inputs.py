@@ -68,8 +68,6 @@ def route_for(
 
     ``gitlab_can_fetch``: a ``url``/``urlSecretRef`` source is a public https URL.
     """
-    remote = gitlab.usable(Capability.REMOTE_IMPORT)
-    no_remote = gitlab.why_not(Capability.REMOTE_IMPORT)
     source = spec.source
     if source.export_ref is not None:
         if export is None or export.location is not ArtifactLocation.S3:
@@ -80,9 +78,7 @@ def route_for(
                 "the archive is in S3-compatible storage GitLab may not reach, so the "
                 "operator carries it",
             )
-        if remote:
-            return RouteChoice(Route.PRESIGNED_URL, "GitLab pulls the archive from S3")
-        return RouteChoice(Route.STREAM, f"{no_remote}, so the operator carries the archive")
+        return _pulled(gitlab, Route.PRESIGNED_URL, "GitLab pulls the archive from S3")
     if source.s3 is not None:
         if source.s3.endpoint:
             return RouteChoice(
@@ -91,21 +87,33 @@ def route_for(
                 "from the S3-compatible endpoint",
             )
         if gitlab.usable(Capability.REMOTE_IMPORT_S3):
-            return RouteChoice(Route.S3, "GitLab reads the archive from S3")
+            return _tried(gitlab, Capability.REMOTE_IMPORT_S3, Route.S3, "GitLab reads S3")
         no_s3 = gitlab.why_not(Capability.REMOTE_IMPORT_S3)
-        if remote:
-            return RouteChoice(
-                Route.PRESIGNED_URL, f"{no_s3}, so GitLab pulls it through a pre-signed URL"
-            )
-        return RouteChoice(Route.STREAM, f"{no_s3} and {no_remote}, so the operator carries it")
+        return _pulled(gitlab, Route.PRESIGNED_URL, f"{no_s3}; GitLab pulls a pre-signed URL")
     if not gitlab_can_fetch:
         return RouteChoice(
             Route.STREAM,
             "GitLab fetches only public https URLs, so the operator carries the archive",
         )
-    if remote:
-        return RouteChoice(Route.REMOTE_URL, "GitLab fetches the archive from the URL")
-    return RouteChoice(Route.STREAM, f"{no_remote}, so the operator carries the archive")
+    return _pulled(gitlab, Route.REMOTE_URL, "GitLab fetches the archive from the URL")
+
+
+def _pulled(gitlab: GitLabInfo, route: Route, why: str) -> RouteChoice:
+    """GitLab pulls the archive by remote-import where it can, else the operator carries it."""
+    needed = [Capability.REMOTE_IMPORT]
+    if route is Route.PRESIGNED_URL:
+        needed.append(Capability.REMOTE_IMPORT_OF_S3_URLS)
+    for capability in needed:
+        if not gitlab.usable(capability):
+            return RouteChoice(
+                Route.STREAM, f"{gitlab.why_not(capability)}, so the operator carries the archive"
+            )
+    return _tried(gitlab, Capability.REMOTE_IMPORT, route, why)
+
+
+def _tried(gitlab: GitLabInfo, capability: Capability, route: Route, why: str) -> RouteChoice:
+    flagged = gitlab.flagged(capability)
+    return RouteChoice(route, f"{why} ({flagged})" if flagged else why)
 
 
 def target_params(spec: ProjectImportSpec, gitlab: GitLabInfo) -> dict[str, Any]:

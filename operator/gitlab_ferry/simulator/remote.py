@@ -225,6 +225,21 @@ class S3Gateway:
             raise RemoteProblem(f"Failed to open '{key}' in '{bucket}': {err}") from err
         return S3Object(int(meta.get("ContentLength", 0)), meta.get("ContentType"))
 
+    def stand_in(self, url: str) -> str:
+        """Where a URL on Amazon S3 is fetched: the configured endpoint stands in for AWS,
+        as it does for remote-import-s3, so a pre-signed AWS URL reaches the stand-in's copy
+        (path style). Other URLs are fetched as they are."""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if self.endpoint is None or not host.endswith(".amazonaws.com"):
+            return url
+        path = parts.path
+        bucket = host.split(".s3", 1)[0] if ".s3" in host and not host.startswith("s3") else ""
+        if bucket:
+            path = f"/{bucket}{path}"
+        query = f"?{parts.query}" if parts.query else ""
+        return f"{self.endpoint.rstrip('/')}{path}{query}"
+
     def presign_get(
         self, *, region: str, bucket: str, key: str, access_key: str, secret_key: str
     ) -> str:

@@ -122,7 +122,7 @@ async def post_remote_import(ctx: Ctx) -> web.StreamResponse:
     if isinstance(prologue, web.Response):
         return prologue
     common, ns = prologue
-    url = str(ctx.values["url"])
+    url = ctx.core.s3.stand_in(str(ctx.values["url"]))
     reason = await blocked_reason(url, schemes=_url_schemes(ctx), allow_local=_allow_local(ctx))
     if reason is not None:
         return message(400, f"File url {reason}")

@@ -56,6 +56,8 @@ CASES = [
      False, "Content type 'text/html' not allowed"),
     ("remote_import", j(400, {"message": "File url is blocked: Requests to the local network "
      "are not allowed"}), e.RemoteFileUnreachable, False, "blocked"),
+    ("remote_import", j(400, {"message": "To import from AWS S3 use `projects/remote-import-s3`"}),
+     e.S3UrlRefused, False, "remote-import-s3"),
     ("remote_import", j(400, {"message": "Failed to retrive headers: execution expired"}),
      e.RemoteFileUnreachable, False, "retrive headers"),
     ("remote_import_s3", j(400, {"message": "File not found 'a.tar.gz' in 'bucket'"}),
@@ -228,6 +230,7 @@ RETRYABLE = {
     e.RemoteFileSizeUnknown: False,
     e.RemoteFileContentType: False,
     e.RemoteFileUnreachable: False,
+    e.S3UrlRefused: False,
     e.EndpointUnavailable: False,
 }
 

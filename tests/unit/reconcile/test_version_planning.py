@@ -81,10 +81,12 @@ def test_versions_are_parsed_without_edition(text, version):
     ("capability", "before", "at", "how"),
     [
         (Capability.NAMESPACE_ID_PARAMS, "18.6.9", "18.7.0", Support.AVAILABLE),
-        (Capability.REMOTE_IMPORT, "13.11.9", "13.12.0", Support.AVAILABLE),
+        (Capability.REMOTE_IMPORT, "13.11.9", "13.12.0", Support.FLAG_OFF),
+        (Capability.REMOTE_IMPORT, "13.12.15", "14.0.0", Support.AVAILABLE),
         (Capability.REMOTE_IMPORT_S3, "14.8.9", "14.9.0", Support.FLAG_OFF),
         (Capability.REMOTE_IMPORT_S3, "15.10.9", "15.11.0", Support.AVAILABLE),
-        (Capability.IMPORT_RELATION, "16.10.9", "16.11.0", Support.AVAILABLE),
+        (Capability.IMPORT_RELATION, "16.10.9", "16.11.0", Support.FLAG_OFF),
+        (Capability.IMPORT_RELATION, "17.0.9", "17.1.0", Support.AVAILABLE),
     ],
 )
 def test_capabilities_change_at_their_cutover(capability, before, at, how):
@@ -223,9 +225,25 @@ URL = import_spec("url")
             id="remote-import-flag-off-streamed",
         ),
         pytest.param(S3_AWS, None, CURRENT, True, "s3", id="aws-s3-by-remote-import-s3"),
+        pytest.param(S3_AWS, None, gitlab("15.3.0"), True, "s3", id="s3-behind-a-flag-is-tried"),
         pytest.param(
-            S3_AWS, None, gitlab("15.3.0"), True, "presigned-url", id="s3-flag-off-by-default"
+            S3_AWS,
+            None,
+            gitlab("15.3.0", Capability.REMOTE_IMPORT_S3),
+            True,
+            "presigned-url",
+            id="s3-flag-found-off-pulls-a-presigned-url",
         ),
+        pytest.param(S3_AWS, None, gitlab("14.8.0"), True, "presigned-url", id="no-s3-route-yet"),
+        pytest.param(
+            EXPORT_REF,
+            export_source(L.S3),
+            gitlab("15.3.0", Capability.REMOTE_IMPORT_OF_S3_URLS),
+            True,
+            "stream",
+            id="s3-urls-refused-while-s3-flag-on-streamed",
+        ),
+        pytest.param(URL, None, gitlab("13.12.0"), True, "remote-url", id="13-12-tries-remote"),
         pytest.param(
             S3_AWS,
             None,
@@ -268,8 +286,12 @@ def test_routes_follow_what_the_gitlab_offers(spec, export, info, can_fetch, rou
 def test_the_plan_names_the_route_and_why():
     obs = import_obs(gitlab=gitlab("15.3.0"))
     plan = plan_import(S3_AWS, GEN, import_status(), obs, NOW)
-    assert plan.params["route"] == "presigned-url"
-    assert "import_project_from_remote_file_s3" in plan.reason
+    assert plan.params["route"] == "s3"
+    assert "import_project_from_remote_file_s3, off by default" in plan.reason
+    off = import_obs(gitlab=gitlab("15.3.0", Capability.REMOTE_IMPORT_S3))
+    fallback = plan_import(S3_AWS, GEN, import_status(), off, NOW)
+    assert fallback.params["route"] == "presigned-url"
+    assert "turned off on this GitLab" in fallback.reason
 
 
 @pytest.mark.parametrize(
