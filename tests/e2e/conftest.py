@@ -29,6 +29,7 @@ from ferry_e2e import OperatorProcess, SimulatorProcess
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from tests.support.s3 import S3Server, moto_s3
+from versions_e2e import selected as selected_versions
 
 from gitlab_ferry.controlplane import (
     Binaries,
@@ -39,6 +40,12 @@ from gitlab_ferry.controlplane import (
 
 E2E_DIR = Path(__file__).resolve().parent
 EXTERNAL_KUBECONFIG = "GITLAB_FERRY_TEST_KUBECONFIG"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests that take ``gitlab_version`` run once per selected GitLab version."""
+    if "gitlab_version" in metafunc.fixturenames:
+        metafunc.parametrize("gitlab_version", selected_versions())
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -209,9 +209,11 @@ class ArchiveServer:
 
     def __init__(self, tls: tuple[Path, Path] | None = None) -> None:
         files: dict[str, bytes] = {}
+        headers: dict[str, dict[str, str]] = {}
         hits: list[tuple[str, str]] = []
         owner = self
         self.files, self.hits, self.head_delay = files, hits, 0.0
+        self._headers = headers
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def _answer(self, with_body: bool) -> None:
@@ -226,8 +228,11 @@ class ArchiveServer:
                 if not with_body and owner.head_delay:
                     time.sleep(owner.head_delay)
                 self.send_response(200)
-                self.send_header("Content-Type", "application/gzip")
-                self.send_header("Content-Length", str(len(body)))
+                for header, value in headers[path].items():
+                    self.send_header(header, value)
+                if "Content-Length" not in headers[path]:
+                    # Without a length the body ends when the connection closes.
+                    self.close_connection = True
                 self.end_headers()
                 if with_body:
                     self.wfile.write(body)
@@ -253,9 +258,20 @@ class ArchiveServer:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def serve(self, path: str, data: bytes) -> str:
-        """Serve ``data`` at ``path``; its URL."""
+    def serve(
+        self,
+        path: str,
+        data: bytes,
+        *,
+        content_type: str = "application/gzip",
+        with_length: bool = True,
+    ) -> str:
+        """Serve ``data`` at ``path`` (``with_length=False``: no ``Content-Length``); its
+        URL."""
         self.files[path] = data
+        self._headers[path] = {"Content-Type": content_type}
+        if with_length:
+            self._headers[path]["Content-Length"] = str(len(data))
         return self.url + path
 
     def gets(self, path: str) -> int:

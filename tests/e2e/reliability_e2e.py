@@ -26,6 +26,7 @@ from ferry_e2e import (
     wait_for,
 )
 from kubernetes import client
+from versions_e2e import target_namespace
 
 ROOT = "glpat-root-token"
 
@@ -126,7 +127,7 @@ def duplicate_posts(
     """Export requests per source project and import requests per target, beyond one."""
     exports = Counter(r["path"] for r in source.received_posts("export"))
     imports = Counter(
-        str(r["params"].get("namespace_path", "")) + "/" + str(r["params"].get("path"))
+        target_namespace(r["params"]) + "/" + str(r["params"].get("path"))
         for r in destination.received_posts("import")
     )
     return (

@@ -245,11 +245,15 @@ def test_export_to_an_upload_url_from_a_secret(
         EXPORTS,
         namespace,
         "pushed",
-        lambda o: condition(o).get("reason") == "Finished",
+        lambda o: condition(o).get("reason") == "UploadUnconfirmed",
         timeout=60,
-        what="Finished",
+        what="UploadUnconfirmed",
     )
+    # Ready, but without claiming what only the receiver knows.
+    assert condition(obj)["status"] == "True"
+    assert "cannot be confirmed" in condition(obj)["message"]
     assert obj["status"]["artifact"]["location"] == "Upload"
+    assert obj["status"]["route"] == "upload"
     (upload,) = receiver.received
     assert upload["method"] == method
     assert upload["content_type"] == "application/gzip"

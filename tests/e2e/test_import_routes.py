@@ -1,12 +1,19 @@
-"""Every ProjectImport route ends Ready=True/Finished with GitLab's own fields in status, and
-every target parameter (name, namespace, namespaceId, namespacePath, overrideParams) reaches
-the destination GitLab: ``source.url`` and ``source.urlSecretRef`` (remote-import),
-``source.s3`` (remote-import-s3), and ``exportRef`` to an export in S3 (remote-import of a
-pre-signed GET URL) or kept on the source GitLab (streamed by the operator into
-``POST /projects/import``).
+"""Every ProjectImport route ends Ready=True/Finished with GitLab's own fields in status, on
+every GitLab version under test, and every target parameter (name, namespace, namespaceId,
+namespacePath, overrideParams) reaches the destination in the form its version reads:
+
+- ``source.url`` (a public https URL): remote-import, GitLab fetches it;
+- ``source.urlSecretRef`` naming an http URL: GitLab fetches only https, so the operator
+  streams it into ``POST /projects/import``;
+- ``source.s3`` in AWS: remote-import-s3 where the version has it, else remote-import of a
+  pre-signed URL (the simulator's S3 stand-in answers for AWS);
+- ``source.s3`` on an S3-compatible endpoint (MinIO-style; moto here): streamed;
+- ``exportRef`` to an export in S3-compatible storage, or kept on the source GitLab: streamed.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import pytest
 from ferry_e2e import (
@@ -30,10 +37,12 @@ from import_e2e import (
     wait_reason,
 )
 from tests.support.s3 import S3_KEYS
+from versions_e2e import gitlab, namespace_param, release, set_feature
 
 GITLAB_TEST = "gitlab-org/gitlab-test"
 GITALY = "gitlab-org/gitaly"
 TERRAFORM = "platform/infra/terraform"
+REMOTE_FLAG = "import_project_from_remote_file"
 
 
 @pytest.fixture(scope="module")
@@ -65,13 +74,38 @@ def _same_content(copy: dict, original: dict) -> None:
     assert copy["relations_sha256"] == original["relations_sha256"]
 
 
+def _namespace_sent(params: dict, version: str, value: str | int) -> None:
+    """The namespace travelled in exactly the one parameter ``version`` reads: before 18.7
+    ``namespace`` (an id or a path), from 18.7 ``namespace_path`` or ``namespace_id``."""
+    wanted = namespace_param(version)
+    if wanted != "namespace" and isinstance(value, int):
+        wanted = "namespace_id"
+    # Form fields of the multipart upload arrive as strings.
+    named = {
+        k: str(params[k]) for k in ("namespace", "namespace_id", "namespace_path") if k in params
+    }
+    assert named == {wanted: str(value)}, params
+
+
 def test_url_route_passes_name_namespace_path_and_override_params(
-    namespace, core_v1, custom_objects, simulators, operators, sources, tls, https_server
+    gitlab_version,
+    namespace,
+    core_v1,
+    custom_objects,
+    simulators,
+    operators,
+    sources,
+    tls,
+    https_server,
 ):
     url = https_server.serve("/exports/gitlab-test.tar.gz", sources.archives[GITLAB_TEST])
-    destination = simulators(*FAST_JOBS, "--ca-file", str(tls[0]), seed="empty")
+    destination = simulators(
+        *FAST_JOBS, *gitlab(gitlab_version), "--ca-file", str(tls[0]), seed="empty"
+    )
+    # 13.12 shipped remote-import behind a flag that is off until an administrator turns it on.
+    set_feature(destination, REMOTE_FLAG, True)
     token_secret(core_v1, namespace, "destination-token", {"token": ROOT_TOKEN})
-    # The operator never fetches a source.url itself: the archive server is not allowed.
+    # The operator never fetches this source.url itself: the archive server is not allowed.
     operators([namespace], {"GITLAB_FERRY_ALLOWED_HOSTS": destination.host})
     override = {"description": "Imported by gitlab-ferry", "visibility": "private"}
     create(
@@ -90,6 +124,8 @@ def test_url_route_passes_name_namespace_path_and_override_params(
     )
     obj = wait_reason(custom_objects, namespace, "imp", "Finished")
     project = assert_imported(obj, destination, GITLAB_TEST)
+    assert obj["status"]["route"] == "remote-url"
+    assert obj["status"]["gitlabVersion"] == gitlab_version
     (post,) = import_posts(destination)
     assert post["endpoint"] == "remote_import"
     assert post["status"] == 201
@@ -97,9 +133,7 @@ def test_url_route_passes_name_namespace_path_and_override_params(
     assert params["url"] == url
     assert params["path"] == "gitlab-test"
     assert params["name"] == "Ferried Test"
-    assert params["namespace_path"] == "gitlab-org"
-    assert "namespace" not in params
-    assert "namespace_id" not in params
+    _namespace_sent(params, gitlab_version, "gitlab-org")
     assert params["override_params"] == override
     # GitLab applied every parameter to the new project.
     assert project["name"] == "Ferried Test"
@@ -111,18 +145,17 @@ def test_url_route_passes_name_namespace_path_and_override_params(
     assert "Finished" in reasons
 
 
-def test_url_secret_ref_route_passes_namespace_id_and_keeps_the_url_secret(
-    namespace, core_v1, custom_objects, simulators, operators, sources, http_server
+def test_an_http_url_from_a_secret_is_streamed_by_the_operator(
+    gitlab_version, namespace, core_v1, custom_objects, simulators, operators, sources, http_server
 ):
-    # A URL from a Secret is not checked by the CRD's https rule; GitLab (here with the
-    # built-in seed's http allowance) decides whether it accepts it.
     url = http_server.serve("/signed/gitaly.tar.gz", sources.archives[GITALY])
     signed = f"{url}?X-Amz-Signature=s3cr3t-signature"
-    destination = simulators(*FAST_JOBS, seed="empty")
+    destination = simulators(*FAST_JOBS, *gitlab(gitlab_version), seed="empty")
     group_id = namespace_id(destination, "gitlab-org/sub")
     token_secret(core_v1, namespace, "destination-token", {"token": ROOT_TOKEN})
     token_secret(core_v1, namespace, "archive-url", {"url": signed})
-    operators([namespace], {"GITLAB_FERRY_ALLOWED_HOSTS": destination.host})
+    hosts = f"{destination.host},{http_server.host}"
+    operators([namespace], {"GITLAB_FERRY_ALLOWED_HOSTS": hosts})
     create(
         custom_objects,
         IMPORTS,
@@ -137,10 +170,14 @@ def test_url_secret_ref_route_passes_namespace_id_and_keeps_the_url_secret(
     )
     obj = wait_reason(custom_objects, namespace, "imp", "Finished")
     project = assert_imported(obj, destination, "gitlab-org/sub/gitaly")
+    # GitLab takes only https for remote-import: the operator carried the archive.
+    assert obj["status"]["route"] == "stream"
     (post,) = import_posts(destination)
-    assert post["endpoint"] == "remote_import"
-    assert post["params"]["namespace_id"] == group_id
-    assert post["params"]["url"] == url  # the simulator's log strips the query
+    assert post["endpoint"] == "import"
+    _namespace_sent(post["params"], gitlab_version, group_id)
+    assert http_server.gets("/signed/gitaly.tar.gz") == 1
+    archive = sources.archives[GITALY]
+    assert obj["status"]["sourceSha256"] == hashlib.sha256(archive).hexdigest()
     assert project["namespace_id"] == group_id
     assert project["name"] == "gitaly"  # GitLab defaults the name to the path
     _same_content(project["content"], sources.content[GITALY])
@@ -148,8 +185,8 @@ def test_url_secret_ref_route_passes_namespace_id_and_keeps_the_url_secret(
     assert "s3cr3t-signature" not in text
 
 
-def test_s3_route_passes_the_deprecated_namespace(
-    namespace, core_v1, custom_objects, simulators, operators, sources, s3_server
+def test_an_s3_source_in_aws_is_read_by_gitlab(
+    gitlab_version, namespace, core_v1, custom_objects, simulators, operators, sources, s3_server
 ):
     bucket = s3_server.bucket()
     s3_server.client.put_object(
@@ -158,7 +195,10 @@ def test_s3_route_passes_the_deprecated_namespace(
         Body=sources.archives[TERRAFORM],
         ContentType="application/gzip",
     )
-    destination = simulators(*FAST_JOBS, "--s3-endpoint", s3_server.endpoint, seed="empty")
+    destination = simulators(
+        *FAST_JOBS, *gitlab(gitlab_version), "--s3-endpoint", s3_server.endpoint, seed="empty"
+    )
+    set_feature(destination, REMOTE_FLAG, True)
     token_secret(core_v1, namespace, "destination-token", {"token": ROOT_TOKEN})
     token_secret(core_v1, namespace, "bucket", S3_KEYS)
     operators([namespace], {"GITLAB_FERRY_ALLOWED_HOSTS": destination.host})
@@ -184,20 +224,78 @@ def test_s3_route_passes_the_deprecated_namespace(
     )
     obj = wait_reason(custom_objects, namespace, "imp", "Finished")
     project = assert_imported(obj, destination, "platform/apps/terraform")
-    (post,) = import_posts(destination)
-    assert post["endpoint"] == "remote_import_s3"
-    params = post["params"]
-    assert params["bucket_name"] == bucket
-    assert params["file_key"] == "archives/terraform.tar.gz"
-    assert params["region"] == "us-east-1"
-    assert params["namespace"] == "platform/apps"
+    posts = [(p["endpoint"], p["status"]) for p in import_posts(destination)]
+    if release(gitlab_version) >= (15, 11):
+        assert posts == [("remote_import_s3", 201)]
+        assert obj["status"]["route"] == "s3"
+        params = import_posts(destination)[0]["params"]
+        assert params["bucket_name"] == bucket
+        assert params["file_key"] == "archives/terraform.tar.gz"
+        assert params["region"] == "us-east-1"
+    elif release(gitlab_version) >= (14, 9):
+        # Behind a flag that is off by default: tried once, then a pre-signed URL.
+        assert posts == [("remote_import_s3", 404), ("remote_import", 201)]
+        assert obj["status"]["route"] == "presigned-url"
+    else:
+        assert posts == [("remote_import", 201)]
+        assert obj["status"]["route"] == "presigned-url"
+    assert import_posts(destination)[-1]["params"]["namespace"] == "platform/apps"
     assert project["description"] == "from S3"
     _same_content(project["content"], sources.content[TERRAFORM])
     text = str(obj) + str(events_of(core_v1, namespace, "imp"))
     assert S3_KEYS["AWS_SECRET_ACCESS_KEY"] not in text
+    assert "X-Amz-Signature" not in text
 
 
-def test_export_ref_to_an_export_in_s3_is_pulled_by_the_destination(
+def test_an_s3_source_on_an_s3_compatible_endpoint_is_streamed(
+    gitlab_version, namespace, core_v1, custom_objects, simulators, operators, sources, s3_server
+):
+    bucket = s3_server.bucket()
+    archive = sources.archives[TERRAFORM]
+    s3_server.client.put_object(
+        Bucket=bucket, Key="minio/terraform.tar.gz", Body=archive, ContentType="application/gzip"
+    )
+    destination = simulators(*FAST_JOBS, *gitlab(gitlab_version), seed="empty")
+    token_secret(core_v1, namespace, "destination-token", {"token": ROOT_TOKEN})
+    token_secret(core_v1, namespace, "bucket", S3_KEYS)
+    hosts = f"{destination.host},{s3_server.host}"
+    operators([namespace], {"GITLAB_FERRY_ALLOWED_HOSTS": hosts})
+    create(
+        custom_objects,
+        IMPORTS,
+        namespace,
+        import_body(
+            "imp",
+            destination.url,
+            "terraform",
+            {
+                "s3": {
+                    "bucket": bucket,
+                    "key": "minio/terraform.tar.gz",
+                    "region": "us-east-1",
+                    "endpoint": s3_server.endpoint,
+                    "forcePathStyle": True,
+                    "credentialsSecretRef": {"name": "bucket"},
+                }
+            },
+            namespacePath="platform/infra",
+        ),
+    )
+    obj = wait_reason(custom_objects, namespace, "imp", "Finished")
+    project = assert_imported(obj, destination, TERRAFORM)
+    assert obj["status"]["route"] == "stream"
+    assert "S3-compatible endpoint" in obj["status"]["plan"]["reason"] or any(
+        "S3-compatible endpoint" in e["message"] for e in events_of(core_v1, namespace, "imp")
+    )
+    (post,) = import_posts(destination)
+    assert post["endpoint"] == "import"
+    _namespace_sent(post["params"], gitlab_version, "platform/infra")
+    assert obj["status"]["sourceSha256"] == hashlib.sha256(archive).hexdigest()
+    _same_content(project["content"], sources.content[TERRAFORM])
+    assert S3_KEYS["AWS_SECRET_ACCESS_KEY"] not in str(obj)
+
+
+def test_export_ref_to_an_export_in_s3_compatible_storage_is_streamed(
     namespace, core_v1, custom_objects, simulators, operators, s3_server
 ):
     bucket = s3_server.bucket()
@@ -239,22 +337,23 @@ def test_export_ref_to_an_export_in_s3_is_pulled_by_the_destination(
     )
     obj = wait_reason(custom_objects, namespace, "gitaly", "Finished", timeout=90)
     project = assert_imported(obj, destination, GITALY)
+    assert obj["status"]["route"] == "stream"
     (post,) = import_posts(destination)
-    assert post["endpoint"] == "remote_import"
-    # The destination pulled the export's own S3 object by a pre-signed URL.
-    assert post["params"]["url"].startswith(f"{s3_server.endpoint}/{bucket}/exports/")
-    # The archive never went through the operator, nor a download from the source.
+    assert post["endpoint"] == "import"
+    # The operator read the export's own S3 object, not the source GitLab's download.
     assert source.requests("download") == []
-    assert "sourceSha256" not in obj["status"]
+    (key,) = [o["Key"] for o in s3_server.client.list_objects_v2(Bucket=bucket)["Contents"]]
+    stored = s3_server.get(bucket, key)
+    assert obj["status"]["sourceSha256"] == hashlib.sha256(stored).hexdigest()
     _same_content(project["content"], source.project(GITALY)["content"])
     assert "X-Amz-Signature" not in str(obj) + str(events_of(core_v1, namespace, "gitaly"))
 
 
 def test_export_ref_to_an_export_kept_on_gitlab_is_streamed_by_the_operator(
-    namespace, core_v1, custom_objects, simulators, operators
+    gitlab_version, namespace, core_v1, custom_objects, simulators, operators
 ):
-    source = simulators(*FAST_JOBS)
-    destination = simulators(*FAST_JOBS, seed="empty")
+    source = simulators(*FAST_JOBS, *gitlab(gitlab_version))
+    destination = simulators(*FAST_JOBS, *gitlab(gitlab_version), seed="empty")
     for name in ("gitlab-token", "destination-token"):
         token_secret(core_v1, namespace, name, {"token": ROOT_TOKEN})
     operators([namespace], {"GITLAB_FERRY_ALLOWED_HOSTS": f"{source.host},{destination.host}"})
@@ -281,7 +380,7 @@ def test_export_ref_to_an_export_kept_on_gitlab_is_streamed_by_the_operator(
     assert params["file"]["filename"].endswith(".tar.gz")
     assert params["path"] == "handbook-docs"
     assert params["name"] == "Docs"
-    assert params["namespace_path"] == "platform"
+    _namespace_sent(params, gitlab_version, "platform")
     # The bytes the operator streamed are the source's export file, to the byte.
     (export,) = source.project("gitlab-org/docs")["exports"]
     assert obj["status"]["sourceSha256"] == export["file"]["sha256"]

@@ -1,6 +1,7 @@
 """GitLab-to-GitLab migrations: ProjectExports on a source GitLab, ProjectImports with
 ``exportRef`` on a destination GitLab, and the destination's projects holding what the source
-exported (compared, not assumed).
+exported (compared, not assumed), on every GitLab version under test: each project lands at
+the path asked for, named in the parameter that version reads.
 
 Time runs 20 times faster in both simulators and the operator, at GitLab's default limits.
 """
@@ -21,6 +22,7 @@ from ferry_e2e import (
     token_secret,
     wait_for,
 )
+from versions_e2e import gitlab, namespace_param
 
 SPEED = 20.0
 
@@ -41,9 +43,12 @@ def operator_settings(anchor: float, *hosts: str) -> dict[str, str]:
     }
 
 
-def test_migration_of_twenty_projects(namespace, core_v1, custom_objects, simulators, operators):
+def test_migration_of_twenty_projects(
+    gitlab_version, namespace, core_v1, custom_objects, simulators, operators
+):
     anchor = time.time()
     timing = ["--export-queue-delay", "2", "--export-duration", "10", "--import-duration", "10"]
+    timing += gitlab(gitlab_version)
     source = simulators(*accelerated(anchor), *timing)
     destination = simulators(*accelerated(anchor), *timing, seed="empty")
     projects = [p["path_with_namespace"] for p in source.projects()]
@@ -83,7 +88,14 @@ def test_migration_of_twenty_projects(namespace, core_v1, custom_objects, simula
     for name, path in pairs.items():
         imported = get_object(custom_objects, IMPORTS, namespace, name)["status"]
         assert imported["importStatus"] == "finished"
+        assert imported["importType"] == "gitlab_project"
         assert imported["pathWithNamespace"] == path
+        assert imported["gitlabVersion"] == gitlab_version
+        assert [
+            p["path_with_namespace"]
+            for p in destination.projects()
+            if p["path"] == path.rsplit("/", 1)[1]
+        ] == [path]
         original, copy = source.project(path)["content"], destination.project(path)["content"]
         assert copy["repository_sha256"] == original["repository_sha256"], path
         assert copy["description"] == original["description"], path
@@ -98,8 +110,14 @@ def test_migration_of_twenty_projects(namespace, core_v1, custom_objects, simula
         assert reason == ("FinishedWithFailedRelations" if failed else "Finished"), path
         assert imported["sourceSha256"]
         assert imported["sourceSize"] > 0
+    # Every project landed at the path asked for, and nowhere else.
+    landed = sorted(p["path_with_namespace"] for p in destination.projects())
+    assert landed == sorted(pairs.values())
     # One import request per project: nothing was posted twice.
-    posts = Counter(
-        r["params"].get("path") for r in destination.requests("import") if r["method"] == "POST"
-    )
-    assert set(posts.values()) == {1}, posts
+    posts = [r["params"] for r in destination.requests("import") if r["method"] == "POST"]
+    assert set(Counter(p["path"] for p in posts).values()) == {1}, posts
+    # The namespace travelled in the one parameter this version reads.
+    wanted = namespace_param(gitlab_version)
+    for params in posts:
+        named = {k for k in ("namespace", "namespace_id", "namespace_path") if k in params}
+        assert named == {wanted}, params

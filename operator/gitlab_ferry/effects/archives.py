@@ -98,26 +98,15 @@ async def presigned_export_url(services: Services, namespace: str, export: Refer
     return presign_get(export.s3_location(), credentials, PRESIGNED_GET_SECONDS)
 
 
-@asynccontextmanager
-async def open_archive(
-    services: Services,
-    namespace: str,
-    spec: ProjectImportSpec,
-    export: ReferencedExport | None,
-) -> AsyncIterator[TrackedArchive]:
-    """The import's archive as a stream, from wherever the source keeps it."""
+async def archive_url(
+    services: Services, namespace: str, spec: ProjectImportSpec, export: ReferencedExport | None
+) -> str:
+    """The URL the archive can be read from, for a source that is not an export kept on
+    GitLab: a pre-signed GET URL of an S3 object (valid long enough for GitLab's import
+    worker, which may start late), or the spec's own URL."""
     source = spec.source
     if export is not None:
-        if export.status.artifact and export.status.artifact.location is ArtifactLocation.S3:
-            url = await presigned_export_url(services, namespace, export)
-            async with from_url(services.http, url, services.policy, services.on_bytes) as archive:
-                yield archive
-            return
-        connection = await export_connection(services, namespace, export)
-        project = export.status.project_id or export.spec.project
-        async with from_gitlab(connection.client, project, services.on_bytes) as archive:
-            yield archive
-        return
+        return await presigned_export_url(services, namespace, export)
     if source.s3 is not None:
         credentials = await s3_credentials(
             services.secrets, namespace, source.s3.credentials_secret_ref
@@ -129,11 +118,29 @@ async def open_archive(
             endpoint=source.s3.endpoint,
             force_path_style=source.s3.force_path_style,
         )
-        url = presign_get(location, credentials, 3600)
-    elif source.url_secret_ref is not None:
-        url = await secret_value(services.secrets, namespace, source.url_secret_ref)
-    else:
-        assert source.url is not None
-        url = source.url
+        return presign_get(location, credentials, PRESIGNED_GET_SECONDS)
+    if source.url_secret_ref is not None:
+        return await secret_value(services.secrets, namespace, source.url_secret_ref)
+    assert source.url is not None
+    return source.url
+
+
+@asynccontextmanager
+async def open_archive(
+    services: Services,
+    namespace: str,
+    spec: ProjectImportSpec,
+    export: ReferencedExport | None,
+) -> AsyncIterator[TrackedArchive]:
+    """The import's archive as a stream, from wherever the source keeps it."""
+    if export is not None and not (
+        export.status.artifact and export.status.artifact.location is ArtifactLocation.S3
+    ):
+        connection = await export_connection(services, namespace, export)
+        project = export.status.project_id or export.spec.project
+        async with from_gitlab(connection.client, project, services.on_bytes) as archive:
+            yield archive
+        return
+    url = await archive_url(services, namespace, spec, export)
     async with from_url(services.http, url, services.policy, services.on_bytes) as archive:
         yield archive

@@ -22,9 +22,9 @@ from gitlab_ferry.api import (
 from gitlab_ferry.api.base import ArtifactLocation, PlanPhase
 from gitlab_ferry.effects.archives import (
     ReferencedExport,
+    archive_url,
     export_connection,
     open_archive,
-    presigned_export_url,
     read_export,
 )
 from gitlab_ferry.effects.budget import Bucket, Claim
@@ -300,11 +300,7 @@ async def import_project(services: Services, subject: ImportSubject, plan: Plan)
     target = _target(plan)
     spec, namespace = subject.spec, subject.namespace
     try:
-        if route is Route.PRESIGNED_URL:
-            assert subject.export is not None
-            url = await presigned_export_url(services, namespace, subject.export)
-            send = client.remote_import(url, target)
-        elif route is Route.S3:
+        if route is Route.S3:
             s3 = spec.source.s3
             assert s3 is not None
             keys = await s3_credentials(services.secrets, namespace, s3.credentials_secret_ref)
@@ -317,11 +313,8 @@ async def import_project(services: Services, subject: ImportSubject, plan: Plan)
             )
             send = client.remote_import_s3(source, target)
         else:
-            remote = spec.source.url
-            if spec.source.url_secret_ref is not None:
-                remote = await secret_value(services.secrets, namespace, spec.source.url_secret_ref)
-            assert remote is not None
-            send = client.remote_import(remote, target)
+            url = await archive_url(services, namespace, spec, subject.export)
+            send = client.remote_import(url, target)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a condition
         return Failed(problem_from(exc, what="preparing the import"), sent=False)
     try:
