@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 
 import pytest
 from ferry_e2e import OperatorProcess, SimulatorProcess
+from import_e2e import self_signed
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from tests.support.s3 import S3Server, moto_s3
@@ -212,6 +213,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 _FAILED = pytest.StashKey[bool]()
+
+
+@pytest.fixture
+def tls(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key: archive servers GitLab fetches
+    from over https (simulators trust it with ``--ca-file``)."""
+    return self_signed(tmp_path / "tls")
 
 
 @pytest.fixture

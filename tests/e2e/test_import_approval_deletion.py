@@ -50,14 +50,14 @@ def sources(tmp_path_factory):
 
 
 @pytest.fixture
-def destination(simulators):
-    return simulators(*FAST_JOBS, seed="empty")
+def destination(simulators, tls):
+    return simulators(*FAST_JOBS, "--ca-file", str(tls[0]), seed="empty")
 
 
 @pytest.fixture
-def archive_url(sources, core_v1, namespace):
-    """The archive served over http, named by a Secret (``urlSecretRef``)."""
-    server = ArchiveServer()
+def archive_url(sources, core_v1, namespace, tls):
+    """The archive served over https (GitLab fetches it), named by a Secret (``urlSecretRef``)."""
+    server = ArchiveServer(tls)
     url = server.serve("/gitlab-test.tar.gz", sources.archives[GITLAB_TEST])
     token_secret(core_v1, namespace, "archive-url", {"url": url})
     yield url

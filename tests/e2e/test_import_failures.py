@@ -31,7 +31,6 @@ from import_e2e import (
     patch_spec,
     rewrite_archive,
     seed_project,
-    self_signed,
     source_archives,
     wait_reason,
 )
@@ -43,11 +42,6 @@ PAGES = "gitlab-org/sub/pages"  # the default seed gives it two invalid issues
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory):
     return source_archives(tmp_path_factory.mktemp("source"), [GITLAB_TEST, PAGES])
-
-
-@pytest.fixture
-def tls(tmp_path):
-    return self_signed(tmp_path / "tls")
 
 
 @pytest.fixture

@@ -34,8 +34,8 @@ def sources(tmp_path_factory):
 
 
 @pytest.fixture
-def http_server():
-    server = ArchiveServer()
+def https_server(tls):
+    server = ArchiveServer(tls)
     yield server
     server.close()
 
@@ -65,9 +65,9 @@ def _repaired(archive: bytes) -> bytes:
 
 
 def test_relation_reimport_fills_in_what_the_migration_skipped(
-    namespace, core_v1, custom_objects, simulators, operators, sources, s3_server, http_server
+    namespace, core_v1, custom_objects, simulators, operators, sources, s3_server, https_server, tls
 ):
-    destination = simulators(*FAST_JOBS, seed="empty")
+    destination = simulators(*FAST_JOBS, "--ca-file", str(tls[0]), seed="empty")
     destination.control(
         "PATCH",
         "/settings",
@@ -84,7 +84,7 @@ def test_relation_reimport_fills_in_what_the_migration_skipped(
     token_secret(core_v1, namespace, "bucket", S3_KEYS)
     operators([namespace], {"GITLAB_FERRY_ALLOWED_HOSTS": f"{destination.host},{s3_server.host}"})
     # 1. The migration: two issues fail to import.
-    url = http_server.serve("/pages.tar.gz", sources.archives[PAGES])
+    url = https_server.serve("/pages.tar.gz", sources.archives[PAGES])
     token_secret(core_v1, namespace, "pages-url", {"url": url})
     create(
         custom_objects,

@@ -37,8 +37,9 @@ def sources(tmp_path_factory):
 
 
 @pytest.fixture
-def archive_url(sources, core_v1, namespace):
-    server = ArchiveServer()
+def archive_url(sources, core_v1, namespace, tls):
+    """The archive on an https server (GitLab fetches it: remote-import), in a Secret."""
+    server = ArchiveServer(tls)
     server.head_delay = HEAD_DELAY
     url = server.serve("/gitlab-test.tar.gz", sources.archives[GITLAB_TEST])
     token_secret(core_v1, namespace, "archive-url", {"url": url})
@@ -79,9 +80,9 @@ def _import(custom_objects, namespace, destination, **spec) -> None:
 
 
 def test_sigkill_after_an_import_request_adopts_the_import(
-    namespace, core_v1, custom_objects, simulators, operators, archive_url
+    namespace, core_v1, custom_objects, simulators, operators, archive_url, tls
 ):
-    destination = simulators(*FAST_JOBS, seed="empty")
+    destination = simulators(*FAST_JOBS, "--ca-file", str(tls[0]), seed="empty")
     operator = _start(namespace, core_v1, operators, destination)
     _import(custom_objects, namespace, destination)
     _kill_right_after_the_import_request(operator, destination, custom_objects, namespace)
@@ -95,10 +96,18 @@ def test_sigkill_after_an_import_request_adopts_the_import(
 
 
 def test_sigkill_after_an_overwrite_request_adopts_the_temporary_project(
-    namespace, core_v1, custom_objects, simulators, operators, archive_url
+    namespace, core_v1, custom_objects, simulators, operators, archive_url, tls
 ):
     # A slow import: the new project is still at its temporary path after the restart.
-    destination = simulators("--import-queue-delay", "1", "--import-duration", "8", seed="empty")
+    destination = simulators(
+        "--import-queue-delay",
+        "1",
+        "--import-duration",
+        "8",
+        "--ca-file",
+        str(tls[0]),
+        seed="empty",
+    )
     old = seed_project(destination, GITLAB_TEST)
     operator = _start(namespace, core_v1, operators, destination)
     _import(custom_objects, namespace, destination, overwrite=True)
@@ -132,9 +141,9 @@ def test_sigkill_after_an_overwrite_request_adopts_the_temporary_project(
 
 
 def test_sigkill_after_an_overwrite_request_adopts_it_once_gitlab_has_swapped_the_projects(
-    namespace, core_v1, custom_objects, simulators, operators, archive_url
+    namespace, core_v1, custom_objects, simulators, operators, archive_url, tls
 ):
-    destination = simulators(*FAST_JOBS, seed="empty")
+    destination = simulators(*FAST_JOBS, "--ca-file", str(tls[0]), seed="empty")
     old = seed_project(destination, GITLAB_TEST)
     operator = _start(namespace, core_v1, operators, destination)
     _import(custom_objects, namespace, destination, overwrite=True)

@@ -32,7 +32,6 @@ from import_e2e import (
     import_body,
     import_posts,
     namespace_id,
-    self_signed,
     source_archives,
     wait_reason,
 )
@@ -48,11 +47,6 @@ REMOTE_FLAG = "import_project_from_remote_file"
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory):
     return source_archives(tmp_path_factory.mktemp("source"), [GITLAB_TEST, GITALY, TERRAFORM])
-
-
-@pytest.fixture
-def tls(tmp_path):
-    return self_signed(tmp_path / "tls")
 
 
 @pytest.fixture
