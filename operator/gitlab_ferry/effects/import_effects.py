@@ -34,7 +34,7 @@ from gitlab_ferry.effects.problems import problem_from, unsupported_version
 from gitlab_ferry.effects.secrets import gitlab_credentials, s3_credentials, secret_value
 from gitlab_ferry.effects.services import Services
 from gitlab_ferry.gitlab import GitLabClient, ImportTarget, S3Object, errors
-from gitlab_ferry.gitlab.responses import Project
+from gitlab_ferry.gitlab.responses import Project, RelationImportTracker
 from gitlab_ferry.gitlab_versions import Capability, GitLabInfo, maintainer_required
 from gitlab_ferry.reconcile.deletion import DeletionObservation
 from gitlab_ferry.reconcile.import_observation import (
@@ -181,7 +181,8 @@ async def observe(subject: ImportSubject, recorded: ProjectImportStatus) -> Impo
     try:
         if subject.spec.relations:
             at = await client.find_project(subject.full_path)
-            trackers = await client.relation_imports(at.id) if at else []
+            trackers = await _trackers(subject, at.id) if at else []
+            base["gitlab"] = subject.connection.facts.known(subject.gitlab)
             return ImportObservation(
                 **base,
                 at_path=_project_info(at) if at else None,
@@ -227,6 +228,18 @@ async def observe(subject: ImportSubject, recorded: ProjectImportStatus) -> Impo
         tracked_missing=missing,
         overwrite_candidates=candidates,
     )
+
+
+async def _trackers(subject: ImportSubject, project_id: int) -> list[RelationImportTracker]:
+    """The project's relation-import trackers; none where this GitLab has no relation
+    imports (the plan then says so)."""
+    if not subject.gitlab.usable(Capability.IMPORT_RELATION):
+        return []
+    try:
+        return await subject.connection.client.relation_imports(project_id)
+    except errors.EndpointUnavailable:
+        subject.connection.facts.disable(Capability.IMPORT_RELATION)
+        return []
 
 
 def _still_waiting(export: ExportSource | None, recorded: ProjectImportStatus) -> bool:

@@ -37,6 +37,10 @@ class InstanceFacts:
         self._disabled = {c: t for c, t in self._disabled.items() if now - t < self._ttl}
         return GitLabInfo(self._version, frozenset(self._disabled))
 
+    def known(self, info: GitLabInfo) -> GitLabInfo:
+        """``info`` with every capability found off since it was read."""
+        return GitLabInfo(info.version, info.disabled | frozenset(self._disabled))
+
     def forget_version(self) -> None:
         """Read the version again on next use."""
         self._read_at = None

@@ -22,8 +22,10 @@ class GitLabError(Exception):
         self.endpoint = endpoint
 
     def __str__(self) -> str:
-        prefix = f"{self.status} " if self.status is not None else ""
-        return f"{prefix}{self.message}"
+        # GitLab's own messages often start with the status already ("404 Not Found").
+        if self.status is None or self.message.startswith(str(self.status)):
+            return self.message
+        return f"{self.status} {self.message}"
 
 
 class TransportError(GitLabError):
