@@ -10,7 +10,7 @@ CACHE  ?= $(HOME)/.cache/gitlab-ferry
 PYTEST_ARGS ?=
 LINT_PATHS := operator tests tools $(wildcard bench)
 
-.PHONY: help setup venv system controlplane helm test lint crds demo bench reliability clean
+.PHONY: help setup venv system controlplane helm test compat lint crds demo bench reliability clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -48,6 +48,13 @@ crds: venv ## Regenerate crds/ and the chart's copy from the models
 
 test: setup lint ## Run every test tier (unit, contract, fidelity, e2e)
 	CI=$${CI:-} PATH="$(CURDIR)/$(VENV)/bin:$(CACHE)/bin:$$PATH" $(BIN)/pytest $(PYTEST_ARGS)
+
+COMPAT_TESTS := tests/e2e/test_migration.py tests/e2e/test_import_routes.py \
+	tests/e2e/test_gitlab_versions.py
+
+compat: setup ## The version-aware end-to-end tests against every simulated GitLab version
+	GITLAB_FERRY_TEST_GITLAB_VERSIONS=all CI=$${CI:-} PATH="$(CURDIR)/$(VENV)/bin:$(CACHE)/bin:$$PATH" \
+		$(BIN)/pytest $(COMPAT_TESTS) $(PYTEST_ARGS)
 
 demo: venv controlplane ## Local control plane, two simulated GitLabs, the operator and a live migration
 	$(BIN)/gitlab-ferry demo

@@ -211,8 +211,12 @@ def test_plan_shows_the_next_action_and_changes_nothing(
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert f"ProjectExport {namespace}/preview (not in the cluster yet)" in out
-    assert "export_status=none" in out
+    assert "GitLab 18.7.0 export_status=none" in out
     assert "RequestExport" in out
     assert "Ready=False (Scheduled)" in out
     log = gitlab.requests()
-    assert [r["method"] for r in log] == ["GET"], log  # one read of the export status
+    # Reads only: the GitLab version, then the export status.
+    assert [(r["method"], r["endpoint"]) for r in log] == [
+        ("GET", "version"),
+        ("GET", "export_status"),
+    ], log

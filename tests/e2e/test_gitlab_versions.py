@@ -31,7 +31,7 @@ from import_e2e import (
     source_archives,
     wait_reason,
 )
-from versions_e2e import gitlab, release, set_feature
+from versions_e2e import gitlab, maintainer_rule, set_feature
 
 GITLAB_TEST = "gitlab-org/gitlab-test"
 #: Longer than several recheck intervals of the test operator (3 s): time for a loop to show.
@@ -174,7 +174,7 @@ def test_the_role_needed_to_import_follows_the_version(
                 namespacePath="gitlab-org",
             ),
         )
-        if release(gitlab_version) >= (16, 0):
+        if maintainer_rule(gitlab_version):
             obj = wait_reason(custom_objects, namespace, "imp", "Forbidden")
             assert "Maintainer or Owner" in condition(obj)["message"]
             assert live_at(destination, GITLAB_TEST) == []

@@ -42,6 +42,17 @@ def release(version: str) -> tuple[int, int]:
     return int(major), int(minor)
 
 
+def maintainer_rule(version: str) -> bool:
+    """Whether ``version`` imports only for Maintainers and Owners of the target namespace:
+    from 16.0, backported to 15.11.1 and 15.10.5 (GitLab's import/export API history)."""
+    major, minor, patch = (int(part) for part in version.split(".")[:3])
+    if (major, minor) == (15, 11):
+        return patch >= 1
+    if (major, minor) == (15, 10):
+        return patch >= 5
+    return (major, minor) >= (16, 0)
+
+
 def namespace_param(version: str) -> str:
     """The import parameter the operator names a namespace path with on ``version``: GitLab
     before 18.7 ignores ``namespace_path``."""
