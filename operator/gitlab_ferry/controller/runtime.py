@@ -19,18 +19,18 @@ from prometheus_client import CollectorRegistry
 from gitlab_ferry import __version__
 from gitlab_ferry.api.base import DownloadLimitScope
 from gitlab_ferry.clock import Clock, clock_from_settings
-from gitlab_ferry.controller.signals import Dependents, EventSink, Wakeups
 from gitlab_ferry.controller.status_writer import StatusWriter
+from gitlab_ferry.controller.wakeups import Dependents, EventSink, Wakeups
 from gitlab_ferry.effects.budget import RateLimitBudget
 from gitlab_ferry.effects.connections import ClientPool
-from gitlab_ferry.effects.import_effects import NamespacePaths
 from gitlab_ferry.effects.kube import KubeApi, SecretCache
+from gitlab_ferry.effects.namespaces import NamespacePaths
 from gitlab_ferry.effects.network import HostPolicy
 from gitlab_ferry.effects.services import DefaultLimits, Services
 from gitlab_ferry.gitlab import ENDPOINTS
 from gitlab_ferry.metrics import Metrics
-from gitlab_ferry.reconcile.export_planner import ExportPolicy
-from gitlab_ferry.reconcile.import_planner import ImportPolicy
+from gitlab_ferry.reconcile.exports import ExportPolicy
+from gitlab_ferry.reconcile.imports import ImportPolicy
 from gitlab_ferry.reconcile.timing import Polling
 from gitlab_ferry.settings import Settings
 
