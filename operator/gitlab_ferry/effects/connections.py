@@ -11,9 +11,9 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
-from urllib.parse import urlsplit
 
 from gitlab_ferry.effects.instances import DEFAULT_TTL, InstanceFacts
 from gitlab_ferry.effects.network import HostPolicy
