@@ -86,10 +86,13 @@ def plan(filename: str) -> None:
     documents = [
         doc
         for doc in yaml.safe_load_all(Path(filename).read_text())
-        if isinstance(doc, dict) and doc.get("kind") in ("ProjectExport", "ProjectImport")
+        if isinstance(doc, dict)
+        and doc.get("kind") in ("ProjectExport", "ProjectImport", "GroupMigration")
     ]
     if not documents:
-        raise click.ClickException(f"{filename} has no ProjectExport or ProjectImport")
+        raise click.ClickException(
+            f"{filename} has no ProjectExport, ProjectImport or GroupMigration"
+        )
 
     async def show() -> list[str]:
         runtime = build_runtime(settings)

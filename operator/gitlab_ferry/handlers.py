@@ -1,9 +1,11 @@
 """The kopf handlers: the only module that knows kopf.
 
-Each ProjectExport and ProjectImport gets a daemon running its reconcile loop (observe, plan,
-apply, record); updates to an object wake its loop; a ProjectImport's deletion runs behind a
-finalizer. Handlers are registered on an explicit registry built by ``make_registry``, so
-importing this module has no side effects.
+Each ProjectExport, ProjectImport and GroupMigration gets a daemon running its reconcile loop
+(observe, plan, apply, record); updates to an object wake its loop; a ProjectImport's deletion
+runs behind a finalizer. The children of GroupMigrations are kept in two kopf indices, which
+kopf fills before any daemon starts, and a change to a child wakes its migration. Handlers are
+registered on an explicit registry built by ``make_registry``, so importing this module has
+no side effects.
 """
 
 from __future__ import annotations
@@ -16,13 +18,21 @@ from typing import Any, cast
 import kopf
 
 from gitlab_ferry.api.base import GROUP, VERSION
+from gitlab_ferry.api.group_migration import PLURAL as MIGRATIONS
 from gitlab_ferry.api.project_export import PLURAL as EXPORTS
 from gitlab_ferry.api.project_import import PLURAL as IMPORTS
 from gitlab_ferry.controller.exports import ExportReconciler
 from gitlab_ferry.controller.imports import ImportReconciler
+from gitlab_ferry.controller.migrations import MigrationReconciler
 from gitlab_ferry.controller.runtime import Runtime
 from gitlab_ferry.memory import release_periodically
 from gitlab_ferry.probes import Health, start_server
+from gitlab_ferry.reconcile.migrations import (
+    MIGRATION_LABEL,
+    ChildRecord,
+    child_record,
+    migration_of,
+)
 
 #: The finalizer on every object; removing it by hand releases an object without the operator.
 FINALIZER = f"{GROUP}/finalizer"
@@ -35,6 +45,23 @@ logger = logging.getLogger("gitlab_ferry.handlers")
 def post_event(body: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
     """Post a Kubernetes Event about ``body`` through kopf's event queue."""
     kopf.event(cast(kopf.Body, body), type=kind, reason=reason, message=message[:1024])
+
+
+class IndexedChildren:
+    """The children of each GroupMigration, from kopf's two live indices."""
+
+    def __init__(self, exports: kopf.Index[Any, Any], imports: kopf.Index[Any, Any]) -> None:
+        self._indices = (exports, imports)
+
+    def records(self, namespace: str, migration: str) -> list[ChildRecord]:
+        key = (namespace, migration)
+        return [record for index in self._indices for record in index.get(key, ())]
+
+
+def _child_key(body: kopf.Body) -> dict[tuple[str, str], ChildRecord]:
+    """A child's record, under its (namespace, migration name)."""
+    migration = migration_of(body) or ""
+    return {(str(body.metadata.namespace), migration): child_record(body)}
 
 
 def make_registry() -> kopf.OperatorRegistry:
@@ -90,8 +117,35 @@ def make_registry() -> kopf.OperatorRegistry:
     ) -> None:
         await ImportReconciler(memo).run(body, stopped)
 
+    @kopf.daemon(GROUP, VERSION, MIGRATIONS, registry=registry, cancellation_timeout=30.0)
+    async def migration_loop(
+        stopped: kopf.DaemonStopped, body: kopf.Body, memo: Runtime, **indices: Any
+    ) -> None:
+        # kopf passes every index by its name.
+        children = IndexedChildren(indices["migration_exports"], indices["migration_imports"])
+        await MigrationReconciler(memo, children).run(body, stopped)
+
+    children_only = {MIGRATION_LABEL: kopf.PRESENT}
+
+    @kopf.index(GROUP, VERSION, EXPORTS, labels=children_only, registry=registry)
+    def migration_exports(body: kopf.Body, **_: Any) -> dict[tuple[str, str], ChildRecord]:
+        return _child_key(body)
+
+    @kopf.index(GROUP, VERSION, IMPORTS, labels=children_only, registry=registry)
+    def migration_imports(body: kopf.Body, **_: Any) -> dict[tuple[str, str], ChildRecord]:
+        return _child_key(body)
+
+    @kopf.on.event(GROUP, VERSION, EXPORTS, labels=children_only, registry=registry)
+    @kopf.on.event(GROUP, VERSION, IMPORTS, labels=children_only, registry=registry)
+    async def wake_migration(body: kopf.Body, type: str | None, memo: Runtime, **_: Any) -> None:
+        record = child_record(body)
+        namespace = str(body.metadata.namespace)
+        if memo.child_changes.changed(namespace, record, gone=type == "DELETED"):
+            memo.wakeups.wake(record.owner_uid)
+
     @kopf.on.update(GROUP, VERSION, EXPORTS, registry=registry)
     @kopf.on.update(GROUP, VERSION, IMPORTS, registry=registry)
+    @kopf.on.update(GROUP, VERSION, MIGRATIONS, registry=registry)
     async def wake(uid: str, memo: Runtime, **_: Any) -> None:
         memo.wakeups.wake(uid)
 

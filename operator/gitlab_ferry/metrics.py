@@ -51,7 +51,8 @@ class ObjectStates(Collector):
     def collect(self) -> Iterator[Metric]:
         info = GaugeMetricFamily(
             f"{PREFIX}_object_info",
-            "One series per ProjectExport/ProjectImport with its GitLab status and readiness.",
+            "One series per object (ProjectExport, ProjectImport, GroupMigration) with its "
+            "GitLab status and readiness.",
             labels=["kind", "namespace", "name", "status", "ready", "reason", "stalled"],
         )
         since = GaugeMetricFamily(
@@ -102,11 +103,78 @@ class ObjectStates(Collector):
         return iter(())
 
 
+@dataclass(frozen=True)
+class MigrationState:
+    """What the progress dashboard shows about one GroupMigration."""
+
+    namespace: str
+    name: str
+    #: Projects by phase (pending, exporting, importing, finished, failed).
+    projects: dict[str, int]
+    total: int
+    groups: int
+    groups_ready: int
+    #: When the rest can be done at best at the rate limits (Unix time), if known.
+    eta: float | None = None
+
+
+class MigrationStates(Collector):
+    """The progress of every GroupMigration: projects per phase, groups, ETA."""
+
+    def __init__(self) -> None:
+        self._states: dict[tuple[str, str], MigrationState] = {}
+
+    def set(self, state: MigrationState) -> None:
+        self._states[(state.namespace, state.name)] = state
+
+    def forget(self, namespace: str, name: str) -> None:
+        self._states.pop((namespace, name), None)
+
+    def collect(self) -> Iterator[Metric]:
+        projects = GaugeMetricFamily(
+            f"{PREFIX}_migration_projects",
+            "Projects of each GroupMigration by phase (pending, exporting, importing, "
+            "finished, failed).",
+            labels=["namespace", "name", "phase"],
+        )
+        total = GaugeMetricFamily(
+            f"{PREFIX}_migration_projects_total",
+            "Projects each GroupMigration selected on the source.",
+            labels=["namespace", "name"],
+        )
+        groups = GaugeMetricFamily(
+            f"{PREFIX}_migration_groups",
+            "Groups of each GroupMigration's tree, by state (ready on the destination, or all).",
+            labels=["namespace", "name", "state"],
+        )
+        eta = GaugeMetricFamily(
+            f"{PREFIX}_migration_eta_timestamp_seconds",
+            "When each GroupMigration can finish at best at GitLab's rate limits (Unix time).",
+            labels=["namespace", "name"],
+        )
+        for state in self._states.values():
+            key = [state.namespace, state.name]
+            for phase, count in state.projects.items():
+                projects.add_metric([*key, phase], count)
+            total.add_metric(key, state.total)
+            groups.add_metric([*key, "ready"], state.groups_ready)
+            groups.add_metric([*key, "all"], state.groups)
+            if state.eta is not None:
+                eta.add_metric(key, state.eta)
+        yield projects
+        yield total
+        yield groups
+        yield eta
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+
 #: Label values known in advance, so their series exist at 0 from the start: Prometheus
 #: counts no increase for a series whose first sample is already 1.
-KINDS = ("ProjectExport", "ProjectImport")
+KINDS = ("ProjectExport", "ProjectImport", "GroupMigration")
 RESULTS = ("finished", "failed")
-BUCKETS = ("export", "import", "download")
+BUCKETS = ("export", "import", "download", "group_export", "group_import", "group_download")
 RELATIONS = ("issues", "milestones", "merge_requests", "ci_pipelines")
 
 
@@ -126,6 +194,8 @@ class Metrics:
         self.build_info.labels(version).set(1)
         self.objects = ObjectStates()
         registry.register(self.objects)
+        self.migrations = MigrationStates()
+        registry.register(self.migrations)
         self.transfers = Counter(
             f"{PREFIX}_transfers_total",
             "Exports and imports that reached an end, by kind and result (finished or failed).",

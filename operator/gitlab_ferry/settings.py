@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     download_limit_scope: str = Field(
         default="Namespace", description="Namespace or Project: what downloads count per."
     )
+    group_export_limit: int = Field(
+        default=6, ge=0, description="GitLab group exports per minute per user."
+    )
+    group_import_limit: int = Field(
+        default=6, ge=0, description="GitLab group imports per minute per user."
+    )
+    group_download_limit: int = Field(
+        default=1, ge=0, description="GitLab group export downloads per minute per user."
+    )
     rate_limit_margin: float = Field(
         default=1.0,
         ge=0,

@@ -60,3 +60,23 @@ class FakeKube:
         found["status"] = copy.deepcopy(dict(status))
         self.writes.append((ref, copy.deepcopy(dict(status))))
         return True
+
+    async def create_object(self, plural: str, body: Mapping[str, Any]) -> bool:
+        metadata = body.get("metadata") or {}
+        key = (plural, str(metadata.get("namespace", "default")), str(metadata["name"]))
+        if key in self.objects:
+            return False
+        self.put(plural, body)
+        return True
+
+    async def patch_metadata(self, ref: ObjectRef, metadata: Mapping[str, Any]) -> bool:
+        found = self.objects.get((ref.plural, ref.namespace, ref.name))
+        if found is None:
+            return False
+        stored = found["metadata"]
+        for key, value in metadata.items():
+            if isinstance(value, Mapping) and isinstance(stored.get(key), dict):
+                stored[key].update(copy.deepcopy(dict(value)))
+            else:
+                stored[key] = copy.deepcopy(value)
+        return True

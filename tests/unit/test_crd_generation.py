@@ -268,6 +268,7 @@ def test_cel_rules_sit_where_they_are_evaluated(by_name: dict[str, dict[str, Any
         if "x-kubernetes-validations" in node
     }
     assert sorted(rules) == [
+        "groupmigrations.gitlabferry.dev.spec.resyncInterval",
         "projectexports.gitlabferry.dev.spec",
         "projectexports.gitlabferry.dev.spec.maxAge",
         "projectexports.gitlabferry.dev.spec.project",

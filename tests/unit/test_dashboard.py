@@ -128,7 +128,11 @@ def test_template_variables(dashboard):
     assert by_name["namespace"]["datasource"] == DATASOURCE
     query = by_name["namespace"]["query"]
     assert query["query"] == "label_values(gitlab_ferry_object_info, namespace)"
-    assert set(by_name["kind"]["query"].split(",")) == {"ProjectExport", "ProjectImport"}
+    assert set(by_name["kind"]["query"].split(",")) == {
+        "ProjectExport",
+        "ProjectImport",
+        "GroupMigration",
+    }
     assert by_name["window"]["type"] == "interval"
 
 

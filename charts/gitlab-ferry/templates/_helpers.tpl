@@ -55,18 +55,27 @@ app.kubernetes.io/part-of: gitlab-ferry
      watched namespace, or the ClusterRole cluster-wide). Each rule is what the code calls:
      see README.md "RBAC". */}}
 {{- define "gitlab-ferry.namespacedRules" -}}
-# kopf lists and watches both kinds; patches metadata (finalizer, kopf.gitlabferry.dev/*
-# annotations); imports read their exportRef ProjectExport with get.
+# kopf lists and watches the three kinds; patches metadata (finalizer, kopf.gitlabferry.dev/*
+# annotations); imports read their exportRef ProjectExport with get. A GroupMigration creates
+# its ProjectExport/ProjectImport children and adopts orphaned ones (a metadata patch).
 - apiGroups: ["gitlabferry.dev"]
   resources: ["projectexports"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["get", "list", "watch", "patch", "create"]
 - apiGroups: ["gitlabferry.dev"]
   resources: ["projectimports"]
+  verbs: ["list", "watch", "patch", "create"]
+- apiGroups: ["gitlabferry.dev"]
+  resources: ["groupmigrations"]
   verbs: ["list", "watch", "patch"]
 # The reconcilers write status through the status subresource (JSON merge patch).
 - apiGroups: ["gitlabferry.dev"]
-  resources: ["projectexports/status", "projectimports/status"]
+  resources: ["projectexports/status", "projectimports/status", "groupmigrations/status"]
   verbs: ["patch"]
+# Children name their GroupMigration as owner with blockOwnerDeletion, which the API server
+# allows only to who may update the owner's finalizers.
+- apiGroups: ["gitlabferry.dev"]
+  resources: ["groupmigrations/finalizers"]
+  verbs: ["update"]
 # GitLab tokens, CA bundles, upload URLs and S3 credentials: read one by one, never listed.
 - apiGroups: [""]
   resources: ["secrets"]

@@ -248,6 +248,17 @@ class RateLimits(SpecModel):
     download: int | None = Field(
         default=None, ge=0, description="Export downloads per minute (GitLab default 1)."
     )
+    group_export: int | None = Field(
+        default=None, ge=0, description="Group export requests per minute (GitLab default 6)."
+    )
+    group_import: int | None = Field(
+        default=None, ge=0, description="Group import requests per minute (GitLab default 6)."
+    )
+    group_download: int | None = Field(
+        default=None,
+        ge=0,
+        description="Group export downloads per minute (GitLab default 1).",
+    )
     download_scope: DownloadLimitScope | None = Field(
         default=None,
         description=(

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from gitlab_ferry.api import project_export, project_import
+from gitlab_ferry.api import group_migration, project_export, project_import
 from gitlab_ferry.api.base import CATEGORY, GROUP, VERSION
 from gitlab_ferry.api.schema import JsonSchema, structural_schema
 
@@ -29,8 +29,11 @@ class Kind:
     spec: type[BaseModel]
     status: type[BaseModel]
     description: str
-    status_column: str
-    project_column: str
+    #: The kind's own printer columns: (name, type, JSON path, description); Ready, Reason
+    #: and Age follow them.
+    columns: tuple[tuple[str, str, str, str], ...]
+    #: CEL rules on the whole object (the only place ``metadata.name`` can be checked).
+    object_rules: tuple[dict[str, str], ...] = ()
 
     @property
     def crd_name(self) -> str:
@@ -49,8 +52,10 @@ KINDS = (
             "ProjectExport keeps an export archive of one GitLab project: once, on a "
             "schedule or when it gets too old, kept on GitLab or pushed to a URL or S3."
         ),
-        status_column=".status.exportStatus",
-        project_column=".spec.project",
+        columns=(
+            ("Status", "string", ".status.exportStatus", "GitLab's own status, verbatim."),
+            ("Project", "string", ".spec.project", "The GitLab project."),
+        ),
     ),
     Kind(
         kind=project_import.KIND,
@@ -63,26 +68,48 @@ KINDS = (
             "ProjectImport imports a GitLab project from an archive (a ProjectExport, a URL "
             "or S3), or re-imports some of its relations into an existing project."
         ),
-        status_column=".status.importStatus",
-        project_column=".status.pathWithNamespace",
+        columns=(
+            ("Status", "string", ".status.importStatus", "GitLab's own status, verbatim."),
+            ("Project", "string", ".status.pathWithNamespace", "The GitLab project."),
+        ),
+    ),
+    Kind(
+        kind=group_migration.KIND,
+        plural=group_migration.PLURAL,
+        singular=group_migration.SINGULAR,
+        short_names=group_migration.SHORT_NAMES,
+        spec=group_migration.GroupMigrationSpec,
+        status=group_migration.GroupMigrationStatus,
+        description=(
+            "GroupMigration moves a GitLab group tree: its groups first (group export and "
+            "import, or created), then every selected project through a ProjectExport and "
+            "ProjectImport pair it creates and owns."
+        ),
+        object_rules=(
+            {
+                "rule": f"self.metadata.name.size() <= {group_migration.NAME_LIMIT}",
+                "message": (
+                    f"a GroupMigration's name has at most {group_migration.NAME_LIMIT} "
+                    "characters: its children carry it in a label"
+                ),
+            },
+        ),
+        columns=(
+            ("Progress", "string", ".status.progress", "Projects migrated of those selected."),
+            ("Group", "string", ".spec.source.group", "The source group."),
+            ("Failed", "integer", ".status.counts.failed", "Projects that failed."),
+        ),
     ),
 )
 
 
 def _printer_columns(kind: Kind) -> list[dict[str, Any]]:
+    own = [
+        {"name": name, "type": kind_of, "jsonPath": path, "description": description}
+        for name, kind_of, path, description in kind.columns
+    ]
     return [
-        {
-            "name": "Status",
-            "type": "string",
-            "jsonPath": kind.status_column,
-            "description": "GitLab's own status, verbatim.",
-        },
-        {
-            "name": "Project",
-            "type": "string",
-            "jsonPath": kind.project_column,
-            "description": "The GitLab project.",
-        },
+        *own,
         {
             "name": "Ready",
             "type": "string",
@@ -107,7 +134,7 @@ def _open_api_schema(kind: Kind) -> JsonSchema:
     spec = structural_schema(kind.spec)
     status = structural_schema(kind.status)
     spec["description"] = spec.get("description") or f"Desired state of the {kind.kind}."
-    return {
+    schema: JsonSchema = {
         "type": "object",
         "description": kind.description,
         "required": ["spec"],
@@ -119,6 +146,9 @@ def _open_api_schema(kind: Kind) -> JsonSchema:
             "status": status,
         },
     }
+    if kind.object_rules:
+        schema["x-kubernetes-validations"] = [dict(rule) for rule in kind.object_rules]
+    return schema
 
 
 def custom_resource_definition(kind: Kind) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,6 +62,8 @@ class Reconciler:
 
     kind = ""
     plural = ""
+    #: The least time (real seconds) between two passes, however often the loop is woken.
+    min_interval = 0.0
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -94,7 +97,11 @@ class Reconciler:
                     )
                     self.runtime.metrics.reconcile_errors.labels(self.kind, "Exception").inc()
                 real = None if delay is None else clock.real_seconds(delay)
+                passed = time.monotonic()
                 await self.runtime.wakeups.sleep(uid, real, stopped)
+                spacing = self.min_interval - (time.monotonic() - passed)
+                if spacing > 0 and not stopped:
+                    await stopped.wait(spacing)
         finally:
             self.runtime.wakeups.forget(uid)
             if memory.booking is not None:

@@ -20,7 +20,7 @@ from gitlab_ferry import __version__
 from gitlab_ferry.api.base import DownloadLimitScope
 from gitlab_ferry.clock import Clock, clock_from_settings
 from gitlab_ferry.controller.status_writer import StatusWriter
-from gitlab_ferry.controller.wakeups import Dependents, EventSink, Wakeups
+from gitlab_ferry.controller.wakeups import ChildChanges, Dependents, EventSink, Wakeups
 from gitlab_ferry.effects.budget import RateLimitBudget
 from gitlab_ferry.effects.connections import ClientPool
 from gitlab_ferry.effects.kube import Kube, KubeApi, SecretCache
@@ -70,6 +70,7 @@ class Runtime:
     namespaces: NamespacePaths = field(default_factory=NamespacePaths)
     wakeups: Wakeups = field(default_factory=Wakeups)
     dependents: Dependents = field(default_factory=Dependents)
+    child_changes: ChildChanges = field(default_factory=ChildChanges)
     durations: Durations = field(default_factory=Durations)
     events: EventSink = _discard_event
     #: The metrics/health server while the operator runs (runner, health state).
@@ -136,6 +137,9 @@ def build_runtime(
             import_=settings.import_limit,
             download=settings.download_limit,
             download_scope=DownloadLimitScope(settings.download_limit_scope),
+            group_export=settings.group_export_limit,
+            group_import=settings.group_import_limit,
+            group_download=settings.group_download_limit,
         ),
         on_bytes=metrics.bytes_streamed.inc,
         s3_part_size=settings.s3_part_size,

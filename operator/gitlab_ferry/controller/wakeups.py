@@ -1,9 +1,9 @@
 """Waking object loops early, and the protocols through which kopf reaches the controller
 (controller layer).
 
-A loop sleeps until its plan's requeue time; a change to the object, or to a ProjectExport an
-import waits for, wakes it sooner. No kopf imports: handlers adapt kopf's objects to these
-protocols.
+A loop sleeps until its plan's requeue time; a change to the object, to a ProjectExport an
+import waits for, or to a child of a GroupMigration, wakes it sooner. No kopf imports:
+handlers adapt kopf's objects to these protocols.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Mapping
 from typing import Any, Protocol
+
+from gitlab_ferry.reconcile.migrations import ChildRecord
 
 
 class StopFlag(Protocol):
@@ -60,6 +62,24 @@ class Wakeups:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await waiter
             event.clear()
+
+
+class ChildChanges:
+    """The last record of each GroupMigration child seen, so that a migration is woken when
+    one of its children moves on, not on every write of their status."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str, str], ChildRecord] = {}
+
+    def changed(self, namespace: str, record: ChildRecord, *, gone: bool = False) -> bool:
+        """Whether ``record`` differs from the last one seen of that child."""
+        key = (record.kind, namespace, record.name)
+        if gone:
+            return self._seen.pop(key, None) is not None
+        if self._seen.get(key) == record:
+            return False
+        self._seen[key] = record
+        return True
 
 
 class Dependents:

@@ -20,11 +20,14 @@ from gitlab_ferry.clock import Clock
 
 
 class Bucket(StrEnum):
-    """GitLab's three per-user counters that the import/export API spends."""
+    """GitLab's per-user counters that the import/export APIs spend."""
 
     EXPORT = "export"
     IMPORT = "import"
     DOWNLOAD = "download"
+    GROUP_EXPORT = "group_export"
+    GROUP_IMPORT = "group_import"
+    GROUP_DOWNLOAD = "group_download"
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,16 @@ class Kube(Protocol):
         """Replace the status subresource; ``False`` if the object is gone."""
         ...
 
+    async def create_object(self, plural: str, body: Mapping[str, Any]) -> bool:
+        """Create a custom object of this operator's group in its ``metadata.namespace``;
+        ``False`` if one of that name exists already."""
+        ...
+
+    async def patch_metadata(self, ref: ObjectRef, metadata: Mapping[str, Any]) -> bool:
+        """Merge ``metadata`` (labels, owner references) into an object's; ``False`` if the
+        object is gone."""
+        ...
+
 
 class KubeApi:
     """The operator's Kubernetes calls, through the official client."""
@@ -130,6 +140,46 @@ class KubeApi:
             if exc.status == 404:
                 return False
             raise KubeError(f"writing status of {ref.namespace}/{ref.name}: {exc.status}") from exc
+        return True
+
+    async def create_object(self, plural: str, body: Mapping[str, Any]) -> bool:
+        """Create a custom object of this operator's group in its ``metadata.namespace``;
+        ``False`` if one of that name exists already."""
+        namespace = str((body.get("metadata") or {}).get("namespace", ""))
+        try:
+            await asyncio.to_thread(
+                self._custom.create_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                namespace,
+                plural,
+                dict(body),
+            )
+        except ApiException as exc:
+            if exc.status == 409:
+                return False
+            raise KubeError(f"creating {plural} in {namespace}: {exc.status} {exc.reason}") from exc
+        return True
+
+    async def patch_metadata(self, ref: ObjectRef, metadata: Mapping[str, Any]) -> bool:
+        """Merge ``metadata`` (labels, owner references) into an object's; ``False`` if the
+        object is gone."""
+        try:
+            await asyncio.to_thread(
+                self._custom.patch_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                ref.namespace,
+                ref.plural,
+                ref.name,
+                {"metadata": dict(metadata)},
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise KubeError(
+                f"patching {ref.plural} {ref.namespace}/{ref.name}: {exc.status}"
+            ) from exc
         return True
 
 

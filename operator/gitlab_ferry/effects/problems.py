@@ -25,6 +25,7 @@ _BY_TYPE: tuple[tuple[type[Exception], Reason, bool], ...] = (
     (errors.Forbidden, Reason.FORBIDDEN, False),
     (errors.ProjectNotFound, Reason.PROJECT_NOT_FOUND, False),
     (errors.NamespaceNotFound, Reason.NAMESPACE_NOT_FOUND, False),
+    (errors.GroupNotFound, Reason.GROUP_NOT_FOUND, False),
     (errors.PathTaken, Reason.PATH_TAKEN, False),
     (errors.ExportTooLarge, Reason.EXPORT_TOO_LARGE, False),
     (errors.PayloadTooLarge, Reason.IMPORT_TOO_LARGE, False),

@@ -18,6 +18,16 @@ from gitlab_ferry.effects.connections import ClientPool, Connection
 from gitlab_ferry.effects.kube import Kube, SecretCache
 from gitlab_ferry.effects.network import HostPolicy
 
+#: The field of ``DefaultLimits`` and ``RateLimits`` that holds each bucket's limit.
+_LIMIT_FIELDS = {
+    Bucket.EXPORT: "export",
+    Bucket.IMPORT: "import_",
+    Bucket.DOWNLOAD: "download",
+    Bucket.GROUP_EXPORT: "group_export",
+    Bucket.GROUP_IMPORT: "group_import",
+    Bucket.GROUP_DOWNLOAD: "group_download",
+}
+
 
 @dataclass(frozen=True)
 class DefaultLimits:
@@ -27,20 +37,14 @@ class DefaultLimits:
     import_: int = 6
     download: int = 1
     download_scope: DownloadLimitScope = DownloadLimitScope.NAMESPACE
+    group_export: int = 6
+    group_import: int = 6
+    group_download: int = 1
 
     def limit(self, bucket: Bucket, overrides: RateLimits | None) -> int:
-        chosen = {
-            Bucket.EXPORT: overrides.export if overrides else None,
-            Bucket.IMPORT: overrides.import_ if overrides else None,
-            Bucket.DOWNLOAD: overrides.download if overrides else None,
-        }[bucket]
-        if chosen is not None:
-            return chosen
-        return {
-            Bucket.EXPORT: self.export,
-            Bucket.IMPORT: self.import_,
-            Bucket.DOWNLOAD: self.download,
-        }[bucket]
+        name = _LIMIT_FIELDS[bucket]
+        chosen = getattr(overrides, name) if overrides is not None else None
+        return int(chosen if chosen is not None else getattr(self, name))
 
     def scope(self, overrides: RateLimits | None) -> DownloadLimitScope:
         if overrides is not None and overrides.download_scope is not None:

@@ -1,5 +1,6 @@
-"""The GitLab layer: an async client for the project import/export API, its response models
-and its error tree. It knows nothing of Kubernetes, kopf or metrics."""
+"""The GitLab layer: an async client for the project import/export API and the group requests
+a migration needs, its response models and its error tree. It knows nothing of Kubernetes,
+kopf or metrics."""
 
 from gitlab_ferry.gitlab.client import ArchiveDownload, GitLabClient, TokenType
 from gitlab_ferry.gitlab.multipart import ArchiveUpload

@@ -123,6 +123,10 @@ class ProjectNotFound(NotFound):
     """404 ``Project Not Found`` (or not visible to the token's user)."""
 
 
+class GroupNotFound(NotFound):
+    """404 ``Group Not Found`` (or not visible to the token's user)."""
+
+
 class NamespaceNotFound(NotFound):
     """404 ``Namespace Not Found``."""
 

@@ -69,6 +69,13 @@ ENDPOINTS = (
     "user",
     "version",
     "delete_project",
+    "group",
+    "descendant_groups",
+    "group_projects",
+    "create_group",
+    "group_export",
+    "group_download",
+    "group_import",
 )
 
 

@@ -117,6 +117,17 @@ class ProjectStatistics(GitLabModel):
         )
 
 
+class Group(GitLabModel):
+    """``GET /groups/:id`` (and the items of group listings): the fields the operator uses."""
+
+    id: int
+    name: str
+    path: str
+    full_path: str
+    parent_id: int | None = None
+    visibility: str | None = None
+
+
 class Project(GitLabModel):
     """``GET /projects/:id``: the fields the operator uses."""
 
@@ -132,6 +143,10 @@ class Project(GitLabModel):
     marked_for_deletion_at: str | None = None
     marked_for_deletion_on: str | None = None
     statistics: ProjectStatistics | None = None
+    archived: bool = False
+    topics: list[str] = Field(default_factory=list)
+    #: What older GitLab (before 14.0) calls the topics.
+    tag_list: list[str] = Field(default_factory=list)
 
     @property
     def import_state(self) -> ImportState:

@@ -148,9 +148,13 @@ def error_for(
             return errors.RouteNotFound(message, **kwargs)
         if "namespace not found" in lowered:
             return errors.NamespaceNotFound(message, **kwargs)
+        if "group not found" in lowered:
+            return errors.GroupNotFound(message, **kwargs)
         if "project not found" in lowered:
             return errors.ProjectNotFound(message, **kwargs)
-        if endpoint == "download" and ("expired" in lowered or "not available" in lowered):
+        if endpoint in ("download", "group_download") and (
+            "expired" in lowered or "not available" in lowered
+        ):
             return errors.ExportNotAvailable(message, **kwargs)
         return errors.NotFound(message, **kwargs)
     if status == 409:

@@ -52,6 +52,11 @@ class Reason(StrEnum):
     REMOTE_FILE_UNREACHABLE = "RemoteFileUnreachable"
     S3_UPLOAD_TOO_LARGE = "S3UploadTooLarge"
     REFUSED_BY_GITLAB = "RefusedByGitLab"
+    #: A GroupMigration's children are on their way; some of them failed.
+    MIGRATING = "Migrating"
+    PROJECTS_FAILED = "ProjectsFailed"
+    GROUPS_MISSING = "GroupsMissing"
+    GROUP_NOT_FOUND = "GroupNotFound"
 
 
 #: Reasons that need a person (a spec, Secret or GitLab change) rather than time.
@@ -79,6 +84,9 @@ STALLED_REASONS = frozenset(
         Reason.REMOTE_FILE_UNREACHABLE,
         Reason.S3_UPLOAD_TOO_LARGE,
         Reason.REFUSED_BY_GITLAB,
+        Reason.PROJECTS_FAILED,
+        Reason.GROUPS_MISSING,
+        Reason.GROUP_NOT_FOUND,
     }
 )
 

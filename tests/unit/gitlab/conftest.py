@@ -231,6 +231,14 @@ PROJECT = {
     "visibility": "private",
 }
 USER = {"id": 5, "username": "ferry-bot", "name": "Ferry Bot", "state": "active"}
+GROUP = {
+    "id": 9,
+    "name": "Platform",
+    "path": "platform",
+    "full_path": "platform",
+    "parent_id": None,
+    "visibility": "private",
+}
 
 
 @pytest.fixture
@@ -265,6 +273,12 @@ def _archive() -> ArchiveUpload:
 
 async def _discard(chunk: bytes) -> None:
     return None
+
+
+async def _download_group(client: GitLabClient) -> None:
+    async with client.open_group_export_download("platform") as download:
+        async for _ in download.iter_bytes():
+            pass
 
 
 @dataclass(frozen=True)
@@ -379,6 +393,55 @@ ENDPOINTS = {
         ),
         Endpoint("user", lambda c: c.current_user(), "GET", "/api/v4/user", _json(200, USER)),
         Endpoint(
+            "group",
+            lambda c: c.group("platform"),
+            "GET",
+            "/api/v4/groups/platform",
+            _json(200, GROUP),
+        ),
+        Endpoint(
+            "descendant_groups",
+            lambda c: c.descendant_groups(9),
+            "GET",
+            "/api/v4/groups/9/descendant_groups",
+            _json(200, [GROUP]),
+        ),
+        Endpoint(
+            "group_projects",
+            lambda c: c.group_projects(9),
+            "GET",
+            "/api/v4/groups/9/projects",
+            _json(200, [PROJECT]),
+        ),
+        Endpoint(
+            "create_group",
+            lambda c: c.create_group("Platform", "platform", None),
+            "POST",
+            "/api/v4/groups",
+            _json(201, GROUP),
+        ),
+        Endpoint(
+            "group_export",
+            lambda c: c.schedule_group_export(9),
+            "POST",
+            "/api/v4/groups/9/export",
+            _json(202, {"message": "202 Accepted"}),
+        ),
+        Endpoint(
+            "group_download",
+            _download_group,
+            "GET",
+            "/api/v4/groups/platform/export/download",
+            lambda: httpx.Response(200, content=ARCHIVE),
+        ),
+        Endpoint(
+            "group_import",
+            lambda c: c.import_group(_archive(), name="Platform", path="platform", parent_id=3),
+            "POST",
+            "/api/v4/groups/import",
+            _json(202, {"message": "202 Accepted"}),
+        ),
+        Endpoint(
             "delete_project",
             lambda c: c.delete_project(PROJECT_REF),
             "DELETE",
@@ -389,7 +452,17 @@ ENDPOINTS = {
 }
 #: Endpoints whose success body is parsed as JSON.
 JSON_ENDPOINTS = [
-    name for name in ENDPOINTS if name not in ("export", "download", "delete_project")
+    name
+    for name in ENDPOINTS
+    if name
+    not in (
+        "export",
+        "download",
+        "delete_project",
+        "group_export",
+        "group_download",
+        "group_import",
+    )
 ]
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from gitlab_ferry.gitlab import errors as e
-from gitlab_ferry.gitlab.client import DOWNLOAD_CHUNK
+from gitlab_ferry.gitlab.session import DOWNLOAD_CHUNK
 
 pytestmark = pytest.mark.unit
 

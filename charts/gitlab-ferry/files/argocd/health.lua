@@ -1,6 +1,6 @@
--- Argo CD health check of gitlabferry.dev ProjectExport and ProjectImport (one script for
--- both kinds: argocd-cm keys resource.customizations.health.gitlabferry.dev_ProjectExport and
--- ..._ProjectImport). Argo CD runs it in gopher-lua (Lua 5.1) with the object as the global
+-- Argo CD health check of gitlabferry.dev ProjectExport, ProjectImport and GroupMigration (one
+-- script for the three kinds: argocd-cm keys resource.customizations.health.gitlabferry.dev_
+-- ProjectExport, ..._ProjectImport and ..._GroupMigration). Argo CD runs it in gopher-lua (Lua 5.1) with the object as the global
 -- `obj`; keep it Lua 5.1 compatible (the tests run it in Lua 5.4).
 --
 -- The status, first match wins:
@@ -12,7 +12,8 @@
 --                                                or GitLab), with the Ready message
 --   Ready reason AwaitingApproval or Suspended -> Suspended (waits for a person, nothing broken)
 --   anything else (Scheduled, Exporting, Importing, Throttled, WaitingForExport, SecretMissing,
---   retried failures, Deleting)               -> Progressing, with the Ready reason and message
+--   retried failures, Deleting, Migrating)    -> Progressing, with the Ready reason and message
+-- A GroupMigration's message starts with its progress ("37/120 projects").
 
 local hs = {}
 local kind = obj.kind or "object"
@@ -34,6 +35,9 @@ local function describe(item)
     return ""
   end
   local text = item.reason or ""
+  if type(obj.status) == "table" and type(obj.status.progress) == "string" then
+    text = obj.status.progress .. " projects, " .. text
+  end
   if item.message ~= nil and item.message ~= "" then
     if text ~= "" then
       text = text .. ": "
