@@ -255,6 +255,7 @@ def bodies() -> SimpleNamespace:
                 "NAMESPACE": NAMESPACE,
                 "PROJECT": PROJECT,
                 "USER": USER,
+                "GROUP": GROUP,
             }.items()
         }
     )

@@ -10,6 +10,8 @@ import pytest
 
 from gitlab_ferry.gitlab import errors as e
 
+GROUP_TAKEN = 'Failed to save group {:path=>["has already been taken"]}'
+
 pytestmark = pytest.mark.unit
 
 EXPIRED = "Token is expired. You can either do re-authorization or token refresh."
@@ -112,8 +114,8 @@ CASES = [
      "404 Group Not Found"),
     ("group_download", j(404, {"message": "404 Not found or has expired"}),
      e.ExportNotAvailable, False, "404 Not found or has expired"),
-    ("group_import", j(400, {"message": "Failed to save group {:path=>[\"has already been taken\"]}"}),
-     e.PathTaken, False, "has already been taken"),
+    ("group_import", j(400, {"message": GROUP_TAKEN}), e.PathTaken, False,
+     "has already been taken"),
     ("export_status", j(404, {"message": "404 Not Found"}), e.NotFound, False, "404 Not Found"),
     ("project", j(404, {"error": "404 Not Found"}), e.RouteNotFound, False, "404 Not Found"),
     ("project", j(404, {"message": "404 Not found"}), e.NotFound, False, "404 Not found"),

@@ -3,14 +3,19 @@ export and import (multipart) GitLab's group import/export API documents."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from types import SimpleNamespace
+from typing import Any
+
 import httpx
 import pytest
-from conftest import ARCHIVE, GROUP, PROJECT, FakeGitLab, byte_source, parse_multipart
 
 from gitlab_ferry.gitlab import ArchiveUpload, GitLabClient
 from gitlab_ferry.gitlab import errors as e
 
 pytestmark = pytest.mark.unit
+
+ARCHIVE = b"\x1f\x8b group archive \r\n--boundary-lookalike\r\n" * 5
 
 
 def _page(items: list[dict[str, object]], next_page: str) -> httpx.Response:
@@ -18,10 +23,10 @@ def _page(items: list[dict[str, object]], next_page: str) -> httpx.Response:
 
 
 async def test_listings_follow_x_next_page_to_the_end(
-    gitlab: FakeGitLab, client: GitLabClient
+    gitlab: Any, client: GitLabClient, bodies: SimpleNamespace
 ) -> None:
-    first = [{**PROJECT, "id": n, "path_with_namespace": f"g/p{n}"} for n in range(100)]
-    second = [{**PROJECT, "id": 100, "path_with_namespace": "g/p100", "topics": ["go"]}]
+    first = [{**bodies.project, "id": n, "path_with_namespace": f"g/p{n}"} for n in range(100)]
+    second = [{**bodies.project, "id": 100, "path_with_namespace": "g/p100", "topics": ["go"]}]
     gitlab.reply(_page(first, "2"), _page(second, ""))
     projects = await client.group_projects("g")
     assert [p.id for p in projects] == list(range(101))
@@ -32,9 +37,9 @@ async def test_listings_follow_x_next_page_to_the_end(
 
 
 async def test_descendant_groups_are_listed_by_id_or_path(
-    gitlab: FakeGitLab, client: GitLabClient
+    gitlab: Any, client: GitLabClient, bodies: SimpleNamespace
 ) -> None:
-    child = {**GROUP, "id": 10, "path": "apps", "full_path": "platform/apps", "parent_id": 9}
+    child = {**bodies.group, "id": 10, "path": "apps", "full_path": "platform/apps", "parent_id": 9}
     gitlab.reply(_page([child], ""))
     (group,) = await client.descendant_groups("platform/sub")
     assert (group.full_path, group.parent_id) == ("platform/apps", 9)
@@ -42,7 +47,7 @@ async def test_descendant_groups_are_listed_by_id_or_path(
 
 
 async def test_a_listing_that_never_ends_is_refused(
-    gitlab: FakeGitLab, client: GitLabClient
+    gitlab: Any, client: GitLabClient
 ) -> None:
     gitlab.handler = lambda request: _page([], str(int(request.url.params["page"]) + 1))
     with pytest.raises(e.UnexpectedResponse, match="pages"):
@@ -50,9 +55,10 @@ async def test_a_listing_that_never_ends_is_refused(
 
 
 async def test_create_group_sends_the_parent_only_for_subgroups(
-    gitlab: FakeGitLab, client: GitLabClient
+    gitlab: Any, client: GitLabClient, bodies: SimpleNamespace
 ) -> None:
-    gitlab.reply(httpx.Response(201, json=GROUP), httpx.Response(201, json=GROUP))
+    answer = httpx.Response(201, json=bodies.group)
+    gitlab.reply(answer, answer)
     await client.create_group("Platform", "platform", None)
     await client.create_group("Apps", "apps", 9)
     bodies = [request.read() for request in gitlab.requests]
@@ -60,7 +66,7 @@ async def test_create_group_sends_the_parent_only_for_subgroups(
     assert bodies[1] == b'{"name":"Apps","path":"apps","parent_id":9}'
 
 
-async def test_a_taken_group_path_is_path_taken(gitlab: FakeGitLab, client: GitLabClient) -> None:
+async def test_a_taken_group_path_is_path_taken(gitlab: Any, client: GitLabClient) -> None:
     message = 'Failed to save group {:path=>["has already been taken"]}'
     gitlab.reply(httpx.Response(400, json={"message": message}))
     with pytest.raises(e.PathTaken):
@@ -68,7 +74,7 @@ async def test_a_taken_group_path_is_path_taken(gitlab: FakeGitLab, client: GitL
 
 
 async def test_the_group_download_is_not_available_until_the_export_is_done(
-    gitlab: FakeGitLab, client: GitLabClient
+    gitlab: Any, client: GitLabClient
 ) -> None:
     gitlab.reply(
         httpx.Response(404, json={"message": "404 Not found or has expired"}),
@@ -88,14 +94,17 @@ async def test_the_group_download_is_not_available_until_the_export_is_done(
 
 
 async def test_group_import_uploads_name_path_parent_and_the_file(
-    gitlab: FakeGitLab, client: GitLabClient
+    gitlab: Any,
+    client: GitLabClient,
+    multipart: Callable[[httpx.Request], list[Any]],
+    source: Callable[..., AsyncIterator[bytes]],
 ) -> None:
     gitlab.reply(httpx.Response(202, json={"message": "202 Accepted"}))
-    upload = ArchiveUpload("group.tar.gz", byte_source(ARCHIVE), size=len(ARCHIVE))
+    upload = ArchiveUpload("group.tar.gz", source(ARCHIVE, 11), size=len(ARCHIVE))
     await client.import_group(upload, name="Platform", path="platform", parent_id=7)
     request = gitlab.only
     assert request.url.path == "/api/v4/groups/import"
-    parts = {part.name: part for part in parse_multipart(request)}
+    parts = {part.name: part for part in multipart(request)}
     assert parts["name"].data == b"Platform"
     assert parts["path"].data == b"platform"
     assert parts["parent_id"].data == b"7"
