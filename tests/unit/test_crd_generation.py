@@ -16,6 +16,7 @@ import yaml
 from click.testing import CliRunner
 
 from gitlab_ferry.api import ProjectExport, ProjectImport
+from gitlab_ferry.api.group_migration import GroupMigration
 from gitlab_ferry.api.crd import all_definitions
 from gitlab_ferry.cli import main
 from gitlab_ferry.controller.validation import validated
@@ -25,13 +26,15 @@ pytestmark = pytest.mark.unit
 REPO = Path(__file__).resolve().parents[2]
 COPIES = ("crds", "charts/gitlab-ferry/crds")
 EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
-MODELS: dict[str, type[ProjectExport] | type[ProjectImport]] = {
+MODELS: dict[str, type[ProjectExport] | type[ProjectImport] | type[GroupMigration]] = {
     "ProjectExport": ProjectExport,
     "ProjectImport": ProjectImport,
+    "GroupMigration": GroupMigration,
 }
 KINDS = {
     "projectexports.gitlabferry.dev": ("ProjectExport", "projectexport", ["pexport"]),
     "projectimports.gitlabferry.dev": ("ProjectImport", "projectimport", ["pimport"]),
+    "groupmigrations.gitlabferry.dev": ("GroupMigration", "groupmigration", ["gmig"]),
 }
 # What Kubernetes' JSONSchemaProps knows; anything else (title, examples, const, $defs,
 # discriminator, ...) is pydantic leaking through.
@@ -268,6 +271,7 @@ def test_cel_rules_sit_where_they_are_evaluated(by_name: dict[str, dict[str, Any
         if "x-kubernetes-validations" in node
     }
     assert sorted(rules) == [
+        "groupmigrations.gitlabferry.dev",
         "groupmigrations.gitlabferry.dev.spec.resyncInterval",
         "projectexports.gitlabferry.dev.spec",
         "projectexports.gitlabferry.dev.spec.maxAge",
