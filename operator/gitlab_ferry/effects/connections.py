@@ -8,7 +8,6 @@ in the rate-limit budget. The identity is a fingerprint of the token, never the 
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -42,7 +41,9 @@ class Connection:
 
 
 class ClientPool:
-    """One ``GitLabClient`` per GitLab URL, token and CA bundle; idle ones are closed."""
+    """One ``GitLabClient`` per GitLab URL, token and CA bundle, kept for the operator's
+    life: a client holds no sockets while unused (httpx closes idle keep-alive connections
+    after a few seconds), and a long upload must never see its client closed under it."""
 
     def __init__(
         self,
@@ -51,7 +52,6 @@ class ClientPool:
         observer: RequestObserver | None,
         timeout: float,
         now: Callable[[], float],
-        idle_seconds: float = 900.0,
         version_ttl: float = DEFAULT_TTL,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -59,17 +59,16 @@ class ClientPool:
         self._observer = observer
         self._timeout = timeout
         self._now = now
-        self._idle = idle_seconds
         self._version_ttl = version_ttl
         self._transport = transport
-        self._clients: dict[tuple[str, str, str, str], tuple[float, Connection]] = {}
+        self._clients: dict[tuple[str, str, str, str], Connection] = {}
 
     def get(self, credentials: GitLabCredentials) -> Connection:
         identity = token_identity(credentials.token)
         ca = hashlib.sha256((credentials.ca_pem or "").encode()).hexdigest()[:12]
         key = (credentials.url, identity, credentials.token_type, ca)
-        entry = self._clients.get(key)
-        if entry is None:
+        connection = self._clients.get(key)
+        if connection is None:
             token_type: TokenType = (
                 "Bearer" if credentials.token_type == "Bearer" else "PrivateToken"
             )
@@ -90,18 +89,10 @@ class ClientPool:
                 identity,
                 InstanceFacts(self._now, self._version_ttl),
             )
-            entry = (time.monotonic(), connection)
-        self._clients[key] = (time.monotonic(), entry[1])
-        return entry[1]
-
-    async def close_idle(self) -> None:
-        cutoff = time.monotonic() - self._idle
-        for key, (used, connection) in list(self._clients.items()):
-            if used < cutoff:
-                del self._clients[key]
-                await connection.client.aclose()
+            self._clients[key] = connection
+        return connection
 
     async def aclose(self) -> None:
-        for _, connection in self._clients.values():
+        for connection in self._clients.values():
             await connection.client.aclose()
         self._clients.clear()
