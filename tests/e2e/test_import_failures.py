@@ -6,6 +6,8 @@ PathTaken (then ``overwrite``), NamespaceNotFound, SecretMissing, Unauthorized, 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from ferry_e2e import (
     EXPORTS,
@@ -34,6 +36,8 @@ from import_e2e import (
     source_archives,
     wait_reason,
 )
+
+from gitlab_ferry.api import parse_timestamp
 
 GITLAB_TEST = "gitlab-org/gitlab-test"
 PAGES = "gitlab-org/sub/pages"  # the default seed gives it two invalid issues
@@ -352,16 +356,22 @@ def test_finished_with_failed_relations_reports_every_field(
     status = obj["status"]
     assert status["importStatus"] == "finished"
     gitlab = gitlab_import_status(destination, status["projectId"])
-    # Status keeps every field GitLab gives (a null one may be left out: it reads as null).
+
+    # Status keeps every field GitLab gives (a null one may be left out: it reads as null),
+    # its times as the same instants in RFC 3339.
+    def fields(failure: dict[str, Any]) -> dict[str, Any]:
+        kept = {k: v for k, v in failure.items() if v is not None}
+        kept["createdAt"] = parse_timestamp(kept["createdAt"])
+        return kept
+
     expected = [
-        {camel(key): value for key, value in f.items() if value is not None}
-        for f in gitlab["failed_relations"]
+        fields({camel(key): value for key, value in f.items()}) for f in gitlab["failed_relations"]
     ]
     assert len(expected) == 2
     got = status["failedRelations"]
-    assert sorted(
-        ({k: v for k, v in f.items() if v is not None} for f in got), key=lambda f: f["id"]
-    ) == sorted(expected, key=lambda f: f["id"])
+    assert sorted((fields(f) for f in got), key=lambda f: f["id"]) == sorted(
+        expected, key=lambda f: f["id"]
+    )
     for failure in got:
         assert isinstance(failure["id"], int)
         assert failure["createdAt"]

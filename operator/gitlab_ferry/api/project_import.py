@@ -14,6 +14,7 @@ from pydantic import (
     Field,
     JsonValue,
     SerializationInfo,
+    SerializerFunctionWrapHandler,
     StrictBool,
     field_validator,
     model_serializer,
@@ -283,11 +284,10 @@ class ProjectImportSpec(SpecModel):
 
 
 class FailedRelation(StatusModel):
-    """One of GitLab's failed_relations entries, all fields verbatim."""
+    """One of GitLab's failed_relations entries, every field GitLab gives."""
 
     id: int | None = Field(default=None, description="Id of the failure record.")
-    # GitLab's own timestamps are kept as GitLab wrote them (verbatim, like every field here).
-    created_at: str | None = Field(default=None, description="When the failure was recorded.")
+    created_at: Timestamp | None = Field(default=None, description="When the failure was recorded.")
     exception_class: str | None = Field(default=None, description="The exception's class.")
     exception_message: str | None = Field(
         default=None, description="Always null on current GitLab."
@@ -296,13 +296,15 @@ class FailedRelation(StatusModel):
     relation_name: str | None = Field(default=None, description="The relation that failed.")
     line_number: int | None = Field(default=None, description="Line of the relation's NDJSON file.")
 
-    @model_serializer(mode="plain")
-    def _verbatim(self, info: SerializationInfo) -> dict[str, Any]:
+    @model_serializer(mode="wrap")
+    def _with_nulls(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
         # Every field GitLab gives, nulls included (exception_message is always null).
-        return {
-            (field.alias if info.by_alias and field.alias else name): getattr(self, name)
-            for name, field in type(self).model_fields.items()
-        }
+        data: dict[str, Any] = handler(self)
+        for name, field in type(self).model_fields.items():
+            data.setdefault(field.alias if info.by_alias and field.alias else name, None)
+        return data
 
 
 class RelationImport(StatusModel):
@@ -314,9 +316,8 @@ class RelationImport(StatusModel):
         description="GitLab's tracker status: created, started, finished or failed."
     )
     project_path: str | None = Field(default=None, description="The project's full path.")
-    # GitLab's own timestamps, verbatim.
-    created_at: str | None = Field(default=None, description="When the tracker was created.")
-    updated_at: str | None = Field(default=None, description="When it last changed.")
+    created_at: Timestamp | None = Field(default=None, description="When the tracker was created.")
+    updated_at: Timestamp | None = Field(default=None, description="When it last changed.")
     requested_generation: int | None = Field(
         default=None,
         description="The spec generation the operator requested this relation import for.",

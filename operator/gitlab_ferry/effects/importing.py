@@ -371,8 +371,8 @@ def tracker_info(tracker: RelationImportTracker) -> TrackerInfo:
         relation=tracker.relation,
         status=tracker.status,
         project_path=tracker.project_path,
-        created_at=tracker.created_at,
-        updated_at=tracker.updated_at,
+        created_at=parse_timestamp(tracker.created_at),
+        updated_at=parse_timestamp(tracker.updated_at),
     )
 
 

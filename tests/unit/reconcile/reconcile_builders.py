@@ -300,13 +300,13 @@ def export_source(location: ArtifactLocation | None = ArtifactLocation.GITLAB, *
 def tracker(
     tracker_id: int, relation: str, status: str, created_at: datetime | None = None
 ) -> TrackerInfo:
-    """A relation-import tracker as GitLab lists it (its times as GitLab's text)."""
+    """A relation-import tracker as GitLab lists it."""
     return TrackerInfo(
         id=tracker_id,
         relation=relation,
         status=status,
         project_path=FULL_PATH,
-        created_at=rfc3339(created_at) if created_at else None,
+        created_at=created_at,
     )
 
 

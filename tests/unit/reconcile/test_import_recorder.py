@@ -186,7 +186,9 @@ def test_tracked_import_fields_are_copied_verbatim():
         "partial",
         "c-9",
     )
-    assert [r.model_dump() for r in status.failed_relations] == [FAILED_RELATION]
+    # Every field GitLab gave, nulls included; its time as the same instant in RFC 3339.
+    recorded = [r.model_dump(mode="json") for r in status.failed_relations]
+    assert recorded == [{**FAILED_RELATION, "created_at": "2025-06-02T11:59:00Z"}]
     assert status.stats == STATS
     assert status.finished_at == NOW
     assert conds(status) == {"Ready": ("True", "FinishedWithFailedRelations")}

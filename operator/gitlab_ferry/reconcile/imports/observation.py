@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from gitlab_ferry.api import ArtifactLocation, parse_timestamp
+from gitlab_ferry.api import ArtifactLocation
 from gitlab_ferry.gitlab_states import ImportState, RelationImportState, parse_state
 from gitlab_ferry.gitlab_versions import GitLabInfo
 from gitlab_ferry.reconcile.plan import Problem
@@ -64,13 +64,8 @@ class TrackerInfo:
     relation: str
     status: str
     project_path: str | None = None
-    #: GitLab's timestamps, verbatim.
-    created_at: str | None = None
-    updated_at: str | None = None
-
-    @property
-    def created(self) -> datetime | None:
-        return parse_timestamp(self.created_at)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
     @property
     def state(self) -> RelationImportState:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gitlab_ferry.api import parse_timestamp
 from gitlab_ferry.api.project_import import RelationImport
 from gitlab_ferry.gitlab_states import RELATION_IN_FLIGHT, RelationImportState, parse_state
 from gitlab_ferry.gitlab_versions import Capability
@@ -99,7 +98,7 @@ class RelationsPlanner(ImportPlanner):
         return mine[-1] if mine else None
 
     def _await(self, relation: str, state: RelationImportState, latest: RelationImport) -> Plan:
-        elapsed = seconds_between(parse_timestamp(latest.created_at), self.now)
+        elapsed = seconds_between(latest.created_at, self.now)
         delay = self.policy.polling.next_delay(elapsed, self.observed.expected_seconds)
         return self.make(
             AwaitRelationImport(),
@@ -134,5 +133,5 @@ class RelationsPlanner(ImportPlanner):
 
 def _created_after(tracker: TrackerInfo, moment: datetime, window: float) -> bool:
     """Whether ``tracker`` may be the result of a request made at ``moment``."""
-    created = tracker.created
+    created = tracker.created_at
     return created is not None and (moment - created).total_seconds() <= window
