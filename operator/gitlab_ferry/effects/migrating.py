@@ -23,7 +23,7 @@ from gitlab_ferry.effects.problems import problem_from, unsupported_version
 from gitlab_ferry.effects.secrets import MissingSecret, gitlab_credentials
 from gitlab_ferry.effects.services import Services
 from gitlab_ferry.effects.sources import TrackedArchive
-from gitlab_ferry.gitlab import errors
+from gitlab_ferry.gitlab import GitLabClient, errors
 from gitlab_ferry.gitlab.responses import Group, Project
 from gitlab_ferry.gitlab_versions import GitLabInfo
 from gitlab_ferry.reconcile.migrations import (
@@ -117,26 +117,30 @@ async def list_tree(target: MigrationTarget) -> SourceTree | Problem:
     )
 
 
+async def _existing(client: GitLabClient, path: str) -> Group | None:
+    try:
+        return await client.group(path)
+    except errors.NotFound:
+        return None
+
+
 async def destination_groups(
     target: MigrationTarget, paths: Sequence[str]
 ) -> dict[str, int] | Problem:
     """Which of ``paths`` (the tree's destination groups, top first) exist on the destination,
     and the destination parent: lower-cased full path to group id."""
     client = target.destination.client
+    parent = target.spec.destination.parent
     found: dict[str, int] = {}
-    lookups = [target.spec.destination.parent, paths[0] if paths else None]
     try:
-        for path in (p for p in lookups if p):
-            try:
-                group = await client.group(path)
-            except errors.NotFound:
-                continue
-            found[group.full_path.lower()] = group.id
-            if path is lookups[1]:
-                for sub in await client.descendant_groups(group.id):
-                    found[sub.full_path.lower()] = sub.id
+        above = await _existing(client, parent) if parent else None
+        top = await _existing(client, paths[0]) if paths else None
+        below = await client.descendant_groups(top.id) if top is not None else []
     except errors.GitLabError as exc:
         return problem_from(exc, what="looking up the destination groups")
+    for group in (above, top, *below):
+        if group is not None:
+            found[group.full_path.lower()] = group.id
     return found
 
 
