@@ -91,7 +91,6 @@ def _source_project(project: Project) -> SourceProject:
     return SourceProject(
         id=project.id,
         full_path=project.path_with_namespace,
-        archived=project.archived,
         topics=tuple(project.topics or project.tag_list),
     )
 
@@ -107,7 +106,11 @@ async def list_tree(target: MigrationTarget) -> SourceTree | Problem:
     try:
         root = await client.group(source.group)
         groups = await client.descendant_groups(root.id) if source.subgroups else []
-        projects = await client.group_projects(root.id, subgroups=source.subgroups)
+        # Archived projects are left out by GitLab unless they migrate too.
+        archived = None if source.projects.archived else False
+        projects = await client.group_projects(
+            root.id, subgroups=source.subgroups, archived=archived
+        )
     except errors.GitLabError as exc:
         return problem_from(exc, what="listing the source group")
     return SourceTree(

@@ -34,10 +34,16 @@ class GroupRequests(GitLabSession):
         path = f"groups/{encode_id(group)}/descendant_groups"
         return await self._paged("descendant_groups", path, Group, {})
 
-    async def group_projects(self, group: ProjectRef, *, subgroups: bool = True) -> list[Project]:
-        """``GET /groups/:id/projects``: the group's projects (and its subgroups')."""
+    async def group_projects(
+        self, group: ProjectRef, *, subgroups: bool = True, archived: bool | None = None
+    ) -> list[Project]:
+        """``GET /groups/:id/projects``: the group's projects (and its subgroups'), archived or
+        not (``archived``; both when ``None``). The simple entities GitLab lists carry no
+        ``archived`` field, so that filter is GitLab's."""
         path = f"groups/{encode_id(group)}/projects"
         params = {"include_subgroups": "true" if subgroups else "false", "simple": "true"}
+        if archived is not None:
+            params["archived"] = "true" if archived else "false"
         return await self._paged("group_projects", path, Project, params)
 
     async def create_group(self, name: str, path: str, parent_id: int | None) -> Group:

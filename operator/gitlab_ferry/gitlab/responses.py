@@ -143,7 +143,6 @@ class Project(GitLabModel):
     marked_for_deletion_at: str | None = None
     marked_for_deletion_on: str | None = None
     statistics: ProjectStatistics | None = None
-    archived: bool = False
     topics: list[str] = Field(default_factory=list)
     #: What older GitLab (before 14.0) calls the topics.
     tag_list: list[str] = Field(default_factory=list)

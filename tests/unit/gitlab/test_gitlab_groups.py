@@ -46,9 +46,7 @@ async def test_descendant_groups_are_listed_by_id_or_path(
     assert gitlab.only.url.raw_path.startswith(b"/api/v4/groups/platform%2Fsub/descendant_groups")
 
 
-async def test_a_listing_that_never_ends_is_refused(
-    gitlab: Any, client: GitLabClient
-) -> None:
+async def test_a_listing_that_never_ends_is_refused(gitlab: Any, client: GitLabClient) -> None:
     gitlab.handler = lambda request: _page([], str(int(request.url.params["page"]) + 1))
     with pytest.raises(e.UnexpectedResponse, match="pages"):
         await client.descendant_groups(9)
@@ -111,3 +109,13 @@ async def test_group_import_uploads_name_path_parent_and_the_file(
     assert parts["file"].filename == "group.tar.gz"
     assert parts["file"].data == ARCHIVE
     assert request.headers["content-length"] == str(len(request.content))
+
+
+async def test_archived_projects_are_filtered_by_gitlab(gitlab: Any, client: GitLabClient) -> None:
+    gitlab.reply(_page([], ""), _page([], ""))
+    await client.group_projects(9, archived=False)
+    await client.group_projects(9, subgroups=False)
+    left_out, everything = (request.url.params for request in gitlab.requests)
+    assert left_out["archived"] == "false"
+    assert "archived" not in everything
+    assert everything["include_subgroups"] == "false"

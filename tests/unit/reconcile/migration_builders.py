@@ -45,15 +45,12 @@ def migration_spec(**fields: Any) -> GroupMigrationSpec:
 
 
 def tree(*projects: str, groups: tuple[str, ...] = (), root: str = "platform") -> SourceTree:
-    """A source tree of ``root``; ``groups`` are its subgroups, ``projects`` full paths (a
-    trailing ``!`` marks one archived, ``#topic`` adds a topic)."""
-    made = []
-    for number, text in enumerate(projects, start=1):
-        path, *topics = text.split("#")
-        archived = path.endswith("!")
-        made.append(
-            SourceProject(number, path.rstrip("!"), archived=archived, topics=tuple(topics))
-        )
+    """A source tree of ``root`` as GitLab lists it; ``groups`` are its subgroups, ``projects``
+    full paths (``#topic`` adds a topic)."""
+    made = [
+        SourceProject(number, path, topics=tuple(topics))
+        for number, (path, *topics) in enumerate((p.split("#") for p in projects), start=1)
+    ]
     subgroups = tuple(
         SourceGroup(100 + number, path, path.rsplit("/", 1)[-1].title())
         for number, path in enumerate(groups, start=1)

@@ -31,7 +31,6 @@ SOURCE = tree(
     "platform/web",
     "platform/apps/api",
     "platform/apps/deep/worker",
-    "platform/old!",
     "platform/tools/lint#python#ci",
     "platform/tools/fmt#go",
     groups=("platform/apps/deep", "platform/apps", "platform/tools"),
@@ -54,19 +53,7 @@ def paths(spec_fields: dict[str, object]) -> list[str]:
                 "platform/tools/lint",
                 "platform/web",
             ],
-            id="everything-but-archived-in-path-order",
-        ),
-        pytest.param(
-            {"source": {"projects": {"archived": True}}},
-            [
-                "platform/apps/api",
-                "platform/apps/deep/worker",
-                "platform/old",
-                "platform/tools/fmt",
-                "platform/tools/lint",
-                "platform/web",
-            ],
-            id="archived-too",
+            id="everything-in-path-order",
         ),
         pytest.param({"source": {"subgroups": False}}, ["platform/web"], id="no-subgroups"),
         pytest.param(

@@ -33,7 +33,6 @@ class SourceGroup:
 class SourceProject:
     id: int
     full_path: str
-    archived: bool = False
     topics: tuple[str, ...] = ()
 
 
@@ -85,8 +84,6 @@ def selected(tree: SourceTree, spec: GroupMigrationSpec) -> tuple[SourceProject,
     for project in tree.projects:
         inside = relative(project.full_path, root)
         if not spec.source.subgroups and "/" in inside:
-            continue
-        if project.archived and not filters.archived:
             continue
         if not any(_glob(p, inside) for p in filters.include):
             continue
