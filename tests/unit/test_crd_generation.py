@@ -16,8 +16,8 @@ import yaml
 from click.testing import CliRunner
 
 from gitlab_ferry.api import ProjectExport, ProjectImport
-from gitlab_ferry.api.group_migration import GroupMigration
 from gitlab_ferry.api.crd import all_definitions
+from gitlab_ferry.api.group_migration import GroupMigration
 from gitlab_ferry.cli import main
 from gitlab_ferry.controller.validation import validated
 
