@@ -91,3 +91,4 @@ RUN apt-get update \\
 EOF
   say "built $PYTHON_IMAGE ($("$DOCKER" run --rm "$PYTHON_IMAGE" python --version))"
 fi
+prune_replaced_images

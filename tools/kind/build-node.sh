@@ -101,4 +101,5 @@ done
   --change 'CMD []' \
   --change "LABEL $STAMP_LABEL=$node_stamp" \
   "$builder" "$NODE_IMAGE" >/dev/null
+prune_replaced_images
 say "built $NODE_IMAGE ($(("$("$DOCKER" image inspect -f '{{.Size}}' "$NODE_IMAGE")" / 1048576)) MiB)"

@@ -64,6 +64,11 @@ image_stamp() {
   "$DOCKER" image inspect -f "{{ index .Config.Labels \"$STAMP_LABEL\" }}" "$1" 2>/dev/null || true
 }
 
+# Images of these scripts that a newer build replaced (untagged, with the stamp label) go.
+prune_replaced_images() {
+  "$DOCKER" image prune -f --filter "label=$STAMP_LABEL" >/dev/null 2>&1 || true
+}
+
 # The kind CLI, the node binaries and the control-plane binaries this checkout builds.
 binaries_stamp() {
   EXTRA="$KIND_VERSION $K8S_VERSION $COREDNS_VERSION $(uname -sm)" \
