@@ -47,6 +47,7 @@ debian_stamp=$(EXTRA="$DEBIAN_SUITE $mirror $(uname -m)" stamp_of "$0" ${cas[@]+
 if [ "$(image_stamp "$DEBIAN_IMAGE")" = "$debian_stamp" ]; then
   say "$DEBIAN_IMAGE up to date"
 else
+  replaced=$(image_id "$DEBIAN_IMAGE")
   rootfs_tar=$KIND_CACHE/debian/$DEBIAN_SUITE-$debian_stamp.tar
   if [ ! -f "$rootfs_tar" ]; then
     command -v debootstrap >/dev/null || { say "debootstrap is missing (install-docker.sh)"; exit 1; }
@@ -75,6 +76,7 @@ else
     --change "LABEL $STAMP_LABEL=$debian_stamp" \
     "$rootfs_tar" "$DEBIAN_IMAGE" >/dev/null
   find "$KIND_CACHE/debian" -name "$DEBIAN_SUITE-*.tar" ! -name "*$debian_stamp*" -delete
+  remove_replaced "$replaced" "$DEBIAN_IMAGE"
   say "imported $DEBIAN_IMAGE"
 fi
 
@@ -82,6 +84,7 @@ python_stamp=$(EXTRA="$debian_stamp" stamp_of "$0")
 if [ "$(image_stamp "$PYTHON_IMAGE")" = "$python_stamp" ]; then
   say "$PYTHON_IMAGE up to date"
 else
+  replaced=$(image_id "$PYTHON_IMAGE")
   "$DOCKER" build -q -t "$PYTHON_IMAGE" --label "$STAMP_LABEL=$python_stamp" - >/dev/null <<EOF
 FROM $DEBIAN_IMAGE
 RUN apt-get update \\
@@ -89,6 +92,6 @@ RUN apt-get update \\
  && ln -sf /usr/bin/python3 /usr/local/bin/python \\
  && rm -rf /var/lib/apt/lists/*
 EOF
+  remove_replaced "$replaced" "$PYTHON_IMAGE"
   say "built $PYTHON_IMAGE ($("$DOCKER" run --rm "$PYTHON_IMAGE" python --version))"
 fi
-prune_replaced_images

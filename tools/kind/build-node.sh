@@ -42,8 +42,10 @@ if [ "$(image_stamp "$BASE_IMAGE")" != "$base_stamp" ]; then
   mkdir -p "$work/base"
   cp -r "$kind_module/images/base/files" "$KIND_DIR/node/." "$work/base/"
   chmod -R u+w "$work/base"
+  replaced=$(image_id "$BASE_IMAGE")
   "$DOCKER" build -q -f "$work/base/base.Dockerfile" --build-arg "DEBIAN_IMAGE=$DEBIAN_IMAGE" \
     --label "$STAMP_LABEL=$base_stamp" -t "$BASE_IMAGE" "$work/base" >/dev/null
+  remove_replaced "$replaced" "$BASE_IMAGE"
   say "built $BASE_IMAGE"
 fi
 
@@ -96,10 +98,11 @@ done
   kill $(pidof containerd)
   for i in $(seq 1 50); do pidof containerd >/dev/null || break; sleep 0.2; done
   rm -f /tmp/containerd.log' | sed 's/^/  image in the node: /' >&2
+replaced=$(image_id "$NODE_IMAGE")
 "$DOCKER" commit \
   --change 'ENTRYPOINT ["/usr/local/bin/entrypoint-unprivileged", "/usr/local/bin/entrypoint", "/sbin/init"]' \
   --change 'CMD []' \
   --change "LABEL $STAMP_LABEL=$node_stamp" \
   "$builder" "$NODE_IMAGE" >/dev/null
-prune_replaced_images
+remove_replaced "$replaced" "$NODE_IMAGE"
 say "built $NODE_IMAGE ($(("$("$DOCKER" image inspect -f '{{.Size}}' "$NODE_IMAGE")" / 1048576)) MiB)"

@@ -64,9 +64,15 @@ image_stamp() {
   "$DOCKER" image inspect -f "{{ index .Config.Labels \"$STAMP_LABEL\" }}" "$1" 2>/dev/null || true
 }
 
-# Images of these scripts that a newer build replaced (untagged, with the stamp label) go.
-prune_replaced_images() {
-  "$DOCKER" image prune -f --filter "label=$STAMP_LABEL" >/dev/null 2>&1 || true
+image_id() { "$DOCKER" image inspect -f '{{.Id}}' "$1" 2>/dev/null || true; }
+
+# remove_replaced OLD-ID IMAGE: once a build gave IMAGE's name to a new image, the image that
+# had it goes, unless something still uses it. (Images built from these carry their labels,
+# so a prune by label would take the Docker build cache of the Dockerfile with it.)
+remove_replaced() {
+  if [ -n "$1" ] && [ "$1" != "$(image_id "$2")" ]; then
+    "$DOCKER" rmi "$1" >/dev/null 2>&1 || true
+  fi
 }
 
 # The kind CLI, the node binaries and the control-plane binaries this checkout builds.
