@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,6 +32,21 @@ TESTS = {
     "secrets": "tests/e2e/test_secrets_never_leak.py",
     "kind-kills": "tests/kind/test_kind_kills.py",
     "kind-peering": "tests/kind/test_kind_peering.py",
+}
+#: What a section's figures need to be read right.
+NOTES = {
+    "kind-kills": (
+        "A deleted Pod gets SIGTERM and the Deployment starts another; a SIGKILL comes from "
+        "the node and the kubelet restarts the container in its Pod (at once the first "
+        "time, after 10 s the second: the kill after two SIGKILLs in one Pod deletes it)."
+    ),
+    "kind-peering": (
+        "The takeover time runs from the kill to the standby's first GitLab request, read "
+        "from its metrics. A deleted replica leaves the peering object on its way out. A "
+        "replica killed with SIGKILL stays in it until its container restarts and rejoins as "
+        "a standby (at once the first time, after the kubelet's 10 s back-off the second), "
+        "or at most until its 60 s keep-alive expires: that is the slow takeover."
+    ),
 }
 #: Figures that count a kill of the operator (SIGKILL, SIGTERM, a deleted Pod).
 KILL_FIGURES = ("kills", "sigterms")
@@ -55,7 +71,10 @@ def main(figures: Path, target: Path) -> None:
         found = [row for row in rows if row["section"] == section]
         if not found:
             continue
-        lines += [f"## {title}", "", f"Test: `{TESTS[section]}`", "", "| figure | value |"]
+        lines += [f"## {title}", "", f"Test: `{TESTS[section]}`", ""]
+        if section in NOTES:
+            lines += [*textwrap.wrap(NOTES[section], 92), ""]
+        lines.append("| figure | value |")
         lines.append("|---|---|")
         for row in found:
             for key, value in sorted(row.items()):
