@@ -21,20 +21,17 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
-from kind_prometheus import ServicePrometheus, find_prometheus
-from kind_support import (
+from kind_cluster import (
     OPERATOR_NAMESPACE,
     REPO,
-    SIMULATORS,
     TESTBED_NAMESPACE,
     Chart,
     Cluster,
     KindEnv,
     NodeSignals,
-    Simulator,
-    operator_values,
-    token_secret,
 )
+from kind_gitlab import SIMULATORS, Simulator, operator_values, token_secret
+from kind_prometheus import ServicePrometheus, find_prometheus
 
 KIND_DIR = Path(__file__).resolve().parent
 

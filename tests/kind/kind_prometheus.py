@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import yaml
-from kind_support import OPERATOR_NAMESPACE, RELEASE, wait_for
+from kind_cluster import OPERATOR_NAMESPACE, RELEASE, wait_for
 
 JOB = "gitlab-ferry"
 METRICS_SERVICE = f"{RELEASE}-metrics"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import tomllib
 
-from kind_support import OPERATOR_NAMESPACE, RELEASE, REPO, Chart, Cluster, KindEnv, ready
+from kind_cluster import OPERATOR_NAMESPACE, RELEASE, REPO, Chart, Cluster, KindEnv, ready
 
 
 def test_the_chart_runs_the_operator_from_the_locally_built_image(

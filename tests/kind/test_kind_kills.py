@@ -12,48 +12,36 @@ import statistics
 import time
 from typing import Any
 
-import yaml
-from kind_support import (
+from kind_cluster import (
     OPERATOR_NAMESPACE,
     Chart,
     Cluster,
     NodeSignals,
-    Simulator,
     container_id,
+    ready,
+    restarts,
+    wait_for,
+)
+from kind_gitlab import (
+    NO_LIMITS,
+    Simulator,
     destination_seed,
     duplicate_posts,
     fleet_seed,
-    migration,
     not_ready,
-    ready,
     report,
-    restarts,
     seeded_random,
+    start_migrations,
     wait_all_ready,
-    wait_for,
 )
 
 KILLS = 16
 FIRST_BATCH, BATCH = 20, 10
 #: Jobs that take a few seconds, so each batch spans several kills.
 JOBS = ("--export-queue-delay", "1", "--export-duration", "4", "--import-duration", "4")
-NO_LIMITS = ("--project-export-limit", "0", "--project-import-limit", "0",
-             "--project-download-export-limit", "0")  # fmt: skip
 #: The kubelet restarts a crashed container at once, then after 10 s, 20 s, ...: more than two
 #: SIGKILLs in one Pod would mostly measure that back-off, so the third is a Pod deletion.
 SIGKILLS_PER_POD = 2
-
-
-def _start(cluster: Cluster, namespace: str, source: Simulator, destination: Simulator,
-           projects: list[str]) -> list[str]:  # fmt: skip
-    names = [path.replace("/", "-") for path in projects]
-    docs = [
-        doc
-        for name, path in zip(names, projects, strict=True)
-        for doc in migration(name, namespace, source, destination, path)
-    ]
-    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
-    return names
 
 
 def _restarted(operator: Chart, name: str, count: int, old: str) -> dict[str, Any] | None:
@@ -78,7 +66,7 @@ def test_pod_deleted_and_process_killed_during_migrations(
     destination.start(*JOBS, *NO_LIMITS, seed=destination_seed(groups))
     projects = sorted(p["path_with_namespace"] for p in source.projects())
     rng.shuffle(projects)
-    names = _start(cluster, namespace, source, destination, projects[:FIRST_BATCH])
+    names = start_migrations(cluster, namespace, source, destination, projects[:FIRST_BATCH])
     used, batches = FIRST_BATCH, 1
     actions = ["sigkill", "delete"] * (KILLS // 2)
     rng.shuffle(actions)
@@ -111,7 +99,8 @@ def test_pod_deleted_and_process_killed_during_migrations(
         back[action].append(time.monotonic() - killed_at)
         done[action] += 1
         if not not_ready(cluster, namespace, names) and used + BATCH <= len(projects):
-            names += _start(cluster, namespace, source, destination, projects[used : used + BATCH])
+            batch = projects[used : used + BATCH]
+            names += start_migrations(cluster, namespace, source, destination, batch)
             used += BATCH
             batches += 1
     wait_all_ready(

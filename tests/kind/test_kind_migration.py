@@ -10,20 +10,11 @@ import json
 from collections import Counter
 
 import yaml
+from kind_cluster import Chart, Cluster, wait_for
+from kind_gitlab import NO_LIMITS, Simulator, condition, migration, wait_all_ready
 from kind_prometheus import JOB, ServicePrometheus
-from kind_support import (
-    Chart,
-    Cluster,
-    Simulator,
-    condition,
-    migration,
-    wait_all_ready,
-    wait_for,
-)
 
 JOBS = ("--export-queue-delay", "0.5", "--export-duration", "2", "--import-duration", "2")
-NO_LIMITS = ("--project-export-limit", "0", "--project-import-limit", "0",
-             "--project-download-export-limit", "0")  # fmt: skip
 
 
 def test_migration_of_twenty_projects_through_kubectl(

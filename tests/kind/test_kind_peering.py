@@ -13,30 +13,23 @@ import statistics
 import time
 from typing import Any
 
-import yaml
-from kind_support import (
-    MANIFESTS,
-    OPERATOR_NAMESPACE,
-    Chart,
-    Cluster,
-    NodeSignals,
+from kind_cluster import MANIFESTS, OPERATOR_NAMESPACE, Chart, Cluster, NodeSignals, wait_for
+from kind_gitlab import (
+    NO_LIMITS,
     Simulator,
     destination_seed,
     duplicate_posts,
     fleet_seed,
-    migration,
     operator_values,
     report,
     seeded_random,
+    start_migrations,
     wait_all_ready,
-    wait_for,
 )
 
 TAKEOVERS = 4
 BATCH = 5
 JOBS = ("--export-queue-delay", "1", "--export-duration", "4", "--import-duration", "4")
-NO_LIMITS = ("--project-export-limit", "0", "--project-import-limit", "0",
-             "--project-download-export-limit", "0")  # fmt: skip
 PEERING = "gitlab-ferry"  # the chart's peering.name
 
 
@@ -64,18 +57,6 @@ def _gitlab_requests(cluster: Cluster, pod: str) -> float:
 
 def _worked_since(cluster: Cluster, pod: str, requests: float) -> bool:
     return _gitlab_requests(cluster, pod) > requests
-
-
-def _start(cluster: Cluster, namespace: str, source: Simulator, destination: Simulator,
-           projects: list[str]) -> list[str]:  # fmt: skip
-    names = [path.replace("/", "-") for path in projects]
-    docs = [
-        doc
-        for name, path in zip(names, projects, strict=True)
-        for doc in migration(name, namespace, source, destination, path)
-    ]
-    cluster.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
-    return names
 
 
 def test_standby_takes_over_when_the_active_replica_is_killed(
@@ -109,7 +90,7 @@ def test_standby_takes_over_when_the_active_replica_is_killed(
         )
         active = max(peers, key=peers.__getitem__)
         [standby] = set(pods) - {active}
-        names += _start(cluster, namespace, source, destination,
+        names += start_migrations(cluster, namespace, source, destination,
                         projects[round_ * BATCH : (round_ + 1) * BATCH])  # fmt: skip
         # The standby stands by while the active one works.
         standby_before, active_before = (_gitlab_requests(cluster, p) for p in (standby, active))

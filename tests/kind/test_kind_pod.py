@@ -9,16 +9,8 @@ import json
 import signal
 from typing import Any
 
-from kind_support import (
-    OPERATOR_NAMESPACE,
-    RELEASE,
-    Chart,
-    Cluster,
-    NodeSignals,
-    operator_values,
-    ready,
-    wait_for,
-)
+from kind_cluster import OPERATOR_NAMESPACE, RELEASE, Chart, Cluster, NodeSignals, ready, wait_for
+from kind_gitlab import operator_values
 
 #: Run inside the operator's container: asks the API server, with the Pod's own service
 #: account token, which rules it holds in a namespace (SelfSubjectRulesReview) and tries a few

@@ -1,22 +1,19 @@
-"""What the kind tier's tests share: the cluster (kubectl, and the API server through one
-``kubectl proxy``), the chart installed with helm, simulated GitLabs running as Pods, signals
-for the operator's process from its node, waits, and the figures for docs/reliability.md.
+"""The kind tier's hold on the cluster: kubectl, the API server through one ``kubectl proxy``,
+the chart installed with helm, the operator's Pods, and signals for a container's processes
+from its node.
 
-Everything goes through the Kubernetes API: objects are applied with kubectl, read through the
-API server, the simulators' control API (``/-/sim/``) is reached through the API server's
-service proxy, and processes are signalled from a Pod in the node's PID namespace. So the tier
-runs against any cluster that can run the images, not only the one ``make kind`` creates.
+Everything goes through the Kubernetes API: objects are applied with kubectl and read through
+the API server, Services are reached through the API server's service proxy, and processes are
+signalled from a Pod in the node's PID namespace. So the tier runs against any cluster that
+can run the images, not only the one ``make kind`` creates.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import random
 import re
 import subprocess
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,37 +27,10 @@ REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "gitlab-ferry"
 MANIFESTS = Path(__file__).resolve().parent / "manifests"
 GROUP, VERSION = "gitlabferry.dev", "v1alpha1"
-EXPORTS, IMPORTS = "projectexports", "projectimports"
 #: The chart's release, in its own namespace, as ``make kind`` installs it.
 RELEASE = OPERATOR_NAMESPACE = "gitlab-ferry"
 #: Where the simulated GitLabs and the signalling Pod run.
 TESTBED_NAMESPACE = "testbed"
-ROOT_TOKEN = "glpat-root-token"
-#: The simulated GitLabs' Services; the tests' operator.allowedHosts names exactly these.
-SIMULATORS = ("source", "destination")
-#: Operator settings of the tests: no rate limits, quick polls and retries (as the e2e tier's
-#: operator processes have them), GitLab hosts limited to the simulators' Services.
-FAST_OPERATOR: dict[str, Any] = {
-    "logLevel": "INFO",
-    "allowedHosts": [f"{name}.{TESTBED_NAMESPACE}.svc" for name in SIMULATORS],
-    "rateLimits": {"export": 0, "import": 0, "download": 0},
-    "polling": {"initial": 0.5, "max": 2},
-    "retryDelay": 1,
-    "exportAcceptanceGrace": 10,
-    "recheckInterval": 3,
-    "backoffMax": 3,
-}
-
-
-#: Readiness is probed every second, so a test sees the probe take a pod out of its Service
-#: in seconds; liveness keeps the chart's timing.
-FAST_READINESS = {"initialDelaySeconds": 0, "periodSeconds": 1, "timeoutSeconds": 1,
-                  "failureThreshold": 2}  # fmt: skip
-
-
-def operator_values(**extra: Any) -> dict[str, Any]:
-    """The chart values of the tests, with ``extra`` on top (top-level keys replaced)."""
-    return {"operator": dict(FAST_OPERATOR), "probes": {"readiness": FAST_READINESS}, **extra}
 
 
 def wait_for(
@@ -311,89 +281,14 @@ class Chart:
         )
         return found[0]
 
-    def logs(self, pod: str, *, previous: bool = False) -> str:
-        args = ["logs", "-n", OPERATOR_NAMESPACE, pod, "--tail=400"]
-        result = self.cluster.kubectl(*args, *(["--previous"] if previous else []), check=False)
-        return result.stdout
+    def logs(self, pod: str) -> str:
+        args = ("logs", "-n", OPERATOR_NAMESPACE, pod, "--tail=400")
+        return self.cluster.kubectl(*args, check=False).stdout
 
 
-def _manifests(manifest: str, **fields: str) -> list[dict[str, Any]]:
+def manifests(manifest: str, **fields: str) -> list[dict[str, Any]]:
     text = Template((MANIFESTS / manifest).read_text()).substitute(fields)
     return [doc for doc in yaml.safe_load_all(text) if doc]
-
-
-class Simulator:
-    """A simulated GitLab in the cluster (manifests/gitlab-simulator.yaml), reached by the
-    operator at ``url`` and by the tests through the API server's service proxy."""
-
-    def __init__(self, cluster: Cluster, name: str) -> None:
-        self.cluster, self.name = cluster, name
-        self.host = f"{name}.{TESTBED_NAMESPACE}.svc"
-        self.url = f"http://{self.host}"
-
-    def start(self, *options: str, seed: str | Mapping[str, Any] = "default") -> None:
-        """(Re)start the simulator with ``options`` and a seed: a built-in one by name, or a
-        seed document (mounted from a ConfigMap). State never survives a restart."""
-        env = self.cluster.env
-        docs = _manifests(
-            "gitlab-simulator.yaml",
-            name=self.name,
-            namespace=TESTBED_NAMESPACE,
-            image=env.testbed_image,
-            pull_policy=env.pull_policy,
-            seed=seed if isinstance(seed, str) else "/seed/seed.yaml",
-        )
-        for doc in docs:
-            if doc["kind"] == "ConfigMap" and not isinstance(seed, str):
-                doc["data"] = {"seed.yaml": yaml.safe_dump(dict(seed))}
-            if doc["kind"] == "Deployment":
-                doc["spec"]["template"]["spec"]["containers"][0]["args"] += list(options)
-        self.cluster.kubectl(
-            "delete", "deployment", self.name, "-n", TESTBED_NAMESPACE, "--ignore-not-found",
-            "--cascade=foreground", "--wait=true", timeout=120,
-        )  # fmt: skip
-        self.cluster.apply(docs)
-        self.cluster.kubectl(
-            "rollout", "status", f"deployment/{self.name}", "-n", TESTBED_NAMESPACE,
-            "--timeout=120s", timeout=150,
-        )  # fmt: skip
-        wait_for(self._answers, timeout=60, what=f"{self.name} to answer through its Service")
-
-    def _answers(self) -> bool:
-        try:
-            return self.control("GET", "/requests", params={"endpoint": "none"}) is not None
-        except (httpx.HTTPError, AssertionError):
-            return False
-
-    def control(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.cluster.service_proxy(
-            TESTBED_NAMESPACE, self.name, "http", method, f"/-/sim{path}",
-            headers={"PRIVATE-TOKEN": ROOT_TOKEN}, **kwargs,
-        )  # fmt: skip
-        if response.status_code >= 400:
-            raise AssertionError(f"{method} /-/sim{path}: {response.status_code} {response.text}")
-        return response.json() if response.content else None
-
-    def requests(self, endpoint: str | None = None) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = self.control(
-            "GET", "/requests", params={"endpoint": endpoint} if endpoint else None
-        )
-        return found
-
-    def received_posts(self, endpoint: str) -> list[dict[str, Any]]:
-        """POSTs to ``endpoint`` that arrived whole: a sender killed before its body was sent
-        leaves a 499 record, a request GitLab never saw."""
-        return [r for r in self.requests(endpoint) if r["method"] == "POST" and r["status"] != 499]
-
-    def projects(self) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = self.control("GET", "/projects")
-        return found
-
-    def project(self, path: str) -> dict[str, Any]:
-        for project in self.projects():
-            if project.get("path_with_namespace") == path:
-                return project
-        raise AssertionError(f"no project {path} on {self.name}")
 
 
 SIGNAL_SCRIPT = """
@@ -428,7 +323,7 @@ class NodeSignals:
         name = f"signals-{node}"[:63].rstrip("-.")
         env = self.cluster.env
         self.cluster.apply(
-            _manifests(
+            manifests(
                 "node-signals.yaml",
                 name=name,
                 namespace=TESTBED_NAMESPACE,
@@ -448,7 +343,7 @@ class NodeSignals:
         for name in self._pods.values():
             self.cluster.kubectl(
                 "delete", "pod", name, "-n", TESTBED_NAMESPACE, "--ignore-not-found",
-                "--wait=false", check=False,
+                "--wait=true", "--timeout=60s", check=False, timeout=90,
             )  # fmt: skip
         self._pods.clear()
 
@@ -464,144 +359,3 @@ class NodeSignals:
         pids = [int(pid) for pid in result.stdout.split()]
         assert pids, f"no process of container {container} on {pod['spec']['nodeName']}"
         return pids
-
-
-# -- migrations -----------------------------------------------------------------------------
-
-
-def token_secret(name: str, namespace: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace},
-        "stringData": {"token": ROOT_TOKEN},
-    }
-
-
-def migration(
-    name: str, namespace: str, source: Simulator, destination: Simulator, path: str
-) -> list[dict[str, Any]]:
-    """A ProjectExport on ``source`` and a ProjectImport (``exportRef``) on ``destination``."""
-    group, _, project = path.rpartition("/")
-    meta = {"name": name, "namespace": namespace}
-    return [
-        {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "ProjectExport",
-            "metadata": meta,
-            "spec": {
-                "gitlab": {"url": source.url, "tokenSecretRef": {"name": "source-token"}},
-                "project": path,
-            },
-        },
-        {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "ProjectImport",
-            "metadata": meta,
-            "spec": {
-                "gitlab": {"url": destination.url, "tokenSecretRef": {"name": "destination-token"}},
-                "namespacePath": group,
-                "path": project,
-                "source": {"exportRef": {"name": name}},
-            },
-        },
-    ]
-
-
-def condition(obj: Mapping[str, Any] | None, kind: str = "Ready") -> dict[str, Any]:
-    for item in ((obj or {}).get("status") or {}).get("conditions") or []:
-        if item.get("type") == kind:
-            return dict(item)
-    return {}
-
-
-def not_ready(cluster: Cluster, namespace: str, names: Iterable[str]) -> list[str]:
-    """One line per object of the migrations ``names`` that is not Ready: where it stands."""
-    wanted = set(names)
-    lines = []
-    for plural in (EXPORTS, IMPORTS):
-        seen = set()
-        for obj in cluster.custom_objects(namespace, plural):
-            name = obj["metadata"]["name"]
-            if name not in wanted:
-                continue
-            seen.add(name)
-            ready_condition = condition(obj)
-            if ready_condition.get("status") != "True":
-                status = obj.get("status") or {}
-                plan = status.get("plan") or {}
-                lines.append(
-                    f"{plural}/{name}: {ready_condition.get('reason')}; GitLab "
-                    f"{status.get('exportStatus') or status.get('importStatus')}; plan "
-                    f"{plan.get('action')}: {plan.get('reason')}"
-                )
-        lines += [f"{plural}/{name}: missing" for name in sorted(wanted - seen)]
-    return lines
-
-
-def wait_all_ready(
-    cluster: Cluster, namespace: str, names: Iterable[str], *, timeout: float, what: str
-) -> None:
-    names = list(names)
-    try:
-        wait_for(lambda: not not_ready(cluster, namespace, names), timeout=timeout, what=what)
-    except AssertionError as exc:
-        stuck = "\n".join(not_ready(cluster, namespace, names)[:40])
-        raise AssertionError(f"{exc}\nnot ready:\n{stuck}") from None
-
-
-def duplicate_posts(source: Simulator, destination: Simulator) -> tuple[Counter[str], Counter[str]]:
-    """Export requests per source project and import requests per target, beyond one."""
-    exports = Counter(r["path"] for r in source.received_posts("export"))
-    imports = Counter(
-        str(r["params"].get("namespace_path", "")) + "/" + str(r["params"].get("path"))
-        for r in destination.received_posts("import")
-    )
-    return (
-        Counter({k: v - 1 for k, v in exports.items() if v > 1}),
-        Counter({k: v - 1 for k, v in imports.items() if v > 1}),
-    )
-
-
-def fleet_seed(groups: int, per_group: int) -> dict[str, Any]:
-    """A source GitLab with ``groups * per_group`` small projects."""
-    return {
-        "users": [{"username": "root", "token": ROOT_TOKEN, "admin": True}],
-        "groups": [{"path": f"team-{g}"} for g in range(groups)],
-        "projects": [
-            {
-                "path_with_namespace": f"team-{g}/service-{p}",
-                "owner": "root",
-                "repository_size": "8KiB",
-                "relations": {"issues": 3, "milestones": 1},
-            }
-            for g in range(groups)
-            for p in range(per_group)
-        ],
-    }
-
-
-def destination_seed(groups: int) -> dict[str, Any]:
-    return {
-        "users": [{"username": "root", "token": ROOT_TOKEN, "admin": True}],
-        "groups": [{"path": f"team-{g}"} for g in range(groups)],
-        "projects": [],
-    }
-
-
-def seeded_random(name: str) -> tuple[int, random.Random]:
-    """A random generator whose seed is printed (and reported), so a run can be repeated with
-    ``GITLAB_FERRY_KIND_RANDOM_SEED``."""
-    seed = int(os.environ.get("GITLAB_FERRY_KIND_RANDOM_SEED") or time.time())
-    print(f"{name}: random seed {seed} (repeat with GITLAB_FERRY_KIND_RANDOM_SEED={seed})")
-    return seed, random.Random(seed)
-
-
-def report(section: str, figures: Mapping[str, Any]) -> None:
-    """Figures for docs/reliability.md, as tests/e2e/reliability_e2e.report writes them."""
-    line = json.dumps({"section": section, **figures}, sort_keys=True)
-    print(f"reliability: {line}")
-    target = os.environ.get("GITLAB_FERRY_RELIABILITY_REPORT")
-    if target:
-        with open(target, "a") as out:
-            out.write(line + "\n")
