@@ -108,6 +108,17 @@ def make_registry() -> kopf.OperatorRegistry:
     return registry
 
 
+def peering_priority(started: float) -> int:
+    """The kopf peering priority of an operator that started at ``started`` (epoch seconds).
+
+    kopf pauses every operator that meets a peer of the same priority, and the replicas of one
+    Deployment are alike. So the replica that started first keeps the work and later ones stand
+    by: the later the start, the lower the priority (milliseconds, so a second replica started
+    in the same second still differs).
+    """
+    return -round(started * 1000)
+
+
 async def operate(
     runtime: Runtime,
     *,
@@ -124,5 +135,6 @@ async def operate(
         namespaces=namespaces,
         standalone=peering is None,
         peering_name=peering,
+        priority=None if peering is None else peering_priority(runtime.clock.time()),
         liveness_endpoint=liveness,
     )
