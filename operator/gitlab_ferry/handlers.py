@@ -21,8 +21,8 @@ from gitlab_ferry.api.project_import import PLURAL as IMPORTS
 from gitlab_ferry.controller.exports import ExportReconciler
 from gitlab_ferry.controller.imports import ImportReconciler
 from gitlab_ferry.controller.runtime import Runtime
-from gitlab_ferry.controller.serving import Health, start_server
-from gitlab_ferry.heap import release_periodically
+from gitlab_ferry.memory import release_periodically
+from gitlab_ferry.probes import Health, start_server
 
 #: The finalizer on every object; removing it by hand releases an object without the operator.
 FINALIZER = f"{GROUP}/finalizer"

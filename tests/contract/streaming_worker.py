@@ -9,7 +9,8 @@ import hashlib
 import json
 import sys
 
-from gitlab_ferry.gitlab import ArchiveUpload, GitLabClient, ImportTarget
+from gitlab_ferry.gitlab import ArchiveUpload, GitLabClient
+from gitlab_ferry.reconcile.imports import ImportTarget
 
 
 def peak_rss_bytes() -> int:

@@ -10,7 +10,7 @@ import tarfile
 import pytest
 
 from gitlab_ferry.gitlab import errors
-from gitlab_ferry.states import ExportState
+from gitlab_ferry.gitlab_states import ExportState
 
 pytestmark = pytest.mark.contract
 

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from gitlab_ferry.gitlab import ArchiveUpload, GitLabClient, ImportTarget, S3Object, errors
+from gitlab_ferry.gitlab import ArchiveUpload, GitLabClient, S3Object, errors
+from gitlab_ferry.gitlab_states import ExportState, ImportState, RelationImportState
+from gitlab_ferry.reconcile.imports import ImportTarget
 from gitlab_ferry.simulator import Simulator
-from gitlab_ferry.states import ExportState, ImportState, RelationImportState
 
 pytestmark = pytest.mark.contract
 

@@ -7,14 +7,7 @@ from gitlab_ferry.api.base import (
     GROUP,
     RETRY_ANNOTATION,
     VERSION,
-    Artifact,
-    ArtifactLocation,
-    Condition,
-    ConditionStatus,
     GitLabConnection,
-    PlanPhase,
-    PlanStatus,
-    Refusal,
     parse_duration,
 )
 from gitlab_ferry.api.project_export import (
@@ -26,6 +19,19 @@ from gitlab_ferry.api.project_import import (
     ProjectImport,
     ProjectImportSpec,
     ProjectImportStatus,
+)
+from gitlab_ferry.api.status import (
+    Artifact,
+    ArtifactLocation,
+    Condition,
+    ConditionStatus,
+    PlanPhase,
+    PlanStatus,
+    ReconciledStatus,
+    Refusal,
+    Timestamp,
+    parse_timestamp,
+    rfc3339,
 )
 
 __all__ = [
@@ -47,6 +53,10 @@ __all__ = [
     "ProjectImport",
     "ProjectImportSpec",
     "ProjectImportStatus",
+    "ReconciledStatus",
     "Refusal",
+    "Timestamp",
     "parse_duration",
+    "parse_timestamp",
+    "rfc3339",
 ]

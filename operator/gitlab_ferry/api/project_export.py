@@ -13,13 +13,9 @@ from pydantic import Field, StrictBool
 
 from gitlab_ferry.api.base import (
     PROJECT_REF_CEL,
-    Artifact,
-    Condition,
     Duration,
     GitLabConnection,
-    PlanStatus,
     ProjectRef,
-    Refusal,
     Rule,
     S3CredentialsSecretRef,
     SpecModel,
@@ -29,6 +25,7 @@ from gitlab_ferry.api.base import (
     validations,
     with_rules,
 )
+from gitlab_ferry.api.status import Artifact, ReconciledStatus, Timestamp
 
 KIND = "ProjectExport"
 PLURAL = "projectexports"
@@ -171,27 +168,15 @@ class ExportLinks(StatusModel):
 
     api_url: str | None = Field(default=None, description="API download URL (needs a token).")
     web_url: str | None = Field(default=None, description="Web download URL.")
-    expires_at: str | None = Field(
+    expires_at: Timestamp | None = Field(
         default=None,
         description="When GitLab deletes the archive (about 24 h after it was written).",
     )
 
 
-class ProjectExportStatus(StatusModel):
+class ProjectExportStatus(ReconciledStatus):
     """Observed state, with GitLab's own fields verbatim."""
 
-    observed_generation: int | None = Field(
-        default=None, description="The metadata.generation last reconciled."
-    )
-    conditions: list[Condition] = Field(
-        default_factory=list,
-        description="Ready, Reconciling and Stalled conditions.",
-        json_schema_extra={
-            "x-kubernetes-list-type": "map",
-            "x-kubernetes-list-map-keys": ["type"],
-        },
-    )
-    plan: PlanStatus | None = Field(default=None, description="The last plan.")
     export_status: str | None = Field(
         default=None,
         description=(
@@ -205,10 +190,10 @@ class ProjectExportStatus(StatusModel):
         default=None, description="Download links and expiry of an archive kept on GitLab."
     )
     artifact: Artifact | None = Field(default=None, description="Where the last good archive is.")
-    started_at: str | None = Field(
+    started_at: Timestamp | None = Field(
         default=None, description="When the current or last export was requested."
     )
-    finished_at: str | None = Field(
+    finished_at: Timestamp | None = Field(
         default=None, description="When the last export finished or failed."
     )
     attempts: int = Field(
@@ -221,7 +206,7 @@ class ProjectExportStatus(StatusModel):
         default=None,
         description="Fingerprint of the spec fields that shaped the current export.",
     )
-    next_export_at: str | None = Field(
+    next_export_at: Timestamp | None = Field(
         default=None, description="When the schedule or maxAge asks for the next export."
     )
     route: str | None = Field(
@@ -232,12 +217,6 @@ class ProjectExportStatus(StatusModel):
             "(the operator copies it from GitLab to S3 in parts: S3 takes at most 5 GiB in "
             "one upload)."
         ),
-    )
-    gitlab_version: str | None = Field(
-        default=None, description="The source GitLab's version (GET /version)."
-    )
-    refusal: Refusal | None = Field(
-        default=None, description="The last request GitLab refused, not repeated until asked."
     )
 
 

@@ -20,12 +20,9 @@ from pydantic import (
 )
 
 from gitlab_ferry.api.base import (
-    Condition,
     Duration,
     GitLabConnection,
     IntOrString,
-    PlanStatus,
-    Refusal,
     Rule,
     S3CredentialsSecretRef,
     SpecModel,
@@ -35,6 +32,7 @@ from gitlab_ferry.api.base import (
     validations,
     with_rules,
 )
+from gitlab_ferry.api.status import ReconciledStatus, Timestamp
 
 KIND = "ProjectImport"
 PLURAL = "projectimports"
@@ -288,6 +286,7 @@ class FailedRelation(StatusModel):
     """One of GitLab's failed_relations entries, all fields verbatim."""
 
     id: int | None = Field(default=None, description="Id of the failure record.")
+    # GitLab's own timestamps are kept as GitLab wrote them (verbatim, like every field here).
     created_at: str | None = Field(default=None, description="When the failure was recorded.")
     exception_class: str | None = Field(default=None, description="The exception's class.")
     exception_message: str | None = Field(
@@ -315,6 +314,7 @@ class RelationImport(StatusModel):
         description="GitLab's tracker status: created, started, finished or failed."
     )
     project_path: str | None = Field(default=None, description="The project's full path.")
+    # GitLab's own timestamps, verbatim.
     created_at: str | None = Field(default=None, description="When the tracker was created.")
     updated_at: str | None = Field(default=None, description="When it last changed.")
     requested_generation: int | None = Field(
@@ -323,21 +323,9 @@ class RelationImport(StatusModel):
     )
 
 
-class ProjectImportStatus(StatusModel):
+class ProjectImportStatus(ReconciledStatus):
     """Observed state, with GitLab's own fields verbatim."""
 
-    observed_generation: int | None = Field(
-        default=None, description="The metadata.generation last reconciled."
-    )
-    conditions: list[Condition] = Field(
-        default_factory=list,
-        description="Ready, Reconciling and Stalled conditions.",
-        json_schema_extra={
-            "x-kubernetes-list-type": "map",
-            "x-kubernetes-list-map-keys": ["type"],
-        },
-    )
-    plan: PlanStatus | None = Field(default=None, description="The last plan.")
     import_status: str | None = Field(
         default=None,
         description=(
@@ -377,8 +365,10 @@ class ProjectImportStatus(StatusModel):
     source_size: int | None = Field(
         default=None, description="Size in bytes of the archive the operator streamed."
     )
-    started_at: str | None = Field(default=None, description="When the import was requested.")
-    finished_at: str | None = Field(default=None, description="When the import finished or failed.")
+    started_at: Timestamp | None = Field(default=None, description="When the import was requested.")
+    finished_at: Timestamp | None = Field(
+        default=None, description="When the import finished or failed."
+    )
     attempts: int = Field(default=0, description="Import requests made.")
     failure_generation: int | None = Field(
         default=None,
@@ -394,12 +384,6 @@ class ProjectImportStatus(StatusModel):
             "POST /projects/import), remote-url or presigned-url (POST /projects/remote-import) "
             "or s3 (POST /projects/remote-import-s3)."
         ),
-    )
-    gitlab_version: str | None = Field(
-        default=None, description="The destination GitLab's version (GET /version)."
-    )
-    refusal: Refusal | None = Field(
-        default=None, description="The last request GitLab refused, not repeated until asked."
     )
 
 

@@ -1,59 +1,74 @@
-"""The ProjectExport reconciler: one pass is validate, observe, plan, apply, record
-(controller layer)."""
+"""The ProjectExport reconciler: one pass is validate, observe, plan (``plan_pass``, which
+``gitlab-ferry plan`` shares), then apply and record (controller layer)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
-
-from pydantic import ValidationError
 
 from gitlab_ferry.api import RETRY_ANNOTATION, ProjectExportSpec, ProjectExportStatus
 from gitlab_ferry.api.project_export import KIND, PLURAL
 from gitlab_ferry.clock import utcnow
-from gitlab_ferry.controller.announce import announce
 from gitlab_ferry.controller.reconciler import Memory, Reconciler, annotation, identity
-from gitlab_ferry.controller.validation import export_spec_problems, validation_message
-from gitlab_ferry.effects import export_effects
+from gitlab_ferry.controller.reporting import report
+from gitlab_ferry.controller.validation import validated
+from gitlab_ferry.effects import exporting
 from gitlab_ferry.effects.budget import Claim
-from gitlab_ferry.effects.services import Services
-from gitlab_ferry.reconcile.export_planner import ExportAction, ExportObservation, plan_export
-from gitlab_ferry.reconcile.export_recorder import begin_export, record_export
+from gitlab_ferry.effects.exporting import ExportTarget
+from gitlab_ferry.reconcile.conditions import invalid_spec_plan
+from gitlab_ferry.reconcile.exports import (
+    ExportObservation,
+    RelayToS3,
+    RequestExport,
+    begin_export,
+    plan_export,
+    record_export,
+)
 from gitlab_ferry.reconcile.plan import Done, Outcome, Plan
-from gitlab_ferry.reconcile.timing import parse_time
+
+
+@dataclass(frozen=True)
+class ExportPass:
+    """What one pass observed and decided, before anything is applied."""
+
+    recorded: ProjectExportStatus
+    #: ``None`` when the spec is invalid (the plan says why).
+    spec: ProjectExportSpec | None
+    target: ExportTarget | None
+    observed: ExportObservation
+    plan: Plan
+    now: datetime
 
 
 class ExportReconciler(Reconciler):
     kind = KIND
     plural = PLURAL
 
-    async def reconcile(self, body: Mapping[str, Any], memory: Memory) -> float | None:
+    async def plan_pass(self, body: Mapping[str, Any], before: Mapping[str, Any]) -> ExportPass:
+        """Validate, observe and plan, without applying: the reconcile pass and
+        ``gitlab-ferry plan`` both start here. ``before`` is the status the plan starts from."""
         runtime = self.runtime
         namespace, name, _, generation = identity(body)
         now = utcnow(runtime.clock)
-        before = self.recorded(body, memory)
         recorded = ProjectExportStatus.model_validate(before)
-        try:
-            spec = ProjectExportSpec.model_validate(body.get("spec") or {})
-            problems = export_spec_problems(spec)
-        except ValidationError as exc:
-            problems = [validation_message(exc)]
-        if problems:
-            message = "; ".join(problems)
-            await self.report_invalid(body, memory, recorded, message, recorded.export_status)
-            return None
-
-        target = await export_effects.resolve(runtime.services, namespace, name, spec)
-        if isinstance(target, export_effects.ExportTarget):
-            observed = await export_effects.observe(runtime.services, target, recorded)
+        spec = validated(ProjectExportSpec, body)
+        if isinstance(spec, str):
+            plan = invalid_spec_plan(KIND, spec)
+            return ExportPass(recorded, None, None, ExportObservation(), plan, now)
+        resolved = await exporting.resolve(runtime.services, namespace, name, spec)
+        target = resolved if isinstance(resolved, ExportTarget) else None
+        if target is not None:
+            observed = await exporting.observe(runtime.services, target, recorded)
             observed = replace(
                 observed,
                 consumers_waiting=runtime.dependents.waiting(namespace, name),
                 expected_seconds=runtime.durations.expected(target.connection.host, KIND),
             )
         else:
-            observed = ExportObservation(problem=target)
+            assert not isinstance(resolved, ExportTarget)
+            observed = ExportObservation(problem=resolved)
         observed = replace(observed, retry_request=annotation(body, RETRY_ANNOTATION))
         plan = plan_export(
             spec,
@@ -65,36 +80,61 @@ class ExportReconciler(Reconciler):
             namespace=namespace,
             generation=generation,
         )
+        return ExportPass(recorded, spec, target, observed, plan, now)
 
-        outcome: Outcome = Done()
+    async def reconcile(self, body: Mapping[str, Any], memory: Memory) -> float | None:
+        runtime = self.runtime
+        generation = identity(body)[3]
+        before = self.recorded(body, memory)
+        step = await self.plan_pass(body, before)
+        recorded, plan, now = step.recorded, step.plan, step.now
+        if step.spec is None:
+            await self.report_invalid(body, memory, recorded, plan, now, recorded.export_status)
+            return None
+        spec, target = step.spec, step.target
+        outcome: Outcome = Done(None)
         base = recorded
-        if plan.action in _APPLIED and isinstance(target, export_effects.ExportTarget):
-            resolved = target
-            project_path = recorded.path_with_namespace or str(spec.project)
+        if plan.mutating and target is not None:
             outcome, begun = await self.apply_budgeted(
                 body,
                 memory,
                 plan,
-                claims=lambda: _claims(runtime.services, resolved, plan, project_path),
+                claims=lambda: self._claims(target, plan, recorded),
                 begin=lambda: begin_export(spec, recorded, plan, now),
-                apply=lambda: _APPLIED[plan.action](runtime.services, resolved, plan),
+                apply=lambda: self._apply(target, plan),
             )
             if isinstance(begun, ProjectExportStatus):
                 base = begun
-        status = record_export(spec, generation, base, observed, plan, outcome, now)
+        status = record_export(spec, generation, base, step.observed, plan, outcome, now)
         await self.write(body, memory, status)
-        announce(
-            runtime, KIND, body, before, self.recorded(body, memory), plan, status.export_status
-        )
+        report(runtime, KIND, body, before, self.recorded(body, memory), plan, status.export_status)
         self._account(body, before, status, target)
-        return self.requeue(plan, outcome, observed.problem, memory)
+        return self.requeue(plan, outcome, step.observed.problem, memory)
+
+    async def _claims(
+        self, target: ExportTarget, plan: Plan, recorded: ProjectExportStatus
+    ) -> list[Claim]:
+        services = self.runtime.services
+        if isinstance(plan.action, RelayToS3):
+            project_path = recorded.path_with_namespace or str(target.spec.project)
+            return exporting.relay_claims(services, target, project_path)
+        return exporting.claims(services, target)
+
+    async def _apply(self, target: ExportTarget, plan: Plan) -> Outcome:
+        services = self.runtime.services
+        match plan.action:
+            case RequestExport() as request:
+                return await exporting.request_export(services, target, request)
+            case RelayToS3() as relay:
+                return await exporting.relay_to_s3(services, target, relay)
+        raise AssertionError(f"{plan.action.name} is not applied by the export reconciler")
 
     def _account(
         self,
         body: Mapping[str, Any],
         before: Mapping[str, Any],
         status: ProjectExportStatus,
-        target: object,
+        target: ExportTarget | None,
     ) -> None:
         """Transfer metrics and duration learning when a run ends; importers waiting for
         this export are woken when what they read of it changes."""
@@ -104,14 +144,14 @@ class ExportReconciler(Reconciler):
         if _seen_by_importers(previous) != _seen_by_importers(status):
             for uid in runtime.dependents.importers(namespace, name):
                 runtime.wakeups.wake(uid)
-        if status.finished_at and status.finished_at != previous.finished_at:
-            succeeded = bool(status.artifact and status.artifact.created_at == status.finished_at)
+        finished = status.finished_at
+        if finished and finished != previous.finished_at:
+            succeeded = bool(status.artifact and status.artifact.created_at == finished)
             result = "finished" if succeeded else "failed"
-            started, finished = parse_time(status.started_at), parse_time(status.finished_at)
-            if started and finished:
-                seconds = (finished - started).total_seconds()
+            if status.started_at:
+                seconds = (finished - status.started_at).total_seconds()
                 runtime.metrics.transfer_duration.labels(KIND, result).observe(seconds)
-                if succeeded and isinstance(target, export_effects.ExportTarget):
+                if succeeded and target is not None:
                     runtime.durations.record(target.connection.host, KIND, seconds)
             runtime.metrics.transfers.labels(KIND, result).inc()
 
@@ -120,24 +160,10 @@ class ExportReconciler(Reconciler):
         self.runtime.metrics.objects.forget(KIND, namespace, name)
 
 
-_APPLIED: dict[str, Callable[[Services, export_effects.ExportTarget, Plan], Awaitable[Outcome]]] = {
-    ExportAction.REQUEST: export_effects.request_export,
-    ExportAction.RELAY: export_effects.relay_to_s3,
-}
-
-
-async def _claims(
-    services: Services, target: export_effects.ExportTarget, plan: Plan, project_path: str
-) -> list[Claim]:
-    if plan.action == ExportAction.RELAY:
-        return export_effects.relay_claims(services, target, project_path)
-    return export_effects.claims(services, target)
-
-
 def _seen_by_importers(status: ProjectExportStatus) -> tuple[object, ...]:
     """The part of an export's status a ProjectImport with ``exportRef`` reads: its Ready
     condition, its archive and the generation they describe (not timestamps of polls)."""
-    ready = next((c for c in status.conditions if c.type == "Ready"), None)
+    ready = status.condition("Ready")
     return (
         ready and (ready.status, ready.reason, ready.message),
         status.artifact,

@@ -1,121 +1,144 @@
-"""The ProjectImport reconciler: one pass is validate, observe, plan, apply, record; and the
-deletion pass behind its finalizer (controller layer)."""
+"""The ProjectImport reconciler: one pass is validate, observe, plan (``plan_pass``, which
+``gitlab-ferry plan`` shares), then apply and record; and the deletion pass behind its
+finalizer (controller layer)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
-
-from pydantic import ValidationError
 
 from gitlab_ferry.api import ProjectImportSpec, ProjectImportStatus
 from gitlab_ferry.api.project_import import KIND, PLURAL
 from gitlab_ferry.clock import utcnow
-from gitlab_ferry.controller.announce import announce
 from gitlab_ferry.controller.reconciler import Memory, Reconciler, identity
-from gitlab_ferry.controller.validation import import_spec_problems, validation_message
-from gitlab_ferry.effects import import_effects
-from gitlab_ferry.effects.import_effects import ImportSubject
+from gitlab_ferry.controller.reporting import report
+from gitlab_ferry.controller.validation import validated
+from gitlab_ferry.effects import importing
+from gitlab_ferry.effects.importing import ImportSubject
 from gitlab_ferry.reconcile.conditions import (
     applying_record,
-    conditions,
-    plan_record,
-    verdict_of,
+    invalid_spec_plan,
+    recorded_verdict,
 )
-from gitlab_ferry.reconcile.deletion import DeletionObservation, plan_deletion
-from gitlab_ferry.reconcile.import_observation import ImportObservation
-from gitlab_ferry.reconcile.import_planner import ImportAction
-from gitlab_ferry.reconcile.import_recorder import begin, record_import
-from gitlab_ferry.reconcile.imports import plan_import
-from gitlab_ferry.reconcile.plan import Done, Failed, Outcome
-from gitlab_ferry.reconcile.timing import parse_time
+from gitlab_ferry.reconcile.imports import (
+    DeleteProject,
+    DeletionObservation,
+    ImportObservation,
+    ImportProject,
+    ImportRelation,
+    ReleaseFinalizer,
+    begin_import,
+    plan_deletion,
+    plan_import,
+    record_import,
+)
+from gitlab_ferry.reconcile.plan import Done, Failed, Outcome, Plan
 
-_APPLIERS: dict[str, Callable[..., Awaitable[Outcome]]] = {
-    ImportAction.IMPORT: import_effects.import_project,
-    ImportAction.IMPORT_RELATION: import_effects.import_relation,
-}
+
+@dataclass(frozen=True)
+class ImportPass:
+    """What one pass observed and decided, before anything is applied."""
+
+    recorded: ProjectImportStatus
+    #: ``None`` when the spec is invalid (the plan says why).
+    spec: ProjectImportSpec | None
+    subject: ImportSubject | None
+    observed: ImportObservation
+    plan: Plan
+    now: datetime
 
 
 class ImportReconciler(Reconciler):
     kind = KIND
     plural = PLURAL
 
-    def _spec(self, body: Mapping[str, Any]) -> ProjectImportSpec | str:
-        try:
-            spec = ProjectImportSpec.model_validate(body.get("spec") or {})
-        except ValidationError as exc:
-            return validation_message(exc)
-        problems = import_spec_problems(spec)
-        return "; ".join(problems) if problems else spec
-
-    async def reconcile(self, body: Mapping[str, Any], memory: Memory) -> float | None:
+    async def plan_pass(self, body: Mapping[str, Any], before: Mapping[str, Any]) -> ImportPass:
+        """Validate, observe and plan, without applying: the reconcile pass and
+        ``gitlab-ferry plan`` both start here. ``before`` is the status the plan starts from."""
         runtime = self.runtime
-        namespace, _, uid, generation = identity(body)
+        generation = identity(body)[3]
         now = utcnow(runtime.clock)
-        before = self.recorded(body, memory)
         recorded = ProjectImportStatus.model_validate(before)
-        spec = self._spec(body)
+        spec = validated(ProjectImportSpec, body)
         if isinstance(spec, str):
-            await self.report_invalid(body, memory, recorded, spec, recorded.import_status)
-            return None
-
-        subject = await import_effects.resolve(
-            runtime.services, runtime.namespaces, dict(body), spec
-        )
-        if isinstance(subject, ImportSubject):
-            observed = await import_effects.observe(subject, recorded)
+            plan = invalid_spec_plan(KIND, spec)
+            return ImportPass(recorded, None, None, ImportObservation(), plan, now)
+        resolved = await importing.resolve(runtime.services, runtime.namespaces, dict(body), spec)
+        subject = resolved if isinstance(resolved, ImportSubject) else None
+        if subject is not None:
+            observed = await importing.observe(subject, recorded)
             observed = replace(
                 observed,
                 expected_seconds=runtime.durations.expected(subject.connection.host, KIND),
             )
         else:
-            observed = ImportObservation(problem=subject)
+            assert not isinstance(resolved, ImportSubject)
+            observed = ImportObservation(problem=resolved)
+        plan = plan_import(spec, generation, recorded, observed, now, runtime.import_policy)
+        return ImportPass(recorded, spec, subject, observed, plan, now)
+
+    async def reconcile(self, body: Mapping[str, Any], memory: Memory) -> float | None:
+        runtime = self.runtime
+        namespace, _, uid, generation = identity(body)
+        before = self.recorded(body, memory)
+        step = await self.plan_pass(body, before)
+        recorded, plan, now = step.recorded, step.plan, step.now
+        if step.spec is None:
+            await self.report_invalid(body, memory, recorded, plan, now, recorded.import_status)
+            return None
+        spec, subject = step.spec, step.subject
         if spec.source.export_ref is not None:
             runtime.dependents.note(
                 namespace, spec.source.export_ref.name, uid, _needs_archive(spec, recorded)
             )
-        plan = plan_import(spec, generation, recorded, observed, now, runtime.import_policy)
-
-        outcome: Outcome = Done()
+        outcome: Outcome = Done(None)
         base = recorded
-        apply = _APPLIERS.get(plan.action)
-        if apply is not None and not plan.awaiting_approval and isinstance(subject, ImportSubject):
-            resolved = subject
+        if plan.mutating and not plan.awaiting_approval and subject is not None:
             outcome, begun = await self.apply_budgeted(
                 body,
                 memory,
                 plan,
-                claims=lambda: import_effects.claims(runtime.services, resolved, plan),
-                begin=lambda: begin(recorded, plan, now),
-                apply=lambda: apply(runtime.services, resolved, plan),
+                claims=lambda: importing.claims(runtime.services, subject, plan.action),
+                begin=lambda: begin_import(recorded, plan, now),
+                apply=lambda: self._apply(subject, plan),
             )
             if isinstance(begun, ProjectImportStatus):
                 base = begun
-        status = record_import(generation, bool(spec.relations), base, observed, plan, outcome, now)
-        await self.write(body, memory, status)
-        announce(
-            runtime, KIND, body, before, self.recorded(body, memory), plan, status.import_status
+        status = record_import(
+            generation, bool(spec.relations), base, step.observed, plan, outcome, now
         )
+        await self.write(body, memory, status)
+        report(runtime, KIND, body, before, self.recorded(body, memory), plan, status.import_status)
         self._account(before, status, subject)
-        return self.requeue(plan, outcome, observed.problem, memory)
+        return self.requeue(plan, outcome, step.observed.problem, memory)
+
+    async def _apply(self, subject: ImportSubject, plan: Plan) -> Outcome:
+        services = self.runtime.services
+        match plan.action:
+            case ImportProject() as request:
+                return await importing.import_project(services, subject, request)
+            case ImportRelation() as relation:
+                return await importing.import_relation(services, subject, relation)
+        raise AssertionError(f"{plan.action.name} is not applied by the import reconciler")
 
     def _account(
-        self, before: Mapping[str, Any], status: ProjectImportStatus, subject: object
+        self, before: Mapping[str, Any], status: ProjectImportStatus, subject: ImportSubject | None
     ) -> None:
         """Transfer metrics, failed relations and duration learning when an import ends."""
         previous = ProjectImportStatus.model_validate(before)
-        if not status.finished_at or status.finished_at == previous.finished_at:
+        finished = status.finished_at
+        if not finished or finished == previous.finished_at:
             return
         metrics = self.runtime.metrics
         succeeded = status.failure_generation is None
         result = "finished" if succeeded else "failed"
         metrics.transfers.labels(KIND, result).inc()
-        started, finished = parse_time(status.started_at), parse_time(status.finished_at)
-        if started and finished:
-            seconds = (finished - started).total_seconds()
+        if status.started_at:
+            seconds = (finished - status.started_at).total_seconds()
             metrics.transfer_duration.labels(KIND, result).observe(seconds)
-            if succeeded and isinstance(subject, ImportSubject) and status.relation_imports == []:
+            if succeeded and subject is not None and status.relation_imports == []:
                 self.runtime.durations.record(subject.connection.host, KIND, seconds)
         for failure in status.failed_relations:
             metrics.failed_relations.labels(failure.relation_name or "unknown").inc()
@@ -134,38 +157,32 @@ class ImportReconciler(Reconciler):
         now = utcnow(runtime.clock)
         before = self.recorded(body, memory)
         recorded = ProjectImportStatus.model_validate(before)
-        spec = self._spec(body)
+        spec = validated(ProjectImportSpec, body)
         if isinstance(spec, str):
             return None
-        subject = await import_effects.resolve(
-            runtime.services, runtime.namespaces, dict(body), spec
-        )
+        subject = await importing.resolve(runtime.services, runtime.namespaces, dict(body), spec)
         if isinstance(subject, ImportSubject):
-            observed = await import_effects.observe_deletion(subject, recorded)
+            observed = await importing.observe_deletion(subject, recorded)
         else:
             observed = DeletionObservation(problem=subject)
         plan = plan_deletion(spec, recorded, observed)
-        if plan.action == ImportAction.RELEASE:
-            runtime.events(body, "Normal", plan.action, f"Plan {plan.id}: {plan.reason}.")
+        if isinstance(plan.action, ReleaseFinalizer):
+            runtime.events(body, "Normal", plan.action.name, f"Plan {plan.id}: {plan.reason}.")
             return None
-        outcome: Outcome = Done()
-        status = recorded.model_copy(deep=True)
-        if plan.action == ImportAction.DELETE_PROJECT and not plan.awaiting_approval:
+        outcome: Outcome = Done(None)
+        status = recorded
+        if isinstance(plan.action, DeleteProject) and not plan.awaiting_approval:
             assert isinstance(subject, ImportSubject)
+            status = recorded.model_copy(deep=True)
             status.plan = applying_record(plan, now)
             await self.write(body, memory, status)
-            outcome = await import_effects.delete_project(subject, plan)
+            outcome = await importing.delete_project(subject, plan.action)
             if isinstance(outcome, Done):
-                runtime.events(body, "Normal", plan.action, f"Plan {plan.id}: {plan.reason}.")
+                runtime.events(body, "Normal", plan.action.name, f"Plan {plan.id}: {plan.reason}.")
                 return None
-        status.plan = plan_record(plan, outcome, recorded.plan, now)
-        status.conditions = conditions(
-            verdict_of(plan, outcome), recorded.conditions, identity(body)[3], now
-        )
+        status = recorded_verdict(recorded, plan, outcome, identity(body)[3], now)
         await self.write(body, memory, status)
-        announce(
-            runtime, KIND, body, before, self.recorded(body, memory), plan, status.import_status
-        )
+        report(runtime, KIND, body, before, self.recorded(body, memory), plan, status.import_status)
         if plan.awaiting_approval:
             return runtime.settings.recheck_interval
         problem = observed.problem or (outcome.problem if isinstance(outcome, Failed) else None)
@@ -175,6 +192,5 @@ class ImportReconciler(Reconciler):
 def _needs_archive(spec: ProjectImportSpec, recorded: ProjectImportStatus) -> bool:
     """Whether this import still needs its ProjectExport's current archive."""
     if spec.relations:
-        ready = next((c for c in recorded.conditions if c.type == "Ready"), None)
-        return not (ready and ready.status == "True")
+        return not recorded.ready
     return recorded.project_id is None

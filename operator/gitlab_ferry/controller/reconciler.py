@@ -11,33 +11,21 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel
-
-from gitlab_ferry.api.base import Condition, PlanStatus
-from gitlab_ferry.clock import utcnow
-from gitlab_ferry.controller.announce import announce
+from gitlab_ferry.api import ReconciledStatus
+from gitlab_ferry.controller.reporting import report
 from gitlab_ferry.controller.runtime import Runtime
-from gitlab_ferry.controller.signals import StopFlag
+from gitlab_ferry.controller.wakeups import StopFlag
 from gitlab_ferry.effects.budget import Booking, Claim
 from gitlab_ferry.effects.kube import ObjectRef
 from gitlab_ferry.effects.problems import problem_from
-from gitlab_ferry.reconcile.conditions import conditions, invalid_spec_plan, plan_record
+from gitlab_ferry.reconcile.conditions import recorded_verdict
 from gitlab_ferry.reconcile.plan import Failed, Outcome, Plan, Problem, Reason, Throttled
 from gitlab_ferry.redact import redact_text
 
 logger = logging.getLogger("gitlab_ferry.controller")
-
-
-class StatusLike(Protocol):
-    """What both kinds' status models have in common."""
-
-    plan: PlanStatus | None
-    conditions: list[Condition]
-    observed_generation: int | None
-
-    def model_copy(self, *, deep: bool = ...) -> Any: ...
 
 
 @dataclass
@@ -125,7 +113,9 @@ class Reconciler:
             return memory.status
         return dict(body.get("status") or {})
 
-    async def write(self, body: Mapping[str, Any], memory: Memory, status: BaseModel) -> None:
+    async def write(
+        self, body: Mapping[str, Any], memory: Memory, status: ReconciledStatus
+    ) -> None:
         old = self.recorded(body, memory)
         memory.status = await self.runtime.writer.write(self.ref(body), old, status)
 
@@ -133,21 +123,16 @@ class Reconciler:
         self,
         body: Mapping[str, Any],
         memory: Memory,
-        recorded: StatusLike,
-        message: str,
+        recorded: ReconciledStatus,
+        plan: Plan,
+        now: datetime,
         gitlab_status: str | None,
     ) -> None:
-        """Record that the spec cannot be acted on, and why."""
-        _, _, _, generation = identity(body)
-        now = utcnow(self.runtime.clock)
+        """Record that the spec cannot be acted on (``plan`` says why)."""
         before = self.recorded(body, memory)
-        plan = invalid_spec_plan(self.kind, message)
-        status = recorded.model_copy(deep=True)
-        status.plan = plan_record(plan, None, recorded.plan, now)
-        status.conditions = conditions(plan.verdict, recorded.conditions, generation, now)
-        status.observed_generation = generation
+        status = recorded_verdict(recorded, plan, None, identity(body)[3], now)
         await self.write(body, memory, status)
-        announce(
+        report(
             self.runtime, self.kind, body, before, self.recorded(body, memory), plan, gitlab_status
         )
 
@@ -159,9 +144,9 @@ class Reconciler:
         memory: Memory,
         plan: Plan,
         claims: Callable[[], Awaitable[list[Claim]]],
-        begin: Callable[[], BaseModel],
+        begin: Callable[[], ReconciledStatus],
         apply: Callable[[], Awaitable[Outcome]],
-    ) -> tuple[Outcome, BaseModel | None]:
+    ) -> tuple[Outcome, ReconciledStatus | None]:
         """Spend the budget, record the plan as applying, then apply it.
 
         Returns the outcome and the status written before applying (``None`` if the plan was

@@ -19,18 +19,18 @@ from prometheus_client import CollectorRegistry
 from gitlab_ferry import __version__
 from gitlab_ferry.api.base import DownloadLimitScope
 from gitlab_ferry.clock import Clock, clock_from_settings
-from gitlab_ferry.controller.signals import Dependents, EventSink, Wakeups
 from gitlab_ferry.controller.status_writer import StatusWriter
+from gitlab_ferry.controller.wakeups import Dependents, EventSink, Wakeups
 from gitlab_ferry.effects.budget import RateLimitBudget
 from gitlab_ferry.effects.connections import ClientPool
-from gitlab_ferry.effects.import_effects import NamespacePaths
-from gitlab_ferry.effects.kube import KubeApi, SecretCache
+from gitlab_ferry.effects.kube import Kube, KubeApi, SecretCache
+from gitlab_ferry.effects.namespaces import NamespacePaths
 from gitlab_ferry.effects.network import HostPolicy
 from gitlab_ferry.effects.services import DefaultLimits, Services
 from gitlab_ferry.gitlab import ENDPOINTS
 from gitlab_ferry.metrics import Metrics
-from gitlab_ferry.reconcile.export_planner import ExportPolicy
-from gitlab_ferry.reconcile.import_planner import ImportPolicy
+from gitlab_ferry.reconcile.exports import ExportPolicy
+from gitlab_ferry.reconcile.imports import ImportPolicy
 from gitlab_ferry.reconcile.timing import Polling
 from gitlab_ferry.settings import Settings
 
@@ -103,13 +103,16 @@ def build_runtime(
     api_client: k8s.ApiClient | None = None,
     registry: CollectorRegistry | None = None,
     clock: Clock | None = None,
+    kube: Kube | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> Runtime:
-    """Everything the handlers need, wired together."""
+    """Everything the handlers need, wired together. ``kube`` and ``transport`` replace
+    the Kubernetes API and the GitLab clients' HTTP transport (tests stand in for them)."""
     clock = clock or clock_from_settings(settings.clock_speed, settings.clock_anchor)
     metrics = Metrics(
         registry or CollectorRegistry(auto_describe=True), version=__version__, endpoints=ENDPOINTS
     )
-    kube = KubeApi(api_client or kubernetes_api_client())
+    kube = kube or KubeApi(api_client or kubernetes_api_client())
     policy = HostPolicy(settings.allowed_hosts)
     services = Services(
         kube=kube,
@@ -120,6 +123,7 @@ def build_runtime(
             timeout=settings.http_timeout,
             now=clock.time,
             version_ttl=settings.gitlab_version_ttl,
+            transport=transport,
         ),
         budget=RateLimitBudget(clock, margin=settings.rate_limit_margin),
         policy=policy,

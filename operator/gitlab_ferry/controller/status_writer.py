@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from gitlab_ferry.effects.kube import KubeApi, ObjectRef
+from gitlab_ferry.effects.kube import Kube, ObjectRef
 
 
 def status_dict(status: BaseModel) -> dict[str, Any]:
@@ -23,7 +23,7 @@ def status_dict(status: BaseModel) -> dict[str, Any]:
 
 
 class StatusWriter:
-    def __init__(self, kube: KubeApi) -> None:
+    def __init__(self, kube: Kube) -> None:
         self._kube = kube
         self._in_flight: set[asyncio.Task[bool]] = set()
 

@@ -1,13 +1,20 @@
-"""Checks of a spec beyond what the CRD schema and CEL rules can express, and readable
-messages for model errors (controller layer). Pure functions."""
+"""The one place a spec is validated before a pass: the models (with their cross-field rules,
+the same ones the API server enforces as CEL) and the checks no schema can express (a cron
+expression croniter reads, an S3 key template), with readable messages (controller layer).
+Pure functions."""
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
-from gitlab_ferry.api import ProjectExportSpec, ProjectImportSpec
+from pydantic import BaseModel, ValidationError
+
+from gitlab_ferry.api import ProjectExportSpec
 from gitlab_ferry.reconcile.s3_keys import template_errors
 from gitlab_ferry.reconcile.timing import valid_cron
+
+Spec = TypeVar("Spec", bound=BaseModel)
 
 
 def validation_message(exc: ValidationError) -> str:
@@ -19,27 +26,21 @@ def validation_message(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def export_spec_problems(spec: ProjectExportSpec) -> list[str]:
+def _beyond_the_schema(spec: BaseModel) -> list[str]:
     problems = []
-    if spec.schedule and not valid_cron(spec.schedule):
-        problems.append(f"spec.schedule: {spec.schedule!r} is not a valid cron expression")
-    if spec.s3 is not None:
-        problems.extend(f"spec.s3.key: {problem}" for problem in template_errors(spec.s3.key))
+    if isinstance(spec, ProjectExportSpec):
+        if spec.schedule and not valid_cron(spec.schedule):
+            problems.append(f"spec.schedule: {spec.schedule!r} is not a valid cron expression")
+        if spec.s3 is not None:
+            problems.extend(f"spec.s3.key: {problem}" for problem in template_errors(spec.s3.key))
     return problems
 
 
-def import_spec_problems(spec: ProjectImportSpec) -> list[str]:
-    problems = []
-    source = spec.source
-    chosen = [
-        source.export_ref is not None,
-        source.url is not None,
-        source.url_secret_ref is not None,
-        source.s3 is not None,
-    ]
-    if sum(chosen) != 1:
-        problems.append("spec.source: exactly one of exportRef, url, urlSecretRef, s3 is needed")
-    namespaces = [spec.namespace, spec.namespace_id, spec.namespace_path]
-    if sum(value is not None for value in namespaces) > 1:
-        problems.append("spec: namespace, namespaceId and namespacePath are mutually exclusive")
-    return problems
+def validated(model: type[Spec], body: Mapping[str, Any]) -> Spec | str:
+    """The object's spec, or why it cannot be acted on."""
+    try:
+        spec = model.model_validate(body.get("spec") or {})
+    except ValidationError as exc:
+        return validation_message(exc)
+    problems = _beyond_the_schema(spec)
+    return "; ".join(problems) if problems else spec

@@ -12,8 +12,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from gitlab_ferry.api import ProjectExportSpec, ProjectExportStatus, ProjectImportSpec
-from gitlab_ferry.api.base import ArtifactLocation
+from gitlab_ferry.api import (
+    ArtifactLocation,
+    ProjectExportSpec,
+    ProjectExportStatus,
+    ProjectImportSpec,
+    rfc3339,
+)
 from gitlab_ferry.api.project_export import PLURAL as EXPORTS
 from gitlab_ferry.effects.connections import Connection
 from gitlab_ferry.effects.kube import ObjectRef
@@ -21,7 +26,7 @@ from gitlab_ferry.effects.s3 import S3Location, presign_get
 from gitlab_ferry.effects.secrets import gitlab_credentials, s3_credentials, secret_value
 from gitlab_ferry.effects.services import Services
 from gitlab_ferry.effects.sources import TrackedArchive, from_gitlab, from_url
-from gitlab_ferry.reconcile.import_observation import ExportSource
+from gitlab_ferry.reconcile.imports import ExportSource
 
 #: Validity of pre-signed GET URLs handed to GitLab: its import worker may start late.
 PRESIGNED_GET_SECONDS = 24 * 3600.0
@@ -37,16 +42,17 @@ class ReferencedExport:
     generation: int | None
 
     def source(self) -> ExportSource:
-        ready = next((c for c in self.status.conditions if c.type == "Ready"), None)
+        ready = self.status.condition("Ready")
         artifact = self.status.artifact
         current = self.status.observed_generation == self.generation
-        finished = bool(ready and ready.status == "True" and artifact and artifact.created_at)
+        made = artifact.created_at if artifact else None
         return ExportSource(
             exists=True,
-            ready=finished and current,
+            ready=self.status.ready and made is not None and current,
             location=artifact.location if artifact else None,
             message=(ready.message if ready else "it has not been reconciled yet"),
-            archive=artifact.created_at if artifact else None,
+            archive=rfc3339(made) if made else None,
+            in_aws=self.spec.s3 is not None and not self.spec.s3.endpoint,
         )
 
     def s3_location(self) -> S3Location:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import httpx
+
 from gitlab_ferry.effects.instances import DEFAULT_TTL, InstanceFacts
 from gitlab_ferry.effects.network import HostPolicy
 from gitlab_ferry.effects.secrets import GitLabCredentials
@@ -51,6 +53,7 @@ class ClientPool:
         now: Callable[[], float],
         idle_seconds: float = 900.0,
         version_ttl: float = DEFAULT_TTL,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._policy = policy
         self._observer = observer
@@ -58,6 +61,7 @@ class ClientPool:
         self._now = now
         self._idle = idle_seconds
         self._version_ttl = version_ttl
+        self._transport = transport
         self._clients: dict[tuple[str, str, str, str], tuple[float, Connection]] = {}
 
     def get(self, credentials: GitLabCredentials) -> Connection:
@@ -78,6 +82,7 @@ class ClientPool:
                 observer=self._observer,
                 url_guard=self._policy.check,
                 now=self._now,
+                transport=self._transport,
             )
             connection = Connection(
                 client,

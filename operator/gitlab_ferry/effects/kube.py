@@ -1,9 +1,10 @@
 """Kubernetes reads and writes of the reconcilers: Secrets, status, referenced objects
 (effects layer).
 
-A thin async facade over the official ``kubernetes`` client, which is synchronous: calls run
-in worker threads. Status is written whole through the status subresource. It must not
-import kopf.
+``Kube`` is all the reconcilers ask of Kubernetes; ``KubeApi`` is its real implementation, a
+thin async facade over the official ``kubernetes`` client, which is synchronous: calls run in
+worker threads. Status is written whole through the status subresource. It must not import
+kopf.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import base64
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
@@ -32,8 +33,24 @@ class ObjectRef:
     name: str
 
 
+class Kube(Protocol):
+    """What the reconcilers ask of Kubernetes."""
+
+    async def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
+        """The Secret's data, decoded as text; ``None`` if it does not exist."""
+        ...
+
+    async def get_object(self, ref: ObjectRef) -> dict[str, Any] | None:
+        """A custom object of this operator's group, or ``None`` if absent."""
+        ...
+
+    async def write_status(self, ref: ObjectRef, status: Mapping[str, Any]) -> bool:
+        """Replace the status subresource; ``False`` if the object is gone."""
+        ...
+
+
 class KubeApi:
-    """The operator's Kubernetes calls."""
+    """The operator's Kubernetes calls, through the official client."""
 
     def __init__(self, api_client: k8s.ApiClient) -> None:
         self._client = api_client
@@ -121,7 +138,7 @@ class SecretCache:
     Secret on every pass, and a created or rotated Secret must still be picked up soon."""
 
     def __init__(
-        self, kube: KubeApi, ttl: float = 10.0, now: Callable[[], float] = time.monotonic
+        self, kube: Kube, ttl: float = 10.0, now: Callable[[], float] = time.monotonic
     ) -> None:
         self._kube = kube
         self._ttl = ttl

@@ -15,7 +15,7 @@ from gitlab_ferry.api.base import DownloadLimitScope, RateLimits
 from gitlab_ferry.clock import Clock
 from gitlab_ferry.effects.budget import Bucket, Claim, RateLimitBudget
 from gitlab_ferry.effects.connections import ClientPool, Connection
-from gitlab_ferry.effects.kube import KubeApi, SecretCache
+from gitlab_ferry.effects.kube import Kube, SecretCache
 from gitlab_ferry.effects.network import HostPolicy
 
 
@@ -50,7 +50,7 @@ class DefaultLimits:
 
 @dataclass
 class Services:
-    kube: KubeApi
+    kube: Kube
     secrets: SecretCache
     clients: ClientPool
     budget: RateLimitBudget

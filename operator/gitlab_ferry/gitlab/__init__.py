@@ -3,7 +3,7 @@ and its error tree. It knows nothing of Kubernetes, kopf or metrics."""
 
 from gitlab_ferry.gitlab.client import ArchiveDownload, GitLabClient, TokenType
 from gitlab_ferry.gitlab.multipart import ArchiveUpload
-from gitlab_ferry.gitlab.params import ENDPOINTS, ImportTarget, ProjectRef, S3Object
+from gitlab_ferry.gitlab.params import ENDPOINTS, ImportParameters, ProjectRef, S3Object
 from gitlab_ferry.gitlab.transport import RequestObserver, UrlGuard
 
 __all__ = [
@@ -11,7 +11,7 @@ __all__ = [
     "ArchiveDownload",
     "ArchiveUpload",
     "GitLabClient",
-    "ImportTarget",
+    "ImportParameters",
     "ProjectRef",
     "RequestObserver",
     "S3Object",

@@ -18,7 +18,13 @@ from pydantic import BaseModel, ValidationError
 
 from gitlab_ferry.gitlab import errors
 from gitlab_ferry.gitlab.multipart import ArchiveUpload, MultipartStream
-from gitlab_ferry.gitlab.params import ImportTarget, ProjectRef, S3Object, encode_id
+from gitlab_ferry.gitlab.params import (
+    ImportParameters,
+    ProjectRef,
+    S3Object,
+    encode_id,
+    form_fields,
+)
 from gitlab_ferry.gitlab.responses import (
     ExportStatus,
     ImportStatus,
@@ -266,12 +272,15 @@ class GitLabClient:
             headers["Content-Length"] = str(stream.content_length)
         return await self._call(endpoint, "POST", path, content=stream, headers=headers, ok=(201,))
 
-    async def import_archive(self, archive: ArchiveUpload, target: ImportTarget) -> ImportStatus:
+    async def import_archive(
+        self, archive: ArchiveUpload, target: ImportParameters
+    ) -> ImportStatus:
         """``POST /projects/import``: upload an archive (multipart, streamed)."""
-        response = await self._post_archive("import", "projects/import", target.as_form(), archive)
+        fields = form_fields(target.as_json())
+        response = await self._post_archive("import", "projects/import", fields, archive)
         return self._model("import", response, ImportStatus)
 
-    async def remote_import(self, url: str, target: ImportTarget) -> ImportStatus:
+    async def remote_import(self, url: str, target: ImportParameters) -> ImportStatus:
         """``POST /projects/remote-import``: GitLab downloads the archive from ``url``."""
         body = {**target.as_json(), "url": url}
         response = await self._call(
@@ -279,7 +288,7 @@ class GitLabClient:
         )
         return self._model("remote_import", response, ImportStatus)
 
-    async def remote_import_s3(self, source: S3Object, target: ImportTarget) -> ImportStatus:
+    async def remote_import_s3(self, source: S3Object, target: ImportParameters) -> ImportStatus:
         """``POST /projects/remote-import-s3``: GitLab reads the archive from S3."""
         body = {
             **target.as_json(),

@@ -2,14 +2,15 @@
 
 Project ids that are paths are URL-encoded as one path segment; nested parameters such as
 ``override_params`` are flattened the way Rails reads form fields (``override_params[key]``);
-the parameters every import route shares travel in ``ImportTarget``. Pure data and functions.
+the parameters every import route shares come from any ``ImportParameters`` (the planner's
+import target is one). Pure data and functions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 from urllib.parse import quote
 
 ProjectRef = int | str
@@ -71,35 +72,19 @@ ENDPOINTS = (
 )
 
 
-@dataclass(frozen=True)
-class ImportTarget:
-    """Where and how an import creates its project; shared by every import route."""
+class ImportParameters(Protocol):
+    """What every import route sends about the new project (path, name, namespace,
+    overwrite, override_params, ...), named as GitLab names the parameters."""
 
-    path: str
-    name: str | None = None
-    namespace: ProjectRef | None = None
-    namespace_id: int | None = None
-    namespace_path: str | None = None
-    overwrite: bool = False
-    override_params: Mapping[str, Any] = field(default_factory=dict)
+    def as_json(self) -> Mapping[str, Any]: ...
 
-    def as_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"path": self.path}
-        for key in ("name", "namespace", "namespace_id", "namespace_path"):
-            value = getattr(self, key)
-            if value is not None:
-                body[key] = value
-        if self.overwrite:
-            body["overwrite"] = True
-        if self.override_params:
-            body["override_params"] = dict(self.override_params)
-        return body
 
-    def as_form(self) -> list[tuple[str, str]]:
-        fields: list[tuple[str, str]] = []
-        for key, value in self.as_json().items():
-            fields.extend(flatten_form(key, value))
-        return fields
+def form_fields(parameters: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``parameters`` as the form fields of a multipart request."""
+    fields: list[tuple[str, str]] = []
+    for key, value in parameters.items():
+        fields.extend(flatten_form(key, value))
+    return fields
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gitlab_ferry.states import ExportState, ImportState, RelationImportState, parse_state
+from gitlab_ferry.gitlab_states import ExportState, ImportState, RelationImportState, parse_state
 
 
 class GitLabModel(BaseModel):

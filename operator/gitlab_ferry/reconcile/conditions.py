@@ -7,9 +7,11 @@ present only while true. Transition times change only when a condition's status 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeVar
 
-from gitlab_ferry.api.base import Condition, ConditionStatus, PlanPhase, PlanStatus
+from gitlab_ferry.api import Condition, ConditionStatus, PlanPhase, PlanStatus, ReconciledStatus
 from gitlab_ferry.reconcile.plan import (
+    Blocked,
     Done,
     Failed,
     Outcome,
@@ -18,7 +20,6 @@ from gitlab_ferry.reconcile.plan import (
     Throttled,
     Verdict,
 )
-from gitlab_ferry.reconcile.timing import rfc3339
 
 
 def verdict_of(plan: Plan, outcome: Outcome | None) -> Verdict:
@@ -56,9 +57,7 @@ def conditions(
                 status=status,
                 reason=verdict.reason.value,
                 message=verdict.message,
-                last_transition_time=rfc3339(now)
-                if changed or old is None
-                else old.last_transition_time,
+                last_transition_time=now if changed or old is None else old.last_transition_time,
                 observed_generation=generation,
             )
         )
@@ -78,11 +77,11 @@ def plan_record(
     same = previous is not None and previous.id == plan.id and previous.phase == phase
     return PlanStatus(
         id=plan.id,
-        action=plan.action,
+        action=plan.action.name,
         reason=plan.reason,
         phase=phase,
         destructive=plan.destructive,
-        since=previous.since if same and previous is not None else rfc3339(now),
+        since=previous.since if same and previous is not None else now,
     )
 
 
@@ -90,11 +89,11 @@ def applying_record(plan: Plan, now: datetime) -> PlanStatus:
     """``status.plan`` written before a mutating plan is applied."""
     return PlanStatus(
         id=plan.id,
-        action=plan.action,
+        action=plan.action.name,
         reason=plan.reason,
         phase=PlanPhase.APPLYING,
         destructive=plan.destructive,
-        since=rfc3339(now),
+        since=now,
     )
 
 
@@ -102,8 +101,27 @@ def invalid_spec_plan(kind: str, message: str) -> Plan:
     """The plan for a spec the models refuse: nothing to do until it is fixed."""
     return Plan(
         kind=kind,
-        action="Blocked",
+        action=Blocked(),
         reason=f"the spec is invalid: {message}",
         verdict=Verdict(False, Reason.INVALID_SPEC, message),
         inputs=(message,),
     )
+
+
+Status = TypeVar("Status", bound=ReconciledStatus)
+
+
+def recorded_verdict(
+    recorded: Status,
+    plan: Plan,
+    outcome: Outcome | None,
+    generation: int | None,
+    now: datetime,
+) -> Status:
+    """``recorded`` with only the plan and the conditions it leads to: the status of a pass
+    that changed nothing else (an invalid spec, a deletion waiting or failing)."""
+    status = recorded.model_copy(deep=True)
+    status.plan = plan_record(plan, outcome, recorded.plan, now)
+    status.conditions = conditions(verdict_of(plan, outcome), recorded.conditions, generation, now)
+    status.observed_generation = generation
+    return status

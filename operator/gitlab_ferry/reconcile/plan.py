@@ -1,110 +1,22 @@
-"""Plans, observations' problems and apply outcomes: the data the planners trade in
-(reconcile layer).
+"""Plans, their actions, observations' problems and apply outcomes: the data the planners
+trade in (reconcile layer).
 
-Everything here is plain immutable data. The reconcile layer is pure: it takes time as ``now``
-and must not import httpx, kopf, kubernetes, prometheus_client or anything that performs I/O.
+A plan is one typed action (a frozen dataclass carrying exactly what applying it needs), the
+sentence that explains it and what the object's conditions say meanwhile. Everything here is
+plain immutable data. The reconcile layer is pure: it takes time as ``now`` and must not
+import httpx, kopf, kubernetes, prometheus_client or anything that performs I/O.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Generic, TypeVar
 
-
-class Reason(StrEnum):
-    """Condition reasons (CamelCase) used by both kinds."""
-
-    SCHEDULED = "Scheduled"
-    EXPORTING = "Exporting"
-    IMPORTING = "Importing"
-    THROTTLED = "Throttled"
-    FINISHED = "Finished"
-    FINISHED_WITH_FAILED_RELATIONS = "FinishedWithFailedRelations"
-    FAILED = "Failed"
-    TIMED_OUT = "TimedOut"
-    EXPIRED = "Expired"
-    UPLOAD_MISSING = "UploadMissing"
-    INVALID_SPEC = "InvalidSpec"
-    SECRET_MISSING = "SecretMissing"
-    UNAUTHORIZED = "Unauthorized"
-    FORBIDDEN = "Forbidden"
-    PROJECT_NOT_FOUND = "ProjectNotFound"
-    NAMESPACE_NOT_FOUND = "NamespaceNotFound"
-    PATH_TAKEN = "PathTaken"
-    HOST_NOT_ALLOWED = "HostNotAllowed"
-    GITLAB_UNAVAILABLE = "GitLabUnavailable"
-    GITLAB_ERROR = "GitLabError"
-    SOURCE_UNAVAILABLE = "SourceUnavailable"
-    STORAGE_UNAVAILABLE = "StorageUnavailable"
-    KUBERNETES_ERROR = "KubernetesError"
-    WAITING_FOR_EXPORT = "WaitingForExport"
-    EXPORT_NOT_FOUND = "ExportNotFound"
-    AWAITING_APPROVAL = "AwaitingApproval"
-    SUSPENDED = "Suspended"
-    RELATION_IMPORT_FAILED = "RelationImportFailed"
-    DELETING = "Deleting"
-    UNSUPPORTED_BY_GITLAB = "UnsupportedByGitLab"
-    WRONG_NAMESPACE = "WrongNamespace"
-    UPLOAD_UNCONFIRMED = "UploadUnconfirmed"
-    #: GitLab refused a request for a limit or rule it documents (see ``REFUSALS``), or could
-    #: not reach the archive's URL.
-    IMPORT_TOO_LARGE = "ImportTooLarge"
-    EXPORT_TOO_LARGE = "ExportTooLarge"
-    REMOTE_FILE_TOO_LARGE = "RemoteFileTooLarge"
-    REMOTE_FILE_SIZE_UNKNOWN = "RemoteFileSizeUnknown"
-    REMOTE_FILE_CONTENT_TYPE = "RemoteFileContentType"
-    REMOTE_FILE_UNREACHABLE = "RemoteFileUnreachable"
-    S3_UPLOAD_TOO_LARGE = "S3UploadTooLarge"
-    REFUSED_BY_GITLAB = "RefusedByGitLab"
-
-
-#: Reasons that need a person (a spec, Secret or GitLab change) rather than time.
-STALLED_REASONS = frozenset(
-    {
-        Reason.FAILED,
-        Reason.TIMED_OUT,
-        Reason.UPLOAD_MISSING,
-        Reason.INVALID_SPEC,
-        Reason.UNAUTHORIZED,
-        Reason.FORBIDDEN,
-        Reason.PROJECT_NOT_FOUND,
-        Reason.NAMESPACE_NOT_FOUND,
-        Reason.PATH_TAKEN,
-        Reason.HOST_NOT_ALLOWED,
-        Reason.EXPORT_NOT_FOUND,
-        Reason.RELATION_IMPORT_FAILED,
-        Reason.UNSUPPORTED_BY_GITLAB,
-        Reason.WRONG_NAMESPACE,
-        Reason.IMPORT_TOO_LARGE,
-        Reason.EXPORT_TOO_LARGE,
-        Reason.REMOTE_FILE_TOO_LARGE,
-        Reason.REMOTE_FILE_SIZE_UNKNOWN,
-        Reason.REMOTE_FILE_CONTENT_TYPE,
-        Reason.REMOTE_FILE_UNREACHABLE,
-        Reason.S3_UPLOAD_TOO_LARGE,
-        Reason.REFUSED_BY_GITLAB,
-    }
-)
-
-#: Refusals GitLab documents for a request's content or for what the instance offers: the
-#: same request would be refused again, and sending it can cost much (an archive streamed
-#: again, an export POST that deletes the archive GitLab kept). Problems a changed Secret or
-#: a changed GitLab fixes (a token, a role, a missing namespace) are rechecked instead.
-REFUSALS = frozenset(
-    {
-        Reason.IMPORT_TOO_LARGE,
-        Reason.EXPORT_TOO_LARGE,
-        Reason.REMOTE_FILE_TOO_LARGE,
-        Reason.REMOTE_FILE_SIZE_UNKNOWN,
-        Reason.REMOTE_FILE_CONTENT_TYPE,
-        Reason.S3_UPLOAD_TOO_LARGE,
-        Reason.UNSUPPORTED_BY_GITLAB,
-        Reason.REFUSED_BY_GITLAB,
-    }
-)
+from gitlab_ferry.api import rfc3339
+from gitlab_ferry.reconcile.reasons import REFUSALS, STALLED_REASONS, Reason
 
 
 @dataclass(frozen=True)
@@ -134,6 +46,52 @@ class Verdict:
         return not self.ready and self.final and self.reason in STALLED_REASONS
 
 
+class Action:
+    """What a plan does. Each action is a frozen dataclass of what applying it needs; its
+    class name is the action's name in status and Events."""
+
+    #: Applying calls GitLab in a way that is not safe to repeat blindly: the plan is
+    #: recorded in status before it is applied, so a restart can tell.
+    mutating: ClassVar[bool] = False
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    @property
+    def destructive(self) -> bool:
+        """Whether applying deletes or replaces data on GitLab."""
+        return False
+
+
+# -- actions both kinds plan -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Suspend(Action):
+    """``spec.suspend``: nothing is sent to GitLab."""
+
+
+@dataclass(frozen=True)
+class Blocked(Action):
+    """A problem (a Secret, a token, GitLab itself) stops the pass before anything is planned."""
+
+
+@dataclass(frozen=True)
+class ReportRefusal(Action):
+    """A refusal recorded in status still stands: nothing is sent."""
+
+
+@dataclass(frozen=True)
+class UpToDate(Action):
+    """GitLab is in the state the spec asks for."""
+
+
+@dataclass(frozen=True)
+class ReportFailure(Action):
+    """GitLab's work failed; reported until the spec changes (or the next scheduled run)."""
+
+
 @dataclass(frozen=True)
 class Plan:
     """The one next action, why, and what the object's conditions say meanwhile.
@@ -143,35 +101,40 @@ class Plan:
     """
 
     kind: str
-    action: str
+    action: Action
     reason: str
     verdict: Verdict
     requeue_after: float | None = None
-    #: Whether applying calls GitLab in a way that is not safe to repeat blindly; such plans
-    #: are recorded in status before they are applied, so a restart can tell.
-    mutating: bool = False
-    destructive: bool = False
     #: A destructive plan held back until the user approves its id (``approval: Manual``).
     awaiting_approval: bool = False
     #: What the plan's identity depends on besides kind and action.
     inputs: tuple[Any, ...] = ()
-    #: Parameters the effect layer needs to apply the plan.
-    params: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def mutating(self) -> bool:
+        return self.action.mutating
+
+    @property
+    def destructive(self) -> bool:
+        return self.action.destructive
 
     @property
     def id(self) -> str:
-        material = json.dumps([self.kind, self.action, *self.inputs], default=str)
+        material = json.dumps([self.kind, self.action.name, *self.inputs], default=_text)
         return hashlib.sha256(material.encode()).hexdigest()[:10]
 
 
 # -- apply outcomes ----------------------------------------------------------------------------
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
-class Done:
-    """The action was applied; ``data`` carries what GitLab answered (e.g. a 201 body)."""
+class Done(Generic[T]):
+    """The action was applied; ``value`` is what it produced (GitLab's answer, a tracker, the
+    copied object), ``None`` when nothing is worth keeping."""
 
-    data: dict[str, Any] = field(default_factory=dict)
+    value: T
 
 
 @dataclass(frozen=True)
@@ -195,7 +158,7 @@ class Failed:
     sent: bool = True
 
 
-Outcome = Done | Throttled | Failed
+Outcome = Done[Any] | Throttled | Failed
 
 
 def refused(problem: Problem) -> bool:
@@ -209,7 +172,15 @@ def sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
+def _text(value: Any) -> str:
+    """How a plan input that JSON cannot hold is fingerprinted: times as in status."""
+    return rfc3339(value) if isinstance(value, datetime) else str(value)
+
+
 def stable_hash(value: Any) -> str:
     """A short fingerprint of JSON-able data, stable across processes."""
-    material = json.dumps(value, sort_keys=True, default=str)
+    material = json.dumps(value, sort_keys=True, default=_text)
     return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+__all__ = ["STALLED_REASONS", "Reason"]

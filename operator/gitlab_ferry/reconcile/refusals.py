@@ -12,7 +12,6 @@ from datetime import datetime
 
 from gitlab_ferry.api import RETRY_ANNOTATION, Refusal
 from gitlab_ferry.reconcile.plan import Failed, Outcome, Plan, Reason, Verdict, refused
-from gitlab_ferry.reconcile.timing import rfc3339
 
 
 def standing(
@@ -64,6 +63,6 @@ def recorded(
             )[:2000],
             generation=generation,
             retry=retry_request,
-            at=rfc3339(now),
+            at=now,
         )
     return None

@@ -41,20 +41,6 @@ class Polling:
         return max(self.minimum, min(delay, self.maximum))
 
 
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def seconds_between(earlier: datetime | None, later: datetime) -> float:
     return 0.0 if earlier is None else max(0.0, (later - earlier).total_seconds())
 

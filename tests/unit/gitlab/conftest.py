@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gitlab_ferry.gitlab import ArchiveUpload, GitLabClient, ImportTarget, S3Object
+from gitlab_ferry.gitlab import ArchiveUpload, GitLabClient, S3Object
+from gitlab_ferry.reconcile.imports import ImportTarget
 
 BASE_URL = "https://gitlab.example.com"
 TOKEN = "glpat-Unit7estT0kenValue01"

@@ -16,7 +16,7 @@ from gitlab_ferry.gitlab.responses import (
     RelationImportTracker,
     User,
 )
-from gitlab_ferry.states import ExportState, ImportState, RelationImportState
+from gitlab_ferry.gitlab_states import ExportState, ImportState, RelationImportState
 
 pytestmark = pytest.mark.unit
 

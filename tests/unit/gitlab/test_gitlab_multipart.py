@@ -9,9 +9,10 @@ import random
 import httpx
 import pytest
 
-from gitlab_ferry.gitlab import ArchiveUpload, ImportTarget
+from gitlab_ferry.gitlab import ArchiveUpload
 from gitlab_ferry.gitlab.multipart import MultipartStream, SizeMismatch
-from gitlab_ferry.states import ImportState, RelationImportState
+from gitlab_ferry.gitlab_states import ImportState, RelationImportState
+from gitlab_ferry.reconcile.imports import ImportTarget
 
 pytestmark = pytest.mark.unit
 

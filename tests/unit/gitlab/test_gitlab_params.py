@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from gitlab_ferry.gitlab import ImportTarget
-from gitlab_ferry.gitlab.params import encode_id, flatten_form, form_value, without_none
+from gitlab_ferry.gitlab.params import (
+    encode_id,
+    flatten_form,
+    form_fields,
+    form_value,
+    without_none,
+)
+from gitlab_ferry.reconcile.imports import ImportTarget
 
 pytestmark = pytest.mark.unit
 
@@ -116,7 +122,7 @@ def test_import_target_form_is_flat_strings():
         overwrite=True,
         override_params={"visibility": "private", "lfs_enabled": False},
     )
-    assert target.as_form() == [
+    assert form_fields(target.as_json()) == [
         ("path", "proj"),
         ("namespace", "group/sub"),
         ("overwrite", "true"),

@@ -8,10 +8,11 @@ import json
 import httpx
 import pytest
 
-from gitlab_ferry.gitlab import ImportTarget, S3Object
+from gitlab_ferry.gitlab import S3Object
 from gitlab_ferry.gitlab import errors as e
 from gitlab_ferry.gitlab.errors import Forbidden, ServerError
-from gitlab_ferry.states import ExportState, ImportState
+from gitlab_ferry.gitlab_states import ExportState, ImportState
+from gitlab_ferry.reconcile.imports import ImportTarget
 
 pytestmark = pytest.mark.unit
 

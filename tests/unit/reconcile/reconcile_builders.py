@@ -13,30 +13,92 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gitlab_ferry.api import (
+    ArtifactLocation,
     ProjectExportSpec,
     ProjectExportStatus,
     ProjectImportSpec,
     ProjectImportStatus,
+    rfc3339,
 )
-from gitlab_ferry.api.base import ArtifactLocation
 from gitlab_ferry.gitlab_versions import Capability, GitLabInfo, GitLabVersion
-from gitlab_ferry.reconcile.export_planner import (
+from gitlab_ferry.reconcile import exports, imports
+from gitlab_ferry.reconcile import plan as plans
+from gitlab_ferry.reconcile.exports import (
     ExportObservation,
     S3ObjectInfo,
     destination,
     export_spec_hash,
 )
-from gitlab_ferry.reconcile.import_observation import (
+from gitlab_ferry.reconcile.imports import (
     ExportSource,
     ImportInfo,
     ImportObservation,
     ProjectInfo,
     TrackerInfo,
 )
-from gitlab_ferry.reconcile.plan import Plan, Reason
-from gitlab_ferry.reconcile.timing import rfc3339
+from gitlab_ferry.reconcile.plan import Action, Plan, Reason
 
 __all__ = ["ANY", "ArtifactLocation", "Reason", "S3ObjectInfo"]
+
+
+class EA:
+    """The names of the ProjectExport actions, as status and Events show them."""
+
+    REQUEST = exports.RequestExport.__name__
+    RELAY = exports.RelayToS3.__name__
+    AWAIT = exports.AwaitExport.__name__
+    RETRY_LATER = exports.RetryLater.__name__
+    HOLD = exports.HoldForConsumers.__name__
+    UP_TO_DATE = plans.UpToDate.__name__
+    REPORT_FAILURE = plans.ReportFailure.__name__
+    REPORT_REFUSAL = plans.ReportRefusal.__name__
+    SUSPEND = plans.Suspend.__name__
+    BLOCKED = plans.Blocked.__name__
+
+
+class IA:
+    """The names of the ProjectImport actions, as status and Events show them."""
+
+    IMPORT = imports.ImportProject.__name__
+    ADOPT = imports.AdoptImport.__name__
+    AWAIT = imports.AwaitImport.__name__
+    WAIT_FOR_EXPORT = imports.WaitForExport.__name__
+    REPORT_PATH_TAKEN = imports.ReportPathTaken.__name__
+    REPORT_WRONG_NAMESPACE = imports.ReportWrongNamespace.__name__
+    UNSUPPORTED = imports.Unsupported.__name__
+    IMPORT_RELATION = imports.ImportRelation.__name__
+    ADOPT_RELATION = imports.AdoptRelationImport.__name__
+    AWAIT_RELATION = imports.AwaitRelationImport.__name__
+    DELETE_PROJECT = imports.DeleteProject.__name__
+    RELEASE = imports.ReleaseFinalizer.__name__
+    UP_TO_DATE = plans.UpToDate.__name__
+    REPORT_FAILURE = plans.ReportFailure.__name__
+    REPORT_REFUSAL = plans.ReportRefusal.__name__
+    SUSPEND = plans.Suspend.__name__
+    BLOCKED = plans.Blocked.__name__
+
+
+def accepted(body: dict[str, Any], sha256: str | None = None, size: int | None = None) -> Any:
+    """What an ImportProject produced, from GitLab's 201 body."""
+    info = ImportInfo(
+        project_id=body["id"],
+        path_with_namespace=body["path_with_namespace"],
+        import_status=body.get("import_status", "none"),
+        import_type=body.get("import_type"),
+        correlation_id=body.get("correlation_id"),
+        import_error=body.get("import_error"),
+        failed_relations=tuple(body.get("failed_relations") or ()),
+        stats=body.get("stats"),
+    )
+    return imports.ImportAccepted(info, sha256, size)
+
+
+def field_of(action: Action, name: str) -> Any:
+    """A field of an action, or of its import target (``path``, ``namespace``, ...)."""
+    if hasattr(action, name):
+        return getattr(action, name)
+    target = getattr(action, "target", None)
+    return getattr(target, name, "<missing>")
 
 
 class _Anything:
@@ -68,9 +130,9 @@ def at(seconds: float = 0, *, minutes: float = 0, hours: float = 0, days: float 
     return NOW + timedelta(seconds=seconds, minutes=minutes, hours=hours, days=days)
 
 
-def ago(seconds: float = 0, *, minutes: float = 0, hours: float = 0, days: float = 0) -> str:
-    """The RFC 3339 text of a moment before ``NOW``."""
-    return rfc3339(at(-seconds, minutes=-minutes, hours=-hours, days=-days))
+def ago(seconds: float = 0, *, minutes: float = 0, hours: float = 0, days: float = 0) -> datetime:
+    """A moment before ``NOW``."""
+    return at(-seconds, minutes=-minutes, hours=-hours, days=-days)
 
 
 # -- ProjectExport -------------------------------------------------------------------------
@@ -200,7 +262,7 @@ def project(
     path: str = FULL_PATH,
     status: str | None = "finished",
     archive: bool = True,
-    created: str | None = None,
+    created: datetime | None = None,
     deleting: bool = False,
 ) -> ProjectInfo:
     """A project on the destination GitLab; ``archive`` says it came from an export."""
@@ -235,9 +297,16 @@ def export_source(location: ArtifactLocation | None = ArtifactLocation.GITLAB, *
     return ExportSource(**data)
 
 
-def tracker(tracker_id: int, relation: str, status: str, **fields: Any) -> TrackerInfo:
+def tracker(
+    tracker_id: int, relation: str, status: str, created_at: datetime | None = None
+) -> TrackerInfo:
+    """A relation-import tracker as GitLab lists it (its times as GitLab's text)."""
     return TrackerInfo(
-        id=tracker_id, relation=relation, status=status, project_path=FULL_PATH, **fields
+        id=tracker_id,
+        relation=relation,
+        status=status,
+        project_path=FULL_PATH,
+        created_at=rfc3339(created_at) if created_at else None,
     )
 
 
@@ -277,7 +346,7 @@ class Expect:
 
 def assert_plan(plan: Plan, expect: Expect) -> None:
     actual = {
-        "action": plan.action,
+        "action": plan.action.name,
         "ready": plan.verdict.ready,
         "reason": plan.verdict.reason,
         "requeue_after": plan.requeue_after,
@@ -285,7 +354,7 @@ def assert_plan(plan: Plan, expect: Expect) -> None:
         "destructive": plan.destructive,
         "awaiting_approval": plan.awaiting_approval,
         "stalled": plan.verdict.stalled,
-        "params": {key: plan.params.get(key, "<missing>") for key in expect.params},
+        "params": {key: field_of(plan.action, key) for key in expect.params},
     }
     wanted = {
         "action": expect.action,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from reconcile_builders import EA as A
 from reconcile_builders import (
     NOW,
     Expect,
@@ -21,15 +22,16 @@ from reconcile_builders import (
     export_spec,
     export_status,
     failed_run,
+    field_of,
     open_run,
     succeeded,
 )
 
-from gitlab_ferry.reconcile.export_planner import ExportAction as A
-from gitlab_ferry.reconcile.export_planner import ExportPolicy, plan_export
+from gitlab_ferry.api import rfc3339
+from gitlab_ferry.reconcile.exports import ExportPolicy, plan_export
 from gitlab_ferry.reconcile.plan import STALLED_REASONS, Problem
 from gitlab_ferry.reconcile.plan import Reason as R
-from gitlab_ferry.reconcile.timing import Polling, rfc3339
+from gitlab_ferry.reconcile.timing import Polling
 
 pytestmark = pytest.mark.unit
 
@@ -239,10 +241,10 @@ def test_export_plan(spec, status, obs, expect):
 
 def test_request_renders_the_s3_key_template_into_params():
     request = plan(S3, export_status(), export_obs("none"))
-    assert request.action == A.REQUEST
-    assert request.params["s3_key"] == "backups/ci/app-export/group/app/2025-06-02.tar.gz"
-    assert request.params["spec_hash"]
-    assert "s3_key" not in plan(GITLAB, export_status(), export_obs("none")).params
+    assert request.action.name == A.REQUEST
+    assert field_of(request.action, "s3_key") == "backups/ci/app-export/group/app/2025-06-02.tar.gz"
+    assert field_of(request.action, "spec_hash")
+    assert field_of(plan(GITLAB, export_status(), export_obs("none")).action, "s3_key") is None
 
 
 @pytest.mark.parametrize(
@@ -262,7 +264,7 @@ def test_await_delay_grows_and_honours_expected_seconds(elapsed, expected_second
     status = open_run(GITLAB, started=ago(elapsed), seen="started")
     obs = export_obs("started", expected_seconds=expected_seconds)
     waiting = plan(GITLAB, status, obs)
-    assert (waiting.action, waiting.requeue_after) == (A.AWAIT, delay)
+    assert (waiting.action.name, waiting.requeue_after) == (A.AWAIT, delay)
 
 
 def test_request_first_look_honours_expected_seconds():
@@ -275,12 +277,12 @@ def test_policy_knobs_are_used():
         polling=Polling(initial=1, maximum=10), max_attempts=1, retry_delay=7, acceptance_grace=5
     )
     late = plan(GITLAB, open_run(GITLAB, started=ago(6)), export_obs("none"), policy=policy)
-    assert (late.action, late.verdict.reason) == (A.REPORT_FAILURE, R.FAILED)
+    assert (late.action.name, late.verdict.reason) == (A.REPORT_FAILURE, R.FAILED)
     early = plan(GITLAB, open_run(GITLAB, started=ago(3)), export_obs("none"), policy=policy)
-    assert (early.action, early.requeue_after) == (A.AWAIT, 3.0)
+    assert (early.action.name, early.requeue_after) == (A.AWAIT, 3.0)
     two = ExportPolicy(max_attempts=2, retry_delay=7)
     retry = plan(GITLAB, open_run(GITLAB, seen="started"), export_obs("failed"), policy=two)
-    assert (retry.action, retry.requeue_after) == (A.RETRY_LATER, 7.0)
+    assert (retry.action.name, retry.requeue_after) == (A.RETRY_LATER, 7.0)
 
 
 # -- plan ids ------------------------------------------------------------------------------
@@ -311,7 +313,7 @@ def test_await_plan_id_is_stable_while_polling():
 def test_plan_id_changes_with_its_inputs(spec, status, now):
     base = plan(S3, export_status(), export_obs("none"))
     other = plan(spec, status, export_obs("none"), now=now)
-    assert other.action == A.REQUEST
+    assert other.action.name == A.REQUEST
     assert other.id != base.id
 
 
@@ -336,7 +338,7 @@ def test_plan_id_changes_with_its_inputs(spec, status, now):
 )
 def test_retry_later_is_not_stalled(spec, status, obs):
     retry = plan(spec, status, obs)
-    assert retry.action == A.RETRY_LATER
+    assert retry.action.name == A.RETRY_LATER
     assert retry.verdict.reason in STALLED_REASONS
     assert retry.verdict.final is False
     assert not retry.verdict.stalled
@@ -344,7 +346,7 @@ def test_retry_later_is_not_stalled(spec, status, obs):
 
 def test_giving_up_is_final_and_stalled():
     gave_up = plan(GITLAB, open_run(GITLAB, seen="started", attempts=3), export_obs("failed"))
-    assert gave_up.action == A.REPORT_FAILURE
+    assert gave_up.action.name == A.REPORT_FAILURE
     assert (gave_up.verdict.final, gave_up.verdict.stalled) == (True, True)
 
 
@@ -358,7 +360,7 @@ def test_giving_up_is_final_and_stalled():
 def test_no_hot_loop_between_link_expiry_and_gitlab_sweep(policy, requeue):
     status = succeeded(GITLAB, started=at(hours=-24, minutes=-10))
     current = plan(GITLAB, status, export_obs("finished"), policy=policy)
-    assert current.action == A.UP_TO_DATE
+    assert current.action.name == A.UP_TO_DATE
     assert current.requeue_after == requeue
 
 
@@ -366,7 +368,7 @@ def test_a_sooner_renewal_wins_over_the_expiry_recheck():
     spec = export_spec(max_age="24h10m")
     status = succeeded(spec, started=at(hours=-24, minutes=-10))  # finished 24h08m ago
     current = plan(spec, status, export_obs("finished"))
-    assert (current.action, current.requeue_after) == (A.UP_TO_DATE, 120.0)
+    assert (current.action.name, current.requeue_after) == (A.UP_TO_DATE, 120.0)
 
 
 @pytest.mark.parametrize(
@@ -380,7 +382,7 @@ def test_blocked_is_looked_at_again(transient, requeue):
     policy = ExportPolicy(polling=Polling(maximum=17), recheck=42)
     obs = export_obs(problem=Problem(R.GITLAB_UNAVAILABLE, "connection refused", transient))
     blocked = plan(GITLAB, export_status(), obs, policy=policy)
-    assert (blocked.action, blocked.requeue_after) == (A.BLOCKED, requeue)
+    assert (blocked.action.name, blocked.requeue_after) == (A.BLOCKED, requeue)
     waited = export_obs(problem=Problem(R.GITLAB_UNAVAILABLE, "429", transient, retry_after=9))
     assert plan(GITLAB, export_status(), waited, policy=policy).requeue_after == 9.0
 
@@ -397,6 +399,6 @@ def test_failed_drift_run_pauses_and_counts_attempts(spec):
     assert last_good is not None
     status = failed_run(spec, attempts=1, finished_at=ago(10), artifact=last_good)
     retry = plan(spec, status, export_obs("failed"))
-    assert (retry.action, retry.requeue_after) == (A.RETRY_LATER, 50.0)
+    assert (retry.action.name, retry.requeue_after) == (A.RETRY_LATER, 50.0)
     after_pause = plan(spec, status, export_obs("failed"), now=at(60))
-    assert (after_pause.action, after_pause.params.get("attempt")) == (A.REQUEST, 2)
+    assert (after_pause.action.name, field_of(after_pause.action, "attempt")) == (A.REQUEST, 2)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from reconcile_builders import EA as A
 from reconcile_builders import (
     NOW,
     RUN_KEY,
@@ -17,18 +18,21 @@ from reconcile_builders import (
     export_spec,
     export_status,
     failed_run,
+    field_of,
     open_run,
     succeeded,
 )
 
-from gitlab_ferry.api.base import Artifact, ArtifactLocation, PlanPhase
+from gitlab_ferry.api import Artifact, ArtifactLocation, PlanPhase
 from gitlab_ferry.reconcile.conditions import verdict_of
-from gitlab_ferry.reconcile.export_planner import ExportAction as A
-from gitlab_ferry.reconcile.export_planner import export_spec_hash, plan_export
-from gitlab_ferry.reconcile.export_recorder import begin_export, record_export
+from gitlab_ferry.reconcile.exports import (
+    begin_export,
+    export_spec_hash,
+    plan_export,
+    record_export,
+)
 from gitlab_ferry.reconcile.plan import Done, Failed, Problem, Throttled
 from gitlab_ferry.reconcile.plan import Reason as R
-from gitlab_ferry.reconcile.timing import rfc3339
 
 pytestmark = pytest.mark.unit
 
@@ -64,7 +68,7 @@ def step(spec, status, obs, now, outcome=None):
     """One reconcile pass: plan, write ahead if mutating, apply (``outcome``), record."""
     plan = plan_export(spec, status, obs, now, name="app-export", namespace="ci")
     if plan.mutating:
-        outcome = outcome or Done({})
+        outcome = outcome or Done(None)
         begun = begin_export(spec, status, plan, now)
         if reached_gitlab(outcome):
             status = begun
@@ -100,15 +104,15 @@ def test_begin_export_is_the_write_ahead_record(spec, key):
         request.id,
         A.REQUEST,
         PlanPhase.APPLYING,
-        rfc3339(NOW),
+        NOW,
     )
-    assert (begun.started_at, begun.finished_at) == (rfc3339(NOW), None)
+    assert (begun.started_at, begun.finished_at) == (NOW, None)
     assert (begun.attempts, begun.spec_hash) == (1, export_spec_hash(spec))
     assert begun.destination_key == key
     assert begun.links is None, "the request deletes the previous archive on GitLab"
     assert begun.artifact == recorded.artifact, "the last good archive stays recorded"
     assert begun.artifact is not None
-    assert begun.artifact.created_at == rfc3339(at(days=-1, minutes=2))
+    assert begun.artifact.created_at == at(days=-1, minutes=2)
     assert recorded.started_at != begun.started_at, "begin_export must not mutate its input"
     assert recorded.links is not None, "begin_export must not mutate its input"
 
@@ -127,19 +131,19 @@ def test_finished_run_concludes_with_artifact_links_and_next_export():
     )
     plan = plan_export(DAILY, recorded, obs, NOW)
     status = record_export(DAILY, GEN, recorded, obs, plan, None, NOW)
-    assert plan.action == A.UP_TO_DATE
+    assert plan.action.name == A.UP_TO_DATE
     assert (status.export_status, status.project_id, status.path_with_namespace) == (
         "finished",
         42,
         "group/app",
     )
     assert status.artifact is not None
-    assert status.artifact.created_at == rfc3339(NOW)
-    assert status.finished_at == rfc3339(NOW)
+    assert status.artifact.created_at == NOW
+    assert status.finished_at == NOW
     assert status.links is not None
     assert (status.links.api_url, status.links.web_url) == (obs.api_url, obs.web_url)
-    assert status.links.expires_at == rfc3339(at(minutes=-3) + timedelta(hours=24))
-    assert status.next_export_at == "2025-06-03T03:00:00Z"
+    assert status.links.expires_at == at(minutes=-3) + timedelta(hours=24)
+    assert status.next_export_at == datetime(2025, 6, 3, 3, 0, tzinfo=UTC)
     assert conds(status) == {"Ready": ("True", "Finished")}
     assert status.observed_generation == GEN
     assert status.plan is not None
@@ -158,7 +162,7 @@ def test_s3_conclusion_records_the_uploaded_object():
         region="eu-west-1",
         size=2048,
         etag='"abc"',
-        created_at=rfc3339(NOW),
+        created_at=NOW,
     ), "a new artifact from the spec, destinationKey and the observed upload"
     assert status.destination_key == "k"
 
@@ -175,8 +179,8 @@ def test_failed_run_is_concluded(attempts, action, conditions):
     obs = export_obs("failed")
     plan = plan_export(GITLAB, recorded, obs, NOW)
     status = record_export(GITLAB, GEN, recorded, obs, plan, None, NOW)
-    assert plan.action == action
-    assert (status.finished_at, status.export_status) == (rfc3339(NOW), "failed")
+    assert plan.action.name == action
+    assert (status.finished_at, status.export_status) == (NOW, "failed")
     assert status.artifact == recorded.artifact, "a failure keeps the last good archive"
     assert conds(status)["Ready"] == ("False", conditions)
     if action == A.REPORT_FAILURE:
@@ -220,7 +224,7 @@ def test_throttled_request_is_planned_not_applied():
 @pytest.mark.parametrize(
     ("outcome", "phase", "ready"),
     [
-        pytest.param(Done({"export_status": "queued"}), PlanPhase.APPLIED, "Scheduled", id="done"),
+        pytest.param(Done(None), PlanPhase.APPLIED, "Scheduled", id="done"),
         pytest.param(
             Failed(Problem(R.GITLAB_ERROR, "400 size", transient=False)),
             PlanPhase.PLANNED,
@@ -243,8 +247,6 @@ def test_request_outcome_sets_phase_and_ready(outcome, phase, ready):
     assert status.plan is not None
     assert status.plan.phase == phase
     assert conds(status)["Ready"] == ("False", ready)
-    if isinstance(outcome, Done):
-        assert status.export_status == "queued"
 
 
 # -- pass by pass --------------------------------------------------------------------------
@@ -261,15 +263,15 @@ def test_lifecycle_from_request_to_up_to_date():
     ]
     for seconds, seen, action in passes:
         plan, status = step(DAILY, status, export_obs(seen), at(seconds))
-        assert plan.action == action, (seconds, plan.reason)
+        assert plan.action.name == action, (seconds, plan.reason)
     assert status.attempts == 1
-    assert status.started_at == rfc3339(NOW)
+    assert status.started_at == NOW
     assert status.artifact is not None
-    assert status.artifact.created_at == rfc3339(at(150))
-    assert status.finished_at == rfc3339(at(150)), "a later pass must not conclude again"
+    assert status.artifact.created_at == at(150)
+    assert status.finished_at == at(150), "a later pass must not conclude again"
     assert status.links is not None
-    assert status.links.expires_at == rfc3339(at(hours=24))
-    assert status.next_export_at == "2025-06-03T03:00:00Z"
+    assert status.links.expires_at == at(hours=24)
+    assert status.next_export_at == datetime(2025, 6, 3, 3, 0, tzinfo=UTC)
 
 
 def test_failures_are_retried_then_reported_without_looping():
@@ -278,10 +280,10 @@ def test_failures_are_retried_then_reported_without_looping():
     actions = []
     for _ in range(3):
         plan, status = step(GITLAB, status, export_obs("none"), clock)
-        actions.append((plan.action, status.attempts))
+        actions.append((plan.action.name, status.attempts))
         clock += timedelta(minutes=2)
         plan, status = step(GITLAB, status, export_obs("failed"), clock)
-        actions.append((plan.action, status.attempts))
+        actions.append((plan.action.name, status.attempts))
         clock += timedelta(minutes=2)
     assert actions == [
         (A.REQUEST, 1),
@@ -293,10 +295,10 @@ def test_failures_are_retried_then_reported_without_looping():
     ]
     for hours in (1, 30, 200):
         plan, status = step(GITLAB, status, export_obs("failed"), clock + timedelta(hours=hours))
-        assert (plan.action, plan.mutating) == (A.REPORT_FAILURE, False)
+        assert (plan.action.name, plan.mutating) == (A.REPORT_FAILURE, False)
     assert conds(status)["Stalled"] == ("True", "Failed")
     plan, _ = step(export_spec(description="fixed"), status, export_obs("failed"), clock)
-    assert (plan.action, plan.params["attempt"]) == (A.REQUEST, 1)
+    assert (plan.action.name, field_of(plan.action, "attempt")) == (A.REQUEST, 1)
 
 
 def test_destination_key_flows_from_begin_to_artifact():
@@ -306,30 +308,30 @@ def test_destination_key_flows_from_begin_to_artifact():
     assert previous is not None
     assert previous.key == "backups/ci/app-export/group/app/2025-06-01.tar.gz"
     plan, status = step(daily, status, export_obs("none"), NOW)
-    assert plan.action == A.REQUEST
-    assert plan.params["s3_key"] == RUN_KEY
+    assert plan.action.name == A.REQUEST
+    assert field_of(plan.action, "s3_key") == RUN_KEY
     assert status.destination_key == RUN_KEY
     for seconds, seen in [(30, "queued"), (90, "started")]:
         plan, status = step(daily, status, export_obs(seen), at(seconds))
-        assert plan.action == A.AWAIT
+        assert plan.action.name == A.AWAIT
         assert status.artifact == previous, "the last good archive is kept during a run"
     uploaded = export_obs("finished", uploaded=S3ObjectInfo(size=99, etag='"e"'))
     plan, status = step(daily, status, uploaded, at(150))
-    assert plan.action == A.UP_TO_DATE
+    assert plan.action.name == A.UP_TO_DATE
     assert status.artifact is not None
     assert (status.artifact.key, status.artifact.size, status.artifact.created_at) == (
         RUN_KEY,
         99,
-        rfc3339(at(150)),
+        at(150),
     )
-    assert status.next_export_at == "2025-06-03T03:00:00Z"
+    assert status.next_export_at == datetime(2025, 6, 3, 3, 0, tzinfo=UTC)
 
 
 def test_upload_missing_names_the_destination_key():
     previous = last_good(S3)
     recorded = open_run(S3, seen="started", destination_key="runs/Today.tgz", artifact=previous)
     plan = plan_export(S3, recorded, export_obs("finished"), NOW)
-    assert (plan.action, plan.verdict.reason) == (A.RETRY_LATER, R.UPLOAD_MISSING)
+    assert (plan.action.name, plan.verdict.reason) == (A.RETRY_LATER, R.UPLOAD_MISSING)
     assert "s3://backups/runs/Today.tgz does not exist" in plan.verdict.message
 
 
@@ -355,7 +357,7 @@ def test_failure_message_keeps_the_case_of_names():
     for attempts, action in [(1, A.RETRY_LATER), (3, A.REPORT_FAILURE)]:
         recorded = open_run(S3, seen="started", attempts=attempts, destination_key="Backups/K")
         plan = plan_export(S3, recorded, export_obs("finished"), NOW)
-        assert (plan.action, plan.verdict.reason) == (action, R.UPLOAD_MISSING)
+        assert (plan.action.name, plan.verdict.reason) == (action, R.UPLOAD_MISSING)
         assert plan.verdict.message.startswith("GitLab finished the export")
         assert "s3://backups/Backups/K does not exist" in plan.verdict.message
 
@@ -387,14 +389,14 @@ def test_request_gitlab_did_not_act_on_is_requested_again(recorded, attempt, out
     record), it leaves no open run, so no attempt is counted and no acceptance awaited."""
     obs = export_obs("none")
     request = plan_export(GITLAB, recorded, obs, NOW)
-    assert (request.action, request.params["attempt"]) == (A.REQUEST, attempt)
+    assert (request.action.name, field_of(request.action, "attempt")) == (A.REQUEST, attempt)
     status = record_export(GITLAB, GEN, recorded, obs, request, outcome, NOW)
     assert (status.started_at, status.attempts) == (recorded.started_at, recorded.attempts)
     assert status.artifact == recorded.artifact
     assert status.plan is not None
     assert status.plan.phase == PlanPhase.PLANNED
     again = plan_export(GITLAB, status, obs, at(61))
-    assert (again.action, again.id) == (A.REQUEST, request.id)
+    assert (again.action.name, again.id) == (A.REQUEST, request.id)
 
 
 def test_request_that_may_have_reached_gitlab_is_awaited():
@@ -402,9 +404,9 @@ def test_request_that_may_have_reached_gitlab_is_awaited():
     record: GitLab may have accepted it, and a second POST would delete its archive."""
     maybe = Failed(Problem(R.GITLAB_UNAVAILABLE, "read timeout", transient=True))
     _, status = step(GITLAB, export_status(), export_obs("none"), NOW, maybe)
-    assert (status.started_at, status.attempts) == (rfc3339(NOW), 1)
+    assert (status.started_at, status.attempts) == (NOW, 1)
     plan, _ = step(GITLAB, status, export_obs("none"), at(61))
-    assert plan.action == A.AWAIT
+    assert plan.action.name == A.AWAIT
 
 
 # -- schedules ------------------------------------------------------------------------------
@@ -417,15 +419,19 @@ def test_scheduled_export_that_gave_up_restarts_at_next_run():
     for seen in ["none", "failed"] * 3:
         plan, status = step(daily, status, export_obs(seen), clock)
         clock += timedelta(minutes=2)
-    assert (plan.action, status.attempts) == (A.REPORT_FAILURE, 3)
+    assert (plan.action.name, status.attempts) == (A.REPORT_FAILURE, 3)
     assert conds(status)["Stalled"] == ("True", "Failed")
-    assert status.next_export_at == "2025-06-03T03:00:00Z"
+    assert status.next_export_at == datetime(2025, 6, 3, 3, 0, tzinfo=UTC)
     waiting, status = step(daily, status, export_obs("failed"), clock)
-    assert waiting.action == A.REPORT_FAILURE
+    assert waiting.action.name == A.REPORT_FAILURE
     next_run = datetime(2025, 6, 3, 3, 0, tzinfo=UTC)
     assert waiting.requeue_after == (next_run - clock).total_seconds()
     plan, status = step(daily, status, export_obs("failed"), next_run + timedelta(minutes=1))
-    assert (plan.action, plan.params["attempt"], status.attempts) == (A.REQUEST, 1, 1)
+    assert (plan.action.name, field_of(plan.action, "attempt"), status.attempts) == (
+        A.REQUEST,
+        1,
+        1,
+    )
     assert "schedule" in plan.reason
 
 
@@ -436,7 +442,7 @@ def test_exhausting_pass_of_a_scheduled_export_requeues_at_next_run():
     daily = export_spec("s3", schedule="0 3 * * *")
     recorded = open_run(daily, seen="started", attempts=3)
     plan = plan_export(daily, recorded, export_obs("failed"), NOW)
-    assert plan.action == A.REPORT_FAILURE
+    assert plan.action.name == A.REPORT_FAILURE
     assert plan.requeue_after == 15 * 3600.0
 
 
@@ -446,7 +452,7 @@ def test_gave_up_does_not_report_a_transient_problem_as_its_failure():
     blip = export_obs(problem=Problem(R.GITLAB_UNAVAILABLE, "503 Service Unavailable", True))
     _, status = step(GITLAB, status, blip, at(30))
     plan, status = step(GITLAB, status, export_obs("failed"), at(90))
-    assert (plan.action, plan.verdict.reason) == (A.REPORT_FAILURE, R.FAILED)
+    assert (plan.action.name, plan.verdict.reason) == (A.REPORT_FAILURE, R.FAILED)
     assert "503" not in plan.verdict.message
     assert "failed 3 time" in plan.verdict.message
     assert status.conditions[0].reason == R.FAILED

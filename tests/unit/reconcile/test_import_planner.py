@@ -8,6 +8,7 @@ restart is adopted, and that failures stay failed until the spec changes.
 from __future__ import annotations
 
 import pytest
+from reconcile_builders import IA as A
 from reconcile_builders import (
     NOW,
     Expect,
@@ -23,11 +24,15 @@ from reconcile_builders import (
     tracked,
 )
 
-from gitlab_ferry.api.base import ArtifactLocation as L
-from gitlab_ferry.reconcile.import_observation import ExportSource
-from gitlab_ferry.reconcile.import_planner import ImportAction as A
-from gitlab_ferry.reconcile.import_planner import ImportPolicy
-from gitlab_ferry.reconcile.imports import plan_import
+from gitlab_ferry.api import ArtifactLocation as L
+from gitlab_ferry.reconcile.imports import (
+    ExportSource,
+    ImportProject,
+    ImportTarget,
+    Route,
+    plan_import,
+)
+from gitlab_ferry.reconcile.imports.planner import ImportPolicy
 from gitlab_ferry.reconcile.plan import Problem
 from gitlab_ferry.reconcile.plan import Reason as R
 from gitlab_ferry.reconcile.timing import Polling
@@ -296,7 +301,7 @@ def test_blocked_requeue_follows_the_policy(transient, requeue):
     policy = ImportPolicy(polling=Polling(maximum=17), recheck=42)
     obs = import_obs(problem=Problem(R.FORBIDDEN, "403", transient))
     blocked = plan_import(URL, GEN, import_status(), obs, NOW, policy)
-    assert (blocked.action, blocked.requeue_after) == (A.BLOCKED, requeue)
+    assert (blocked.action.name, blocked.requeue_after) == (A.BLOCKED, requeue)
 
 
 def test_import_request_carries_the_target_params():
@@ -304,18 +309,17 @@ def test_import_request_carries_the_target_params():
         name="App", namespacePath="team/sub", override_params={"visibility": "private"}
     )
     request = plan(spec, import_status(), import_obs(full_path="team/sub/app"))
-    assert request.params == {
-        "route": "remote-url",
-        "overwrite": False,
-        "replaces": None,
-        "attempt": 1,
-        "path": "app",
-        "name": "App",
-        "namespace": None,
-        "namespace_id": None,
-        "namespace_path": "team/sub",
-        "override_params": {"visibility": "private"},
-    }
+    assert request.action == ImportProject(
+        route=Route.REMOTE_URL,
+        target=ImportTarget(
+            path="app",
+            name="App",
+            namespace_path="team/sub",
+            override_params={"visibility": "private"},
+        ),
+        attempt=1,
+        replaces=None,
+    )
 
 
 def test_waiting_for_export_says_why():
@@ -371,7 +375,7 @@ def test_changed_plan_needs_a_new_approval():
 
 def test_manual_approval_does_not_hold_a_non_destructive_import():
     request = plan(import_spec(approval="Manual"), import_status(), import_obs())
-    assert (request.action, request.awaiting_approval, request.destructive) == (
+    assert (request.action.name, request.awaiting_approval, request.destructive) == (
         A.IMPORT,
         False,
         False,

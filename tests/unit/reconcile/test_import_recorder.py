@@ -7,10 +7,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from reconcile_builders import IA as A
 from reconcile_builders import (
     NOW,
+    accepted,
     ago,
     at,
+    field_of,
     import_obs,
     import_spec,
     import_status,
@@ -19,13 +22,10 @@ from reconcile_builders import (
     tracker,
 )
 
-from gitlab_ferry.api.base import PlanPhase
-from gitlab_ferry.reconcile.import_planner import ImportAction as A
-from gitlab_ferry.reconcile.import_recorder import begin, record_import
-from gitlab_ferry.reconcile.imports import plan_import
+from gitlab_ferry.api import PlanPhase
+from gitlab_ferry.reconcile.imports import begin_import, plan_import, record_import
 from gitlab_ferry.reconcile.plan import Done, Failed, Problem, Throttled
 from gitlab_ferry.reconcile.plan import Reason as R
-from gitlab_ferry.reconcile.timing import rfc3339
 
 pytestmark = pytest.mark.unit
 
@@ -70,8 +70,8 @@ def reached_gitlab(outcome):
 def step(spec, status, obs, now, outcome=None, relations=False):
     plan = plan_import(spec, GEN, status, obs, now)
     if plan.mutating and not plan.awaiting_approval:
-        outcome = outcome or Done({})
-        begun = begin(status, plan, now)
+        outcome = outcome or Done(None)
+        begun = begin_import(status, plan, now)
         if reached_gitlab(outcome):
             status = begun
     return plan, record_import(GEN, relations, status, obs, plan, outcome, now)
@@ -93,15 +93,15 @@ def test_begin_import_resets_gitlab_fields_and_records_applying():
     )
     obs = import_obs(at_path=project(12, archive=False))
     request = plan_import(import_spec(overwrite=True), GEN, import_status(attempts=2), obs, NOW)
-    status = begin(old, request, NOW)
+    status = begin_import(old, request, NOW)
     assert status.plan is not None
     assert (status.plan.id, status.plan.phase, status.plan.destructive, status.plan.since) == (
         request.id,
         PlanPhase.APPLYING,
         True,
-        rfc3339(NOW),
+        NOW,
     )
-    assert (status.started_at, status.finished_at, status.attempts) == (rfc3339(NOW), None, 3)
+    assert (status.started_at, status.finished_at, status.attempts) == (NOW, None, 3)
     assert status.replaced_project_id == 12
     cleared = (
         status.project_id,
@@ -121,7 +121,7 @@ def test_begin_import_resets_gitlab_fields_and_records_applying():
 @pytest.mark.parametrize(
     ("started", "expected_start"),
     [
-        pytest.param(None, rfc3339(NOW), id="first-relation-starts-the-clock"),
+        pytest.param(None, NOW, id="first-relation-starts-the-clock"),
         pytest.param(ago(hours=1), ago(hours=1), id="later-relation-keeps-the-start"),
     ],
 )
@@ -136,8 +136,8 @@ def test_begin_relation_counts_the_attempt(started, expected_start):
         relation_imports=[{"id": 1, "relation": "issues", "status": "failed"}],
     )
     request = plan_import(spec, GEN, old, import_obs(at_path=project(10)), NOW)
-    assert request.action == A.IMPORT_RELATION
-    status = begin(old, request, NOW)
+    assert request.action.name == A.IMPORT_RELATION
+    status = begin_import(old, request, NOW)
     assert (status.attempts, status.started_at, status.finished_at) == (2, expected_start, None)
     assert status.failure_generation is None, "the retry answers the recorded failure"
     assert status.project_id == 10
@@ -151,7 +151,7 @@ def test_created_import_copies_the_201_body():
         import_status(),
         import_obs(),
         NOW,
-        Done({"import": CREATED_201, "sha256": "f" * 64, "size": 7}),
+        Done(accepted(CREATED_201, "f" * 64, 7)),
     )
     assert (status.project_id, status.path_with_namespace, status.import_status) == (
         90,
@@ -180,7 +180,7 @@ def test_tracked_import_fields_are_copied_verbatim():
     )
     recorded = import_status(project_id=90, started_at=ago(60), attempts=1)
     plan, status = step(URL, recorded, import_obs(tracked=info), NOW)
-    assert plan.action == A.UP_TO_DATE
+    assert plan.action.name == A.UP_TO_DATE
     assert (status.import_status, status.import_error, status.correlation_id) == (
         "finished",
         "partial",
@@ -188,7 +188,7 @@ def test_tracked_import_fields_are_copied_verbatim():
     )
     assert [r.model_dump() for r in status.failed_relations] == [FAILED_RELATION]
     assert status.stats == STATS
-    assert status.finished_at == rfc3339(NOW)
+    assert status.finished_at == NOW
     assert conds(status) == {"Ready": ("True", "FinishedWithFailedRelations")}
 
 
@@ -204,9 +204,9 @@ def test_another_projects_import_is_not_copied():
 def test_adoption_records_the_project_and_starts_the_clock():
     obs = import_obs(at_path=project(44, status="started"))
     plan, status = step(URL, import_status(), obs, NOW)
-    assert plan.action == A.ADOPT
+    assert plan.action.name == A.ADOPT
     assert (status.project_id, status.path_with_namespace) == (44, "team/app")
-    assert (status.started_at, status.finished_at) == (rfc3339(NOW), None)
+    assert (status.started_at, status.finished_at) == (NOW, None)
 
 
 def test_adoption_after_a_restart_keeps_the_request_time():
@@ -218,7 +218,7 @@ def test_adoption_after_a_restart_keeps_the_request_time():
     )
     obs = import_obs(at_path=project(90, status="started", created=ago(50)))
     plan, status = step(URL, recorded, obs, NOW)
-    assert plan.action == A.ADOPT
+    assert plan.action.name == A.ADOPT
     assert (status.project_id, status.started_at, status.attempts) == (90, requested, 1)
 
 
@@ -226,29 +226,27 @@ def test_failure_records_its_generation_once():
     recorded = import_status(project_id=90, started_at=ago(hours=1), attempts=1)
     obs = import_obs(tracked=tracked(90, "failed", import_error="Bad VERSION"))
     plan, status = step(URL, recorded, obs, NOW)
-    assert plan.action == A.REPORT_FAILURE
-    assert (status.failure_generation, status.finished_at) == (GEN, rfc3339(NOW))
+    assert plan.action.name == A.REPORT_FAILURE
+    assert (status.failure_generation, status.finished_at) == (GEN, NOW)
     assert conds(status) == {"Ready": ("False", "Failed"), "Stalled": ("True", "Failed")}
     assert status.conditions[0].message == "Bad VERSION"
     _, again = step(URL, status, obs, at(hours=1))
-    assert again.finished_at == rfc3339(NOW), "a concluded import keeps its finish time"
-    assert again.conditions[0].last_transition_time == rfc3339(NOW)
+    assert again.finished_at == NOW, "a concluded import keeps its finish time"
+    assert again.conditions[0].last_transition_time == NOW
 
 
 def test_relation_trackers_are_appended_and_refreshed():
     spec = import_spec(relations=["issues", "milestones"])
     here = import_obs(at_path=project(10))
-    made = tracker(1, "issues", "created", created_at=rfc3339(NOW))
-    plan, status = step(spec, import_status(), here, NOW, Done({"tracker": made}), True)
-    assert plan.action == A.IMPORT_RELATION
+    made = tracker(1, "issues", "created", created_at=NOW)
+    plan, status = step(spec, import_status(), here, NOW, Done(made), True)
+    assert plan.action.name == A.IMPORT_RELATION
     assert (status.project_id, status.path_with_namespace) == (10, "team/app")
     assert [(r.id, r.status) for r in status.relation_imports] == [(1, "created")]
     done = import_obs(at_path=project(10), trackers=(tracker(1, "issues", "finished"),))
-    plan, status = step(
-        spec, status, done, at(30), Done({"tracker": tracker(2, "milestones", "created")}), True
-    )
-    assert plan.action == A.IMPORT_RELATION
-    assert plan.params["relation"] == "milestones"
+    plan, status = step(spec, status, done, at(30), Done(tracker(2, "milestones", "created")), True)
+    assert plan.action.name == A.IMPORT_RELATION
+    assert field_of(plan.action, "relation") == "milestones"
     assert [(r.id, r.relation, r.status) for r in status.relation_imports] == [
         (1, "issues", "finished"),
         (2, "milestones", "created"),
@@ -271,22 +269,22 @@ def test_held_plan_is_recorded_as_awaiting_approval():
     assert conds(status)["Ready"] == ("False", "AwaitingApproval")
     _, later = step(spec, status, obs, at(minutes=10))
     assert later.plan is not None
-    assert later.plan.since == rfc3339(NOW)
+    assert later.plan.since == NOW
 
 
 def test_import_lifecycle_pass_by_pass():
     status = import_status()
     passes = [
-        (0, import_obs(), A.IMPORT, Done({"import": CREATED_201})),
+        (0, import_obs(), A.IMPORT, Done(accepted(CREATED_201))),
         (5, import_obs(tracked=tracked(90, "scheduled")), A.AWAIT, None),
         (30, import_obs(tracked=tracked(90, "started")), A.AWAIT, None),
         (90, import_obs(tracked=tracked(90, "finished", correlation_id="c")), A.UP_TO_DATE, None),
     ]  # fmt: skip
     for seconds, obs, action, outcome in passes:
         plan, status = step(URL, status, obs, at(seconds), outcome)
-        assert plan.action == action, plan.reason
+        assert plan.action.name == action, plan.reason
     assert (status.project_id, status.import_status, status.attempts) == (90, "finished", 1)
-    assert (status.started_at, status.finished_at) == (rfc3339(NOW), rfc3339(at(90)))
+    assert (status.started_at, status.finished_at) == (NOW, at(90))
     assert conds(status) == {"Ready": ("True", "Finished")}
     assert status.observed_generation == GEN
     assert all(c.observed_generation == GEN for c in status.conditions)
@@ -311,7 +309,7 @@ def test_suspended_has_only_the_ready_condition():
         ]
     )
     plan, status = step(spec, recorded, import_obs(), NOW)
-    assert plan.action == A.SUSPEND
+    assert plan.action.name == A.SUSPEND
     assert conds(status) == {"Ready": ("False", "Suspended")}
 
 
@@ -331,12 +329,16 @@ def test_request_gitlab_did_not_act_on_leaves_nothing_in_flight(outcome):
     left 'Applying' for a restart to adopt, and the next plan is the same request."""
     recorded = import_status()
     request, status = step(URL, recorded, import_obs(), NOW, outcome)
-    assert request.action == A.IMPORT
+    assert request.action.name == A.IMPORT
     assert (status.started_at, status.attempts, status.project_id) == (None, 0, None)
     assert status.plan is not None
     assert status.plan.phase == PlanPhase.PLANNED
     again = plan_import(URL, GEN, status, import_obs(), at(61))
-    assert (again.action, again.id, again.params["attempt"]) == (A.IMPORT, request.id, 1)
+    assert (again.action.name, again.id, field_of(again.action, "attempt")) == (
+        A.IMPORT,
+        request.id,
+        1,
+    )
 
 
 # -- known defects -------------------------------------------------------------------------
@@ -352,6 +354,6 @@ def test_adoption_after_an_earlier_import_restarts_the_clock():
     )
     obs = import_obs(tracked_missing=True, at_path=project(88, status="started"))
     plan, status = step(URL, earlier, obs, NOW)
-    assert plan.action == A.ADOPT
+    assert plan.action.name == A.ADOPT
     polled, _ = step(URL, status, import_obs(tracked=tracked(88, "started")), at(10))
-    assert polled.action == A.AWAIT
+    assert polled.action.name == A.AWAIT

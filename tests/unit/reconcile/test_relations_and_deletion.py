@@ -5,6 +5,7 @@ happens on GitLab when a ProjectImport is deleted.
 from __future__ import annotations
 
 import pytest
+from reconcile_builders import IA as A
 from reconcile_builders import (
     NOW,
     Expect,
@@ -12,6 +13,7 @@ from reconcile_builders import (
     assert_plan,
     at,
     export_source,
+    field_of,
     import_obs,
     import_spec,
     import_status,
@@ -19,11 +21,9 @@ from reconcile_builders import (
     tracker,
 )
 
-from gitlab_ferry.reconcile.deletion import DeletionObservation, plan_deletion
-from gitlab_ferry.reconcile.import_observation import ExportSource
-from gitlab_ferry.reconcile.import_planner import ImportAction as A
-from gitlab_ferry.reconcile.import_recorder import begin, record_import
-from gitlab_ferry.reconcile.imports import plan_import
+from gitlab_ferry.api import rfc3339
+from gitlab_ferry.reconcile.imports import ExportSource, begin_import, plan_import, record_import
+from gitlab_ferry.reconcile.imports.deletion import DeletionObservation, plan_deletion
 from gitlab_ferry.reconcile.plan import Done, Problem
 from gitlab_ferry.reconcile.plan import Reason as R
 
@@ -44,7 +44,7 @@ def recorded(*items, **fields):
                 "id": i,
                 "relation": rel,
                 "status": st,
-                "created_at": created,
+                "created_at": rfc3339(created),
                 "requested_generation": rest[0] if rest else GEN,
             }
             for i, rel, st, created, *rest in items
@@ -181,7 +181,7 @@ def test_adopted_tracker_is_handed_to_the_recorder():
         at_path=TARGET, trackers=(tracker(7, "issues", "created", created_at=ago(20)),)
     )
     adopt = plan_import(RELATIONS, GEN, restarted(), obs, NOW)
-    assert adopt.params["tracker"] == obs.trackers[0]
+    assert field_of(adopt.action, "tracker") == obs.trackers[0]
     status = record_import(GEN, True, restarted(), obs, adopt, None, NOW)
     assert [(r.id, r.relation, r.status) for r in status.relation_imports] == [
         (7, "issues", "created")
@@ -199,13 +199,13 @@ def test_relation_failing_again_after_a_retry_is_reported():
     status = recorded((1, "issues", "failed", ago(hours=1), GEN - 1), failure_generation=GEN - 1)
     spec = import_spec("url", relations=["issues"])
     retry = plan_import(spec, GEN, status, HERE, NOW)
-    assert retry.action == A.IMPORT_RELATION
-    status = begin(status, retry, NOW)
+    assert retry.action.name == A.IMPORT_RELATION
+    status = begin_import(status, retry, NOW)
     created = tracker(2, "issues", "created", created_at=ago(0))
-    status = record_import(GEN, True, status, HERE, retry, Done({"tracker": created}), NOW)
+    status = record_import(GEN, True, status, HERE, retry, Done(created), NOW)
     failed_again = import_obs(at_path=TARGET, trackers=(tracker(2, "issues", "failed"),))
     after = plan_import(spec, GEN, status, failed_again, at(minutes=5))
-    assert after.action == A.REPORT_FAILURE
+    assert after.action.name == A.REPORT_FAILURE
     status = record_import(GEN, True, status, failed_again, after, None, at(minutes=5))
     assert status.failure_generation == GEN
 
@@ -218,9 +218,9 @@ def test_every_failed_relation_is_retried_after_an_edit():
     )
     retry = plan_import(RELATIONS, GEN, status, HERE, NOW)
     assert_plan(retry, requesting("issues"))
-    status = begin(status, retry, NOW)
+    status = begin_import(status, retry, NOW)
     created = tracker(3, "issues", "created", created_at=ago(0))
-    status = record_import(GEN, True, status, HERE, retry, Done({"tracker": created}), NOW)
+    status = record_import(GEN, True, status, HERE, retry, Done(created), NOW)
     issues_done = import_obs(at_path=TARGET, trackers=(tracker(3, "issues", "finished"),))
     assert_plan(plan_import(RELATIONS, GEN, status, issues_done, at(60)), requesting("milestones"))
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 import pytest
 from reconcile_builders import (
     CURRENT,
+    EA,
     NOW,
     Expect,
+    accepted,
     assert_plan,
     export_obs,
     export_source,
     export_spec,
     export_status,
+    field_of,
     gitlab,
     import_obs,
     import_spec,
@@ -25,9 +28,10 @@ from reconcile_builders import (
     project,
     tracked,
 )
+from reconcile_builders import IA as A
 
+from gitlab_ferry.api import ArtifactLocation as L
 from gitlab_ferry.api import Refusal
-from gitlab_ferry.api.base import ArtifactLocation as L
 from gitlab_ferry.gitlab_versions import (
     OLDEST_SUPPORTED,
     Capability,
@@ -37,21 +41,16 @@ from gitlab_ferry.gitlab_versions import (
     maintainer_required,
     support,
 )
-from gitlab_ferry.reconcile.export_inputs import (
+from gitlab_ferry.reconcile.exports import plan_export, record_export
+from gitlab_ferry.reconcile.exports.inputs import (
     S3_SINGLE_UPLOAD_LIMIT,
-    ExportAction,
     S3ObjectInfo,
     export_spec_hash,
 )
-from gitlab_ferry.reconcile.export_planner import plan_export
-from gitlab_ferry.reconcile.export_recorder import record_export
-from gitlab_ferry.reconcile.import_inputs import landing_mismatch, route_for, target_params
-from gitlab_ferry.reconcile.import_planner import ImportAction as A
-from gitlab_ferry.reconcile.import_recorder import record_import
-from gitlab_ferry.reconcile.imports import plan_import
+from gitlab_ferry.reconcile.imports import plan_import, record_import
+from gitlab_ferry.reconcile.imports.inputs import landing_mismatch, route_for, target_for
 from gitlab_ferry.reconcile.plan import Done, Failed, Problem
 from gitlab_ferry.reconcile.plan import Reason as R
-from gitlab_ferry.reconcile.timing import rfc3339
 
 pytestmark = pytest.mark.unit
 
@@ -136,16 +135,19 @@ def test_an_unknown_version_sends_only_what_every_gitlab_reads():
 )
 def test_the_namespace_travels_in_a_parameter_the_version_reads(version, spec_fields, sent):
     spec = import_spec(**{"namespacePath": None, **spec_fields})
-    params = target_params(spec, GitLabInfo(V(version)))
-    namespaces = {k: params[k] for k in ("namespace", "namespace_id", "namespace_path")}
+    target = target_for(spec, GitLabInfo(V(version)), overwrite=False)
+    namespaces = {k: getattr(target, k) for k in ("namespace", "namespace_id", "namespace_path")}
     assert {k: v for k, v in namespaces.items() if v is not None} == sent
 
 
 def test_an_import_request_on_17_11_names_the_namespace_with_namespace():
     obs = import_obs(full_path="team/sub/app", gitlab=gitlab("17.11.3"))
     request = plan_import(import_spec(namespacePath="team/sub"), GEN, import_status(), obs, NOW)
-    assert request.action == A.IMPORT
-    assert (request.params["namespace"], request.params["namespace_path"]) == ("team/sub", None)
+    assert request.action.name == A.IMPORT
+    assert (field_of(request.action, "namespace"), field_of(request.action, "namespace_path")) == (
+        "team/sub",
+        None,
+    )
     assert "team/sub/app" in request.reason
 
 
@@ -166,7 +168,7 @@ def test_landing_is_compared_with_the_full_path(expected, actual, in_flight, mis
 
 
 def test_a_project_tracked_elsewhere_is_never_ready_and_nothing_is_sent():
-    status = import_status(projectId=7, startedAt=rfc3339(NOW))
+    status = import_status(projectId=7, startedAt=NOW)
     obs = import_obs(tracked=tracked(7, "finished", path_with_namespace="root/app"))
     plan = plan_import(import_spec(), GEN, status, obs, NOW)
     assert_plan(plan, Expect(A.REPORT_WRONG_NAMESPACE, False, R.WRONG_NAMESPACE, stalled=True))
@@ -179,7 +181,7 @@ def test_an_accepted_import_in_the_wrong_namespace_is_reported_at_once():
     obs = import_obs(gitlab=gitlab("17.11.3"))
     plan = plan_import(spec, GEN, import_status(), obs, NOW)
     body = {"id": 9, "path_with_namespace": "root/app", "import_status": "scheduled"}
-    status = record_import(GEN, False, import_status(), obs, plan, Done({"import": body}), NOW)
+    status = record_import(GEN, False, import_status(), obs, plan, Done(accepted(body)), NOW)
     ready = next(c for c in status.conditions if c.type == "Ready")
     assert (ready.status, ready.reason) == ("False", R.WRONG_NAMESPACE.value)
     assert any(c.type == "Stalled" for c in status.conditions)
@@ -286,11 +288,11 @@ def test_routes_follow_what_the_gitlab_offers(spec, export, info, can_fetch, rou
 def test_the_plan_names_the_route_and_why():
     obs = import_obs(gitlab=gitlab("15.3.0"))
     plan = plan_import(S3_AWS, GEN, import_status(), obs, NOW)
-    assert plan.params["route"] == "s3"
+    assert field_of(plan.action, "route") == "s3"
     assert "import_project_from_remote_file_s3, off by default" in plan.reason
     off = import_obs(gitlab=gitlab("15.3.0", Capability.REMOTE_IMPORT_S3))
     fallback = plan_import(S3_AWS, GEN, import_status(), off, NOW)
-    assert fallback.params["route"] == "presigned-url"
+    assert field_of(fallback.action, "route") == "presigned-url"
     assert "turned off on this GitLab" in fallback.reason
 
 
@@ -316,7 +318,7 @@ REFUSED = Refusal(
     message="413 Request Entity Too Large. Raise max_import_size.",
     generation=GEN,
     retry=None,
-    at=rfc3339(NOW),
+    at=NOW,
 )
 
 
@@ -332,7 +334,7 @@ def test_a_refused_import_is_not_sent_again_until_asked(generation, retry, stand
         assert_plan(plan, Expect(A.REPORT_REFUSAL, False, R.IMPORT_TOO_LARGE, None, stalled=True))
         assert "max_import_size" in plan.verdict.message
     else:
-        assert plan.action == A.IMPORT
+        assert plan.action.name == A.IMPORT
 
 
 def test_a_refusal_is_recorded_and_a_transient_failure_is_not():
@@ -356,11 +358,9 @@ def test_a_refused_export_is_not_requested_again():
     refusal = REFUSED.model_copy(update={"reason": R.EXPORT_TOO_LARGE.value})
     status = export_status(refusal=refusal.model_dump())
     plan = plan_export(spec, status, export_obs(), NOW, generation=GEN)
-    assert_plan(
-        plan, Expect(ExportAction.REPORT_REFUSAL, False, R.EXPORT_TOO_LARGE, None, stalled=True)
-    )
+    assert_plan(plan, Expect(EA.REPORT_REFUSAL, False, R.EXPORT_TOO_LARGE, None, stalled=True))
     again = plan_export(spec, status, export_obs(retry_request="now"), NOW, generation=GEN)
-    assert again.action == ExportAction.REQUEST
+    assert again.action.name == EA.REQUEST
 
 
 # -- S3's single-upload cap ------------------------------------------------------------------
@@ -371,35 +371,38 @@ BIG = S3_SINGLE_UPLOAD_LIMIT + 1
 def test_a_project_past_5_gib_is_copied_to_s3_in_parts():
     spec = export_spec("s3")
     request = plan_export(spec, export_status(), export_obs(exported_size=BIG), NOW, generation=1)
-    assert (request.action, request.params["route"]) == (ExportAction.REQUEST, "relay")
+    assert (request.action.name, field_of(request.action, "route")) == (
+        EA.REQUEST,
+        "relay",
+    )
     small = plan_export(spec, export_status(), export_obs(exported_size=1024), NOW, generation=1)
-    assert small.params["route"] == "s3"
+    assert field_of(small.action, "route") == "s3"
 
 
 def test_a_finished_relayed_export_is_copied_then_recorded():
     spec = export_spec("s3")
     begun = export_status(
-        startedAt=rfc3339(NOW),
+        startedAt=NOW,
         specHash=export_spec_hash(spec),
         attempts=1,
         route="relay",
         destinationKey="backups/app.tar.gz",
     )
     relay = plan_export(spec, begun, export_obs("finished"), NOW, generation=1)
-    assert (relay.action, relay.mutating) == (ExportAction.RELAY, True)
-    copied = Done({"copied": S3ObjectInfo(size=7, etag="e-2", sha256="ab" * 32)})
+    assert (relay.action.name, relay.mutating) == (EA.RELAY, True)
+    copied = Done(S3ObjectInfo(size=7, etag="e-2", sha256="ab" * 32))
     status = record_export(spec, 1, begun, export_obs("finished"), relay, copied, NOW)
     assert status.artifact is not None
     assert (status.artifact.location, status.artifact.sha256) == (L.S3, "ab" * 32)
     after = plan_export(spec, status, export_obs("finished"), NOW, generation=1)
-    assert after.action == ExportAction.UP_TO_DATE
+    assert after.action.name == EA.UP_TO_DATE
 
 
 def test_a_presigned_s3_upload_url_past_5_gib_stops_with_the_reason():
     spec = export_spec("upload")
     obs = export_obs(exported_size=BIG, upload_to_s3=True)
     plan = plan_export(spec, export_status(), obs, NOW, generation=1)
-    assert_plan(plan, Expect(ExportAction.BLOCKED, False, R.S3_UPLOAD_TOO_LARGE, stalled=True))
+    assert_plan(plan, Expect(EA.BLOCKED, False, R.S3_UPLOAD_TOO_LARGE, stalled=True))
     assert "spec.s3" in plan.verdict.message
     other = plan_export(spec, export_status(), export_obs(exported_size=BIG), NOW, generation=1)
-    assert other.action == ExportAction.REQUEST
+    assert other.action.name == EA.REQUEST

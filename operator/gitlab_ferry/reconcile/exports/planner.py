@@ -10,34 +10,49 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from gitlab_ferry.api import ProjectExportSpec, ProjectExportStatus, parse_duration
-from gitlab_ferry.api.base import ArtifactLocation
-from gitlab_ferry.reconcile import refusals
-from gitlab_ferry.reconcile.export_inputs import (
+from gitlab_ferry.api import (
+    ArtifactLocation,
+    ProjectExportSpec,
+    ProjectExportStatus,
+    parse_duration,
+)
+from gitlab_ferry.api.project_export import KIND
+from gitlab_ferry.gitlab_states import EXPORT_IN_FLIGHT, ExportState
+from gitlab_ferry.reconcile.exports.actions import (
+    AwaitExport,
+    ExportRoute,
+    HoldForConsumers,
+    RelayToS3,
+    RequestExport,
+    RetryLater,
+)
+from gitlab_ferry.reconcile.exports.inputs import (
     S3_SINGLE_UPLOAD_LIMIT,
-    ExportAction,
     ExportObservation,
     ExportPolicy,
-    ExportRoute,
-    S3ObjectInfo,
     destination,
     export_spec_hash,
     recorded_run,
 )
-from gitlab_ferry.reconcile.plan import Plan, Problem, Reason, Verdict, sentence
-from gitlab_ferry.reconcile.s3_keys import render_key
-from gitlab_ferry.reconcile.timing import (
-    next_scheduled,
-    parse_time,
-    rfc3339,
-    seconds_between,
+from gitlab_ferry.reconcile.plan import (
+    Action,
+    Blocked,
+    Plan,
+    Reason,
+    ReportFailure,
+    UpToDate,
+    Verdict,
+    sentence,
 )
-from gitlab_ferry.states import EXPORT_IN_FLIGHT, ExportState
+from gitlab_ferry.reconcile.planner import Planner
+from gitlab_ferry.reconcile.s3_keys import render_key
+from gitlab_ferry.reconcile.timing import next_scheduled, seconds_between
 
-KIND = "ProjectExport"
 
+class ExportPlanner(Planner):
+    kind = KIND
+    request = "the export request"
 
-class _Planner:
     def __init__(
         self,
         spec: ProjectExportSpec,
@@ -49,11 +64,19 @@ class _Planner:
         namespace: str,
         generation: int | None = None,
     ) -> None:
+        super().__init__(
+            generation=generation,
+            recorded=recorded,
+            problem=observed.problem,
+            retry_request=observed.retry_request,
+            suspend=spec.suspend,
+            now=now,
+            polling=policy.polling,
+            recheck=policy.recheck,
+        )
         self.spec = spec
-        self.generation = generation
-        self.recorded = recorded
+        self.status = recorded
         self.observed = observed
-        self.now = now
         self.policy = policy
         self.name = name
         self.namespace = namespace
@@ -61,29 +84,11 @@ class _Planner:
         self.run = recorded_run(recorded, self.hash)
         self.timeout = parse_duration(spec.timeout)
 
-    def plan(self) -> Plan:
-        if self.observed.problem is not None:
-            return self._blocked(self.observed.problem)
-        if self.spec.suspend:
-            return self._plan(
-                ExportAction.SUSPEND,
-                "spec.suspend is true, so nothing is sent to GitLab",
-                Verdict(False, Reason.SUSPENDED, "Suspended by spec.suspend."),
-            )
-        refusal = refusals.standing(
-            self.recorded.refusal, self.generation, self.observed.retry_request
-        )
-        if refusal is not None:
-            return self._plan(
-                ExportAction.REPORT_REFUSAL,
-                refusals.explain("the export request"),
-                refusals.verdict(refusal),
-                inputs=(refusal.reason, refusal.at),
-            )
+    def plan_body(self) -> Plan:
         state = self.observed.state
         if state is ExportState.UNKNOWN:
-            return self._plan(
-                ExportAction.AWAIT,
+            return self.make(
+                AwaitExport(),
                 f"GitLab reports an unknown export status {self.observed.export_status!r}",
                 Verdict(False, Reason.EXPORTING, "Waiting for a known export status."),
                 requeue_after=self.policy.polling.maximum,
@@ -95,7 +100,7 @@ class _Planner:
                 "GitLab is already exporting this project for this token's user; a new "
                 "request now would only be merged into it, so wait for it to end",
                 Reason.EXPORTING,
-                self._waited_in(ExportAction.AWAIT),
+                self._waited_in(AwaitExport),
             )
         if self.run.succeeded:
             if state is not ExportState.FINISHED and self._kept_on_gitlab():
@@ -107,7 +112,7 @@ class _Planner:
             return self._drift_or_up_to_date()
         if self.run.same_spec and self.run.started_at is not None:
             return self._after_failure()
-        if self.recorded.spec_hash and not self.run.same_spec:
+        if self.status.spec_hash and not self.run.same_spec:
             return self._request("the spec changed since the last export")
         return self._request("no export of this spec has been made by this object yet")
 
@@ -123,10 +128,10 @@ class _Planner:
             reason = Reason.SCHEDULED if state is ExportState.QUEUED else Reason.EXPORTING
             return self._await(f"GitLab is exporting the project ({state})", reason, elapsed)
         if state is ExportState.FINISHED:
-            if self.recorded.route == ExportRoute.RELAY:
+            if self.status.route == ExportRoute.RELAY:
                 return self._relay()
             if destination(self.spec) is ArtifactLocation.S3 and self.observed.uploaded is None:
-                key = self.recorded.destination_key or "(unknown key)"
+                key = self.status.destination_key or "(unknown key)"
                 bucket = self.spec.s3.bucket if self.spec.s3 else "?"
                 return self._failure(
                     f"GitLab finished the export but s3://{bucket}/{key} does not exist, so "
@@ -163,18 +168,18 @@ class _Planner:
         if pause > 0:
             return self._recorded_failure(
                 f"the last attempt failed; retrying in {pause:.0f}s",
-                ExportAction.RETRY_LATER,
+                RetryLater(),
                 requeue_after=pause,
                 final=False,
             )
         return self._request("the last attempt failed")
 
-    def _waited_in(self, action: str) -> float:
+    def _waited_in(self, action: type[Action]) -> float:
         """Seconds the recorded plan has had ``action`` (0 when it has another)."""
-        plan = self.recorded.plan
-        if plan is None or plan.action != action:
+        plan = self.status.plan
+        if plan is None or plan.action != action.__name__:
             return 0.0
-        return seconds_between(parse_time(plan.since), self.now)
+        return seconds_between(plan.since, self.now)
 
     def _kept_on_gitlab(self) -> bool:
         return destination(self.spec) is ArtifactLocation.GITLAB
@@ -186,16 +191,16 @@ class _Planner:
 
     def _failure(self, what: str, *, reason: Reason = Reason.FAILED) -> Plan:
         if not self._exhausted():
-            return self._plan(
-                ExportAction.RETRY_LATER,
+            return self.make(
+                RetryLater(),
                 f"{what}; retrying (attempt {self.run.attempts + 1} of "
                 f"{self.policy.max_attempts}) after a pause",
                 Verdict(False, reason, f"{sentence(what)} Retrying.", final=False),
                 requeue_after=self.policy.retry_delay,
                 inputs=(self.hash, self.run.attempts),
             )
-        return self._plan(
-            ExportAction.REPORT_FAILURE,
+        return self.make(
+            ReportFailure(),
             f"{what}, after {self.run.attempts} attempts; a spec change or the next "
             "scheduled run starts over",
             Verdict(False, reason, sentence(what)),
@@ -207,16 +212,16 @@ class _Planner:
         return self._recorded_failure(
             f"the export failed {self.run.attempts} times; a spec change or the next "
             "scheduled run starts over",
-            ExportAction.REPORT_FAILURE,
+            ReportFailure(),
             requeue_after=self._seconds_to_next_run(),
             final=True,
         )
 
     def _recorded_failure(
-        self, why: str, action: str, *, requeue_after: float | None, final: bool
+        self, why: str, action: Action, *, requeue_after: float | None, final: bool
     ) -> Plan:
         """Keep reporting the failure already recorded in the Ready condition."""
-        ready = next((c for c in self.recorded.conditions if c.type == "Ready"), None)
+        ready = self.status.condition("Ready")
         failures = {Reason.FAILED.value, Reason.TIMED_OUT.value, Reason.UPLOAD_MISSING.value}
         if ready is not None and ready.reason in failures and ready.message:
             reason, message = Reason(ready.reason), ready.message
@@ -224,7 +229,7 @@ class _Planner:
             # A transient problem replaced the failure's own words in the meantime.
             reason = Reason.FAILED
             message = f"The export failed {self.run.attempts} time(s)."
-        return self._plan(
+        return self.make(
             action,
             why,
             Verdict(False, reason, message, final=final),
@@ -234,12 +239,12 @@ class _Planner:
 
     def _await(self, why: str, reason: Reason, elapsed: float) -> Plan:
         delay = self.policy.polling.next_delay(elapsed, self.observed.expected_seconds)
-        return self._plan(
-            ExportAction.AWAIT,
+        return self.make(
+            AwaitExport(),
             f"{why}; looking again in {delay:.0f}s",
             Verdict(False, reason, why[0].upper() + why[1:] + "."),
             requeue_after=delay,
-            inputs=(self.hash, self.recorded.started_at),
+            inputs=(self.hash, self.status.started_at),
         )
 
     def _up_to_date(self, why: str) -> Plan:
@@ -258,26 +263,24 @@ class _Planner:
             verdict = Verdict(
                 True, Reason.FINISHED, f"The export finished; the archive is {place}."
             )
-        return self._plan(
-            ExportAction.UP_TO_DATE,
+        return self.make(
+            UpToDate(),
             f"{why}; {verdict.message[:1].lower()}{verdict.message[1:].rstrip('.')}",
             verdict,
             requeue_after=self._seconds_to_next_run(),
-            inputs=(self.hash, self.recorded.started_at),
+            inputs=(self.hash, self.status.started_at),
         )
 
     def _relay(self) -> Plan:
-        key = self.recorded.destination_key or "(unknown key)"
+        key = self.status.destination_key or "(unknown key)"
         bucket = self.spec.s3.bucket if self.spec.s3 else "?"
-        return self._plan(
-            ExportAction.RELAY,
+        return self.make(
+            RelayToS3(s3_key=key),
             f"GitLab finished the export; copy it to s3://{bucket}/{key} in parts, since S3 "
             "takes at most 5 GiB in one upload",
             Verdict(False, Reason.EXPORTING, "Copying the archive from GitLab to S3."),
             requeue_after=self.policy.polling.initial,
-            mutating=True,
-            inputs=(self.hash, self.recorded.started_at),
-            params={"s3_key": key},
+            inputs=(self.hash, self.status.started_at),
         )
 
     def _route(self) -> ExportRoute | Plan:
@@ -298,8 +301,8 @@ class _Planner:
                     "finished). Use spec.s3 instead of spec.upload: the operator then copies "
                     "the archive to S3 in parts."
                 )
-                return self._plan(
-                    ExportAction.BLOCKED,
+                return self.make(
+                    Blocked(),
                     "the archive would exceed S3's single-upload limit",
                     Verdict(False, Reason.S3_UPLOAD_TOO_LARGE, message),
                     requeue_after=self.policy.recheck,
@@ -309,7 +312,7 @@ class _Planner:
         return ExportRoute.KEPT
 
     def _ready_reason(self) -> str | None:
-        ready = next((c for c in self.recorded.conditions if c.type == "Ready"), None)
+        ready = self.status.condition("Ready")
         return ready.reason if ready else None
 
     def _drift_or_up_to_date(self) -> Plan:
@@ -330,8 +333,8 @@ class _Planner:
         hold_for_consumers: bool = False,
     ) -> Plan:
         if hold_for_consumers and self.observed.consumers_waiting and self._kept_on_gitlab():
-            return self._plan(
-                ExportAction.HOLD,
+            return self.make(
+                HoldForConsumers(),
                 f"{why}, but {self.observed.consumers_waiting} ProjectImport(s) still need the "
                 "current archive and a new export would delete it",
                 Verdict(True, Reason.FINISHED, "Holding the archive for ProjectImports."),
@@ -342,13 +345,9 @@ class _Planner:
             return route
         retry = self.run.same_spec and not self.run.succeeded and not new_run
         attempt = self.run.attempts + 1 if retry else 1
-        params: dict[str, object] = {
-            "attempt": attempt,
-            "spec_hash": self.hash,
-            "route": route.value,
-        }
+        s3_key = None
         if self.spec.s3 is not None:
-            params["s3_key"] = render_key(
+            s3_key = render_key(
                 self.spec.s3.key,
                 namespace=self.namespace,
                 name=self.name,
@@ -356,24 +355,12 @@ class _Planner:
                 now=self.now,
             )
         relayed = ", to be copied to S3 in parts" if route is ExportRoute.RELAY else ""
-        return self._plan(
-            ExportAction.REQUEST,
+        return self.make(
+            RequestExport(attempt=attempt, spec_hash=self.hash, route=route, s3_key=s3_key),
             f"{why}, so request a new export{relayed}",
             Verdict(False, verdict_reason, "Export requested from GitLab."),
             requeue_after=self.policy.polling.next_delay(0.0, self.observed.expected_seconds),
-            mutating=True,
-            inputs=(self.hash, attempt, params.get("s3_key")),
-            params=params,
-        )
-
-    def _blocked(self, problem: Problem) -> Plan:
-        return self._plan(
-            ExportAction.BLOCKED,
-            f"cannot proceed: {problem.message}",
-            Verdict(False, problem.reason, problem.message),
-            requeue_after=problem.retry_after
-            or (self.policy.polling.maximum if problem.transient else self.policy.recheck),
-            inputs=(problem.reason,),
+            inputs=(self.hash, attempt, s3_key),
         )
 
     # -- schedule --------------------------------------------------------------------------
@@ -395,8 +382,8 @@ class _Planner:
 
     def _seconds_to_next_run(self) -> float | None:
         moments = [self.next_export_at()]
-        if self._kept_on_gitlab() and self.recorded.links:
-            expires = parse_time(self.recorded.links.expires_at)
+        if self._kept_on_gitlab() and self.status.links:
+            expires = self.status.links.expires_at
             if expires is not None and expires <= self.now:
                 # Past the expiry GitLab's hourly sweep may not have run yet.
                 expires = self.now + timedelta(seconds=self.policy.expiry_recheck)
@@ -405,28 +392,6 @@ class _Planner:
         if not future:
             return None
         return max(1.0, (min(future) - self.now).total_seconds())
-
-    def _plan(
-        self,
-        action: str,
-        reason: str,
-        verdict: Verdict,
-        *,
-        requeue_after: float | None = None,
-        mutating: bool = False,
-        inputs: tuple[object, ...] = (),
-        params: dict[str, object] | None = None,
-    ) -> Plan:
-        return Plan(
-            kind=KIND,
-            action=action,
-            reason=reason,
-            verdict=verdict,
-            requeue_after=requeue_after,
-            mutating=mutating,
-            inputs=inputs,
-            params=dict(params or {}),
-        )
 
 
 def plan_export(
@@ -441,7 +406,7 @@ def plan_export(
     generation: int | None = None,
 ) -> Plan:
     """The one next action for a ProjectExport, and why."""
-    planner = _Planner(
+    planner = ExportPlanner(
         spec, recorded, observed, now, policy or ExportPolicy(), name, namespace, generation
     )
     return planner.plan()
@@ -449,21 +414,8 @@ def plan_export(
 
 def next_export_at(
     spec: ProjectExportSpec, recorded: ProjectExportStatus, now: datetime
-) -> str | None:
+) -> datetime | None:
     """``status.nextExportAt`` for a status whose last good export is recorded."""
-    planner = _Planner(spec, recorded, ExportObservation(), now, ExportPolicy(), "", "")
-    moment = planner.next_export_at()
-    return rfc3339(moment) if moment else None
-
-
-__all__ = [
-    "KIND",
-    "ExportAction",
-    "ExportObservation",
-    "ExportPolicy",
-    "S3ObjectInfo",
-    "destination",
-    "export_spec_hash",
-    "next_export_at",
-    "plan_export",
-]
+    return ExportPlanner(
+        spec, recorded, ExportObservation(), now, ExportPolicy(), "", ""
+    ).next_export_at()

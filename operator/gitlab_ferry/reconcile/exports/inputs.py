@@ -1,5 +1,5 @@
-"""What the ProjectExport planner decides on (reconcile layer): its actions and policy, the
-observation of GitLab, the fingerprint of a spec and the export run recorded in status.
+"""What the ProjectExport planner decides on (reconcile layer): its policy, the observation
+of GitLab, the fingerprint of a spec and the export run recorded in status.
 
 Plain data and pure functions; no I/O.
 """
@@ -8,27 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
-from gitlab_ferry.api import ProjectExportSpec, ProjectExportStatus
-from gitlab_ferry.api.base import ArtifactLocation
+from gitlab_ferry.api import ArtifactLocation, ProjectExportSpec, ProjectExportStatus
+from gitlab_ferry.gitlab_states import EXPORT_IN_FLIGHT, ExportState, parse_state
 from gitlab_ferry.gitlab_versions import GitLabInfo
 from gitlab_ferry.reconcile.plan import Problem, stable_hash
-from gitlab_ferry.reconcile.timing import Polling, parse_time
-from gitlab_ferry.states import EXPORT_IN_FLIGHT, ExportState, parse_state
-
-
-class ExportAction:
-    REQUEST = "RequestExport"
-    RELAY = "RelayToS3"
-    REPORT_REFUSAL = "ReportRefusal"
-    AWAIT = "AwaitExport"
-    UP_TO_DATE = "UpToDate"
-    RETRY_LATER = "RetryLater"
-    REPORT_FAILURE = "ReportFailure"
-    HOLD = "HoldForConsumers"
-    SUSPEND = "Suspend"
-    BLOCKED = "Blocked"
+from gitlab_ferry.reconcile.timing import Polling
 
 
 @dataclass(frozen=True)
@@ -54,21 +39,10 @@ class ExportPolicy:
 S3_SINGLE_UPLOAD_LIMIT = 5 * 1024**3
 
 
-class ExportRoute(StrEnum):
-    """How an archive leaves GitLab."""
-
-    #: GitLab keeps it (download links in status).
-    KEPT = "kept"
-    #: GitLab pushes it to the URL in ``spec.upload``.
-    UPLOAD = "upload"
-    #: GitLab pushes it to a pre-signed S3 URL.
-    S3 = "s3"
-    #: GitLab keeps it and the operator copies it to S3 in parts (past the single-PUT cap).
-    RELAY = "relay"
-
-
 @dataclass(frozen=True)
 class S3ObjectInfo:
+    """An archive's object in S3: seen by a HEAD, or written by the operator's own copy."""
+
     size: int | None = None
     etag: str | None = None
     sha256: str | None = None
@@ -156,11 +130,10 @@ class Run:
 
 
 def recorded_run(recorded: ProjectExportStatus, current_hash: str) -> Run:
-    artifact_time = parse_time(recorded.artifact.created_at) if recorded.artifact else None
     return Run(
-        started_at=parse_time(recorded.started_at),
-        finished_at=parse_time(recorded.finished_at),
-        succeeded_at=artifact_time,
+        started_at=recorded.started_at,
+        finished_at=recorded.finished_at,
+        succeeded_at=recorded.artifact.created_at if recorded.artifact else None,
         same_spec=recorded.spec_hash == current_hash,
         attempts=recorded.attempts if recorded.spec_hash == current_hash else 0,
         seen_in_flight=parse_state(ExportState, recorded.export_status) in EXPORT_IN_FLIGHT,

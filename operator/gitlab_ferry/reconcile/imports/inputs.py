@@ -7,30 +7,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any
 
-from gitlab_ferry.api import ProjectImportSpec, ProjectImportStatus
-from gitlab_ferry.api.base import ArtifactLocation
+from gitlab_ferry.api import ArtifactLocation, ProjectImportSpec, ProjectImportStatus
 from gitlab_ferry.gitlab_versions import Capability, GitLabInfo
-from gitlab_ferry.reconcile.import_observation import ExportSource
+from gitlab_ferry.reconcile.imports.actions import ImportTarget, Route
+from gitlab_ferry.reconcile.imports.observation import ExportSource
 from gitlab_ferry.reconcile.timing import Polling
 
 #: The suffix of the temporary path of an overwriting import.
 _OVERWRITE_TEMPORARY = re.compile(r"-[0-9a-f]{32}")
-
-
-class Route(StrEnum):
-    """How the archive reaches the destination GitLab."""
-
-    #: The operator streams the source GitLab's download into ``POST /projects/import``.
-    STREAM = "stream"
-    #: ``POST /projects/remote-import`` with the URL from the spec.
-    REMOTE_URL = "remote-url"
-    #: ``POST /projects/remote-import`` with a pre-signed GET URL of the export's S3 object.
-    PRESIGNED_URL = "presigned-url"
-    #: ``POST /projects/remote-import-s3``.
-    S3 = "s3"
 
 
 @dataclass(frozen=True)
@@ -116,26 +101,26 @@ def _tried(gitlab: GitLabInfo, capability: Capability, route: Route, why: str) -
     return RouteChoice(route, f"{why} ({flagged})" if flagged else why)
 
 
-def target_params(spec: ProjectImportSpec, gitlab: GitLabInfo) -> dict[str, Any]:
-    """The parameters every import route passes to GitLab about the new project. GitLab
-    before 18.7 ignores ``namespace_id`` and ``namespace_path`` (the project would land in
-    the token user's namespace), so there the namespace travels as ``namespace``, which
-    every version reads as an id or a full path."""
+def target_for(spec: ProjectImportSpec, gitlab: GitLabInfo, *, overwrite: bool) -> ImportTarget:
+    """What the import sends about the new project. GitLab before 18.7 ignores
+    ``namespace_id`` and ``namespace_path`` (the project would land in the token user's
+    namespace), so there the namespace travels as ``namespace``, which every version reads
+    as an id or a full path."""
     if gitlab.usable(Capability.NAMESPACE_ID_PARAMS):
-        namespace: dict[str, Any] = {
-            "namespace": spec.namespace,
-            "namespace_id": spec.namespace_id,
-            "namespace_path": spec.namespace_path,
-        }
+        namespace = spec.namespace
+        namespace_id, namespace_path = spec.namespace_id, spec.namespace_path
     else:
-        chosen = spec.namespace_id or spec.namespace_path or spec.namespace
-        namespace = {"namespace": chosen, "namespace_id": None, "namespace_path": None}
-    return {
-        "path": spec.path,
-        "name": spec.name,
-        **namespace,
-        "override_params": dict(spec.override_params or {}),
-    }
+        namespace = spec.namespace_id or spec.namespace_path or spec.namespace
+        namespace_id, namespace_path = None, None
+    return ImportTarget(
+        path=spec.path,
+        name=spec.name,
+        namespace=namespace,
+        namespace_id=namespace_id,
+        namespace_path=namespace_path,
+        overwrite=overwrite,
+        override_params=dict(spec.override_params or {}),
+    )
 
 
 def landing_mismatch(expected: str | None, actual: str, *, in_flight: bool) -> bool:

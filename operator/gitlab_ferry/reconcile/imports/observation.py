@@ -7,12 +7,13 @@ consumed by the import, relation and deletion planners. Pure.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from gitlab_ferry.api.base import ArtifactLocation
+from gitlab_ferry.api import ArtifactLocation, parse_timestamp
+from gitlab_ferry.gitlab_states import ImportState, RelationImportState, parse_state
 from gitlab_ferry.gitlab_versions import GitLabInfo
 from gitlab_ferry.reconcile.plan import Problem
-from gitlab_ferry.states import ImportState, RelationImportState, parse_state
 
 GITLAB_PROJECT_IMPORT = "gitlab_project"
 
@@ -25,7 +26,7 @@ class ProjectInfo:
     path_with_namespace: str
     import_status: str | None = None
     import_type: str | None = None
-    created_at: str | None = None
+    created_at: datetime | None = None
     marked_for_deletion: bool = False
 
     @property
@@ -63,8 +64,13 @@ class TrackerInfo:
     relation: str
     status: str
     project_path: str | None = None
+    #: GitLab's timestamps, verbatim.
     created_at: str | None = None
     updated_at: str | None = None
+
+    @property
+    def created(self) -> datetime | None:
+        return parse_timestamp(self.created_at)
 
     @property
     def state(self) -> RelationImportState:
@@ -80,7 +86,7 @@ class ExportSource:
     location: ArtifactLocation | None = None
     #: Why it is not ready (its Ready condition's message).
     message: str = ""
-    #: Identifies the archive (the export's artifact timestamp), so a retry can tell a new one.
+    #: Identifies the archive (when the export made it), so a retry can tell a new one.
     archive: str | None = None
     #: The archive is in AWS S3 itself (no custom endpoint), where GitLab can pull it from.
     in_aws: bool = False

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from gitlab_ferry.api import (
     APPROVE_ANNOTATION,
     RETRY_ANNOTATION,
+    ArtifactLocation,
+    PlanPhase,
     ProjectImportSpec,
     ProjectImportStatus,
+    parse_timestamp,
 )
-from gitlab_ferry.api.base import ArtifactLocation, PlanPhase
 from gitlab_ferry.effects.archives import (
     ReferencedExport,
     archive_url,
@@ -29,24 +31,33 @@ from gitlab_ferry.effects.archives import (
 )
 from gitlab_ferry.effects.budget import Bucket, Claim
 from gitlab_ferry.effects.connections import Connection
+from gitlab_ferry.effects.import_failures import ROUTE_CAPABILITY, noticed, request_failed
+from gitlab_ferry.effects.namespaces import NamespacePaths
 from gitlab_ferry.effects.network import gitlab_can_fetch
 from gitlab_ferry.effects.problems import problem_from, unsupported_version
 from gitlab_ferry.effects.secrets import gitlab_credentials, s3_credentials, secret_value
 from gitlab_ferry.effects.services import Services
-from gitlab_ferry.gitlab import GitLabClient, ImportTarget, S3Object, errors
-from gitlab_ferry.gitlab.responses import Project, RelationImportTracker
-from gitlab_ferry.gitlab_versions import Capability, GitLabInfo, maintainer_required
-from gitlab_ferry.reconcile.deletion import DeletionObservation
-from gitlab_ferry.reconcile.import_observation import (
+from gitlab_ferry.gitlab import GitLabClient, S3Object, errors
+from gitlab_ferry.gitlab.responses import ImportStatus, Project, RelationImportTracker
+from gitlab_ferry.gitlab_states import ImportState
+from gitlab_ferry.gitlab_versions import Capability, GitLabInfo
+from gitlab_ferry.reconcile.imports import (
+    DeleteProject,
+    DeletionObservation,
+    ImportAccepted,
+    ImportProject,
+    ImportRelation,
+    Route,
+    WaitForExport,
+)
+from gitlab_ferry.reconcile.imports.observation import (
     ExportSource,
     ImportInfo,
     ImportObservation,
     ProjectInfo,
     TrackerInfo,
 )
-from gitlab_ferry.reconcile.import_planner import ImportAction, Route
-from gitlab_ferry.reconcile.plan import Done, Failed, Outcome, Plan, Problem, Reason
-from gitlab_ferry.states import ImportState
+from gitlab_ferry.reconcile.plan import Action, Done, Failed, Outcome, Problem
 
 
 @dataclass(frozen=True)
@@ -64,28 +75,6 @@ class ImportSubject:
     annotations: Mapping[str, str]
     #: A ``url``/``urlSecretRef`` source GitLab can fetch itself.
     gitlab_can_fetch: bool = True
-
-
-class NamespacePaths:
-    """Full paths of target namespaces as GitLab spells them, by id or path (and of users'
-    personal namespaces), cached: they rarely change and every pass needs them. Looking the
-    namespace up also finds a missing one before any archive is sent."""
-
-    def __init__(self) -> None:
-        self._paths: dict[tuple[str, str, str], str] = {}
-
-    async def full_path(self, connection: Connection, spec: ProjectImportSpec) -> str:
-        ref: int | str | None = spec.namespace_id or spec.namespace_path or spec.namespace
-        if isinstance(ref, str):
-            ref = int(ref) if ref.isdigit() else ref.strip("/")
-        key = (connection.host, connection.identity, str(ref))
-        if key not in self._paths:
-            client = connection.client
-            if ref is None:
-                self._paths[key] = (await client.current_user()).username
-            else:
-                self._paths[key] = (await client.namespace(ref)).full_path
-        return self._paths[key]
 
 
 async def resolve(
@@ -138,7 +127,7 @@ def _project_info(project: Project) -> ProjectInfo:
         path_with_namespace=project.path_with_namespace,
         import_status=project.import_status,
         import_type=project.import_type,
-        created_at=project.created_at,
+        created_at=parse_timestamp(project.created_at),
         marked_for_deletion=bool(project.marked_for_deletion_at or project.marked_for_deletion_on),
     )
 
@@ -158,7 +147,7 @@ async def _overwrite_candidates(client: GitLabClient, full_path: str) -> tuple[P
                     path_with_namespace=status.path_with_namespace,
                     import_status=status.import_status,
                     import_type=status.import_type,
-                    created_at=status.created_at,
+                    created_at=parse_timestamp(status.created_at),
                 )
             )
     return tuple(candidates)
@@ -186,7 +175,7 @@ async def observe(subject: ImportSubject, recorded: ProjectImportStatus) -> Impo
             return ImportObservation(
                 **base,
                 at_path=_project_info(at) if at else None,
-                trackers=tuple(TrackerInfo(**t.model_dump()) for t in trackers),
+                trackers=tuple(tracker_info(t) for t in trackers),
             )
         tracked, missing, look_at_path = None, False, True
         if recorded.project_id is not None:
@@ -195,16 +184,7 @@ async def observe(subject: ImportSubject, recorded: ProjectImportStatus) -> Impo
             except errors.ProjectNotFound:
                 missing = True
             else:
-                tracked = ImportInfo(
-                    project_id=status.id,
-                    path_with_namespace=status.path_with_namespace,
-                    import_status=status.import_status,
-                    import_type=status.import_type,
-                    correlation_id=status.correlation_id,
-                    import_error=status.import_error,
-                    failed_relations=tuple(r.model_dump() for r in status.failed_relations),
-                    stats=status.stats,
-                )
+                tracked = import_info(status)
                 look_at_path = status.state in (ImportState.FAILED, ImportState.CANCELED)
         if recorded.project_id is None and _still_waiting(export, recorded):
             look_at_path = False
@@ -214,7 +194,7 @@ async def observe(subject: ImportSubject, recorded: ProjectImportStatus) -> Impo
         if (
             recorded.project_id is None
             and plan is not None
-            and plan.action == ImportAction.IMPORT
+            and plan.action == ImportProject.__name__
             and plan.phase == PlanPhase.APPLYING
         ):
             candidates = await _overwrite_candidates(client, subject.full_path)
@@ -246,7 +226,7 @@ def _still_waiting(export: ExportSource | None, recorded: ProjectImportStatus) -
     """The import waited for its ProjectExport last time and still must: the path was free
     when the wait began and is looked at again once the archive is ready, not on every pass."""
     plan = recorded.plan
-    waited = plan is not None and plan.action == ImportAction.WAIT_FOR_EXPORT
+    waited = plan is not None and plan.action == WaitForExport.__name__
     return waited and export is not None and not export.ready
 
 
@@ -269,14 +249,28 @@ async def observe_deletion(
     )
 
 
-async def claims(services: Services, subject: ImportSubject, plan: Plan) -> list[Claim]:
-    """The budget a plan spends: one import, plus a source download when streaming from a
-    GitLab-kept export."""
+def import_info(status: ImportStatus) -> ImportInfo:
+    """GitLab's ``ProjectImportStatus`` (a status read or a 201), as the planner reads it."""
+    return ImportInfo(
+        project_id=status.id,
+        path_with_namespace=status.path_with_namespace,
+        import_status=status.import_status,
+        import_type=status.import_type,
+        correlation_id=status.correlation_id,
+        import_error=status.import_error,
+        failed_relations=tuple(r.model_dump() for r in status.failed_relations),
+        stats=status.stats,
+    )
+
+
+async def claims(services: Services, subject: ImportSubject, action: Action) -> list[Claim]:
+    """The budget an action spends: one import, plus a source download when the operator
+    carries an archive kept on the source GitLab."""
     overrides = subject.spec.gitlab.rate_limits
     wanted = [services.claim(subject.connection, Bucket.IMPORT, overrides)]
     export = subject.export
-    carried = plan.params.get("route") == Route.STREAM.value or (
-        plan.action == ImportAction.IMPORT_RELATION
+    carried = isinstance(action, ImportRelation) or (
+        isinstance(action, ImportProject) and action.route is Route.STREAM
     )
     if export is not None and carried and export.source().location is ArtifactLocation.GITLAB:
         source = await export_connection(services, subject.namespace, export)
@@ -291,29 +285,16 @@ async def claims(services: Services, subject: ImportSubject, plan: Plan) -> list
     return wanted
 
 
-def _target(plan: Plan) -> ImportTarget:
-    params = plan.params
-    return ImportTarget(
-        path=params["path"],
-        name=params.get("name"),
-        namespace=params.get("namespace"),
-        namespace_id=params.get("namespace_id"),
-        namespace_path=params.get("namespace_path"),
-        overwrite=bool(params.get("overwrite")),
-        override_params=params.get("override_params") or {},
-    )
-
-
-async def import_project(services: Services, subject: ImportSubject, plan: Plan) -> Outcome:
+async def import_project(
+    services: Services, subject: ImportSubject, action: ImportProject
+) -> Outcome:
     """The import request of an ImportProject plan, by its route."""
-    route = Route(plan.params["route"])
-    if route is Route.STREAM:
-        return await _stream_import(services, subject, plan)
+    if action.route is Route.STREAM:
+        return await _stream_import(services, subject, action)
     client = subject.connection.client
-    target = _target(plan)
     spec, namespace = subject.spec, subject.namespace
     try:
-        if route is Route.S3:
+        if action.route is Route.S3:
             s3 = spec.source.s3
             assert s3 is not None
             keys = await s3_credentials(services.secrets, namespace, s3.credentials_secret_ref)
@@ -324,35 +305,43 @@ async def import_project(services: Services, subject: ImportSubject, plan: Plan)
                 access_key_id=keys.access_key_id,
                 secret_access_key=keys.secret_access_key,
             )
-            send = client.remote_import_s3(source, target)
+            send = client.remote_import_s3(source, action.target)
         else:
             url = await archive_url(services, namespace, spec, subject.export)
-            send = client.remote_import(url, target)
+            send = client.remote_import(url, action.target)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a condition
         return Failed(problem_from(exc, what="preparing the import"), sent=False)
     try:
         status = await send
     except errors.GitLabError as exc:
-        return request_failed(subject, exc, ROUTE_CAPABILITY.get(route))
-    return Done({"import": status.model_dump(mode="json")})
+        return request_failed(
+            subject.connection, subject.gitlab, exc, ROUTE_CAPABILITY.get(action.route)
+        )
+    return Done(ImportAccepted(import_info(status)))
 
 
-async def _stream_import(services: Services, subject: ImportSubject, plan: Plan) -> Outcome:
-    """Stream the source GitLab's download into the destination's upload."""
+async def _stream_import(
+    services: Services, subject: ImportSubject, action: ImportProject
+) -> Outcome:
+    """Stream the archive from its source into the destination's upload."""
     sent = False
     try:
         async with open_archive(
             services, subject.namespace, subject.spec, subject.export
         ) as archive:
             sent = True
-            status = await subject.connection.client.import_archive(archive.upload(), _target(plan))
-            data = {"sha256": archive.sha256, "size": archive.seen}
+            status = await subject.connection.client.import_archive(archive.upload(), action.target)
+            accepted = ImportAccepted(import_info(status), archive.sha256, archive.seen)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a condition
-        return request_failed(subject, exc, None, sent=sent, what="streaming the archive")
-    return Done({"import": status.model_dump(mode="json"), **data})
+        return request_failed(
+            subject.connection, subject.gitlab, exc, None, sent=sent, what="streaming the archive"
+        )
+    return Done(accepted)
 
 
-async def import_relation(services: Services, subject: ImportSubject, plan: Plan) -> Outcome:
+async def import_relation(
+    services: Services, subject: ImportSubject, action: ImportRelation
+) -> Outcome:
     """One relation re-import, streaming the archive from the source."""
     sent = False
     try:
@@ -361,84 +350,37 @@ async def import_relation(services: Services, subject: ImportSubject, plan: Plan
         ) as archive:
             sent = True
             tracker = await subject.connection.client.import_relation(
-                archive.upload(),
-                path=str(plan.params["path"]),
-                relation=str(plan.params["relation"]),
+                archive.upload(), path=action.path, relation=action.relation
             )
     except Exception as exc:  # noqa: BLE001 - every failure becomes a condition
-        what = f"re-importing {plan.params['relation']}"
-        return request_failed(subject, exc, Capability.IMPORT_RELATION, sent=sent, what=what)
-    return Done({"tracker": TrackerInfo(**tracker.model_dump())})
-
-
-async def delete_project(subject: ImportSubject, plan: Plan) -> Outcome:
-    try:
-        await subject.connection.client.delete_project(int(plan.params["project_id"]))
-    except errors.ProjectNotFound:
-        return Done()
-    except errors.GitLabError as exc:
-        return Failed(problem_from(exc, what="deleting the project"))
-    return Done()
-
-
-#: The capability each GitLab-side route needs.
-ROUTE_CAPABILITY = {
-    Route.REMOTE_URL: Capability.REMOTE_IMPORT,
-    Route.PRESIGNED_URL: Capability.REMOTE_IMPORT,
-    Route.S3: Capability.REMOTE_IMPORT_S3,
-}
-#: The destination's import endpoints (errors from other endpoints are the source's).
-_IMPORT_ENDPOINTS = frozenset({"import", "remote_import", "remote_import_s3", "relation_import"})
-
-
-def request_failed(
-    subject: ImportSubject,
-    exc: Exception,
-    capability: Capability | None,
-    *,
-    sent: bool = True,
-    what: str = "requesting the import",
-) -> Failed:
-    """The outcome of an import request that failed. A 404 for a route the GitLab version
-    should have means its feature flag is off: it is remembered, and since GitLab did
-    nothing, the next plan takes another route at once."""
-    if not isinstance(exc, errors.GitLabError) or exc.endpoint not in _IMPORT_ENDPOINTS:
-        noticed(subject.connection, exc)
-        return Failed(problem_from(exc, what=what), sent=sent)
-    if isinstance(exc, errors.S3UrlRefused):
-        capability = Capability.REMOTE_IMPORT_OF_S3_URLS
-    if isinstance(exc, errors.EndpointUnavailable | errors.S3UrlRefused) and capability:
-        subject.connection.facts.disable(capability)
-        gitlab = replace(subject.gitlab, disabled=subject.gitlab.disabled | {capability})
-        problem = Problem(
-            Reason.UNSUPPORTED_BY_GITLAB,
-            f"GitLab refused {capability} ({exc}): {gitlab.why_not(capability)}; planning "
-            "another route",
-            transient=True,
-            retry_after=1.0,
+        what = f"re-importing {action.relation}"
+        return request_failed(
+            subject.connection,
+            subject.gitlab,
+            exc,
+            Capability.IMPORT_RELATION,
+            sent=sent,
+            what=what,
         )
-        return Failed(problem, sent=False)
-    noticed(subject.connection, exc)
-    problem = problem_from(exc, what="requesting the import")
-    if isinstance(exc, errors.NamespaceInvalid | errors.Forbidden):
-        problem = replace(problem, message=f"{problem.message}. {import_role_rule(subject.gitlab)}")
-    return Failed(problem, sent=True)
+    return Done(tracker_info(tracker))
 
 
-def import_role_rule(gitlab: GitLabInfo) -> str:
-    """Who may import into a namespace on this GitLab version."""
-    if maintainer_required(gitlab.version):
-        return (
-            "GitLab 16.0 and later (also 15.11.1 and 15.10.5) import only for users with the "
-            "Maintainer or Owner role on the target namespace"
-        )
-    return (
-        f"{gitlab.describe()} imports for users who may create projects in the target "
-        "namespace (Developer or higher, as the group allows)"
+def tracker_info(tracker: RelationImportTracker) -> TrackerInfo:
+    return TrackerInfo(
+        id=tracker.id,
+        relation=tracker.relation,
+        status=tracker.status,
+        project_path=tracker.project_path,
+        created_at=tracker.created_at,
+        updated_at=tracker.updated_at,
     )
 
 
-def noticed(connection: Connection, exc: Exception) -> None:
-    """A 404 for a whole route may mean GitLab was upgraded or moved: read its version again."""
-    if isinstance(exc, errors.RouteNotFound):
-        connection.facts.forget_version()
+async def delete_project(subject: ImportSubject, action: DeleteProject) -> Outcome:
+    try:
+        await subject.connection.client.delete_project(action.project_id)
+    except errors.ProjectNotFound:
+        return Done(None)
+    except errors.GitLabError as exc:
+        return Failed(problem_from(exc, what="deleting the project"))
+    return Done(None)

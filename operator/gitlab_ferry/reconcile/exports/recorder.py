@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gitlab_ferry.api import ProjectExportSpec, ProjectExportStatus
-from gitlab_ferry.api.base import Artifact
+from gitlab_ferry.api import Artifact, ProjectExportSpec, ProjectExportStatus
 from gitlab_ferry.api.project_export import ExportLinks
 from gitlab_ferry.reconcile import refusals
 from gitlab_ferry.reconcile.conditions import (
@@ -19,16 +18,16 @@ from gitlab_ferry.reconcile.conditions import (
     plan_record,
     verdict_of,
 )
-from gitlab_ferry.reconcile.export_planner import (
-    ExportAction,
+from gitlab_ferry.reconcile.exports.actions import RelayToS3, RequestExport, RetryLater
+from gitlab_ferry.reconcile.exports.inputs import (
     ExportObservation,
     S3ObjectInfo,
     destination,
     export_spec_hash,
-    next_export_at,
 )
-from gitlab_ferry.reconcile.plan import Done, Outcome, Plan
-from gitlab_ferry.reconcile.timing import EXPORT_RETENTION, parse_time, rfc3339
+from gitlab_ferry.reconcile.exports.planner import next_export_at
+from gitlab_ferry.reconcile.plan import Done, Outcome, Plan, ReportFailure, UpToDate
+from gitlab_ferry.reconcile.timing import EXPORT_RETENTION
 
 
 def begin_export(
@@ -37,16 +36,16 @@ def begin_export(
     """The status to write before ``plan`` (a RequestExport or RelayToS3) is applied."""
     status = recorded.model_copy(deep=True)
     status.plan = applying_record(plan, now)
-    if plan.action == ExportAction.RELAY:
-        return status
-    status.started_at = rfc3339(now)
-    status.finished_at = None
-    status.spec_hash = str(plan.params["spec_hash"])
-    status.attempts = int(plan.params["attempt"])
-    status.destination_key = str(plan.params["s3_key"]) if spec.s3 else None
-    status.route = str(plan.params["route"])
-    # The request deletes this user's previous archive on GitLab: no more download links.
-    status.links = None
+    if isinstance(plan.action, RequestExport):
+        request = plan.action
+        status.started_at = now
+        status.finished_at = None
+        status.spec_hash = request.spec_hash
+        status.attempts = request.attempt
+        status.destination_key = request.s3_key if spec.s3 else None
+        status.route = request.route.value
+        # The request deletes this user's previous archive on GitLab: no more download links.
+        status.links = None
     return status
 
 
@@ -66,17 +65,13 @@ def record_export(
         status.project_id = observed.project_id or status.project_id
         status.path_with_namespace = observed.path_with_namespace or status.path_with_namespace
     concluding = _run_open(status) and status.spec_hash == export_spec_hash(spec)
-    if plan.action == ExportAction.UP_TO_DATE and concluding:
-        _conclude_success(status, spec, observed.uploaded, observed, now)
-    elif plan.action == ExportAction.RELAY and isinstance(outcome, Done) and concluding:
-        copied = outcome.data.get("copied")
-        _conclude_success(
-            status, spec, copied if isinstance(copied, S3ObjectInfo) else None, observed, now
-        )
-    elif plan.action in (ExportAction.RETRY_LATER, ExportAction.REPORT_FAILURE) and concluding:
-        status.finished_at = rfc3339(now)
-    if isinstance(outcome, Done) and plan.action == ExportAction.REQUEST:
-        status.export_status = outcome.data.get("export_status", status.export_status)
+    match plan.action, outcome:
+        case UpToDate(), _ if concluding:
+            _conclude_success(status, spec, observed.uploaded, observed, now)
+        case RelayToS3(), Done(value=S3ObjectInfo() as copied) if concluding:
+            _conclude_success(status, spec, copied, observed, now)
+        case RetryLater() | ReportFailure(), _ if concluding:
+            status.finished_at = now
     status.next_export_at = next_export_at(spec, status, now)
     if observed.gitlab.version is not None:
         status.gitlab_version = str(observed.gitlab.version)
@@ -91,13 +86,10 @@ def record_export(
 
 
 def _run_open(status: ProjectExportStatus) -> bool:
-    started = parse_time(status.started_at)
+    started = status.started_at
     if started is None:
         return False
-    ends = [
-        parse_time(status.finished_at),
-        parse_time(status.artifact.created_at) if status.artifact else None,
-    ]
+    ends = [status.finished_at, status.artifact.created_at if status.artifact else None]
     concluded = max((t for t in ends if t is not None), default=None)
     return concluded is None or concluded < started
 
@@ -117,14 +109,14 @@ def _conclude_success(
         size=uploaded.size if uploaded else None,
         etag=uploaded.etag if uploaded else None,
         sha256=uploaded.sha256 if uploaded else None,
-        created_at=rfc3339(now),
+        created_at=now,
     )
-    status.finished_at = rfc3339(now)
+    status.finished_at = now
     # GitLab keeps the archive about 24 h after writing it; the request time is the earliest
     # it can have been written, so this is the earliest it can disappear.
-    started = parse_time(status.started_at) or now
+    started = status.started_at or now
     status.links = ExportLinks(
         api_url=observed.api_url,
         web_url=observed.web_url,
-        expires_at=rfc3339(started + EXPORT_RETENTION),
+        expires_at=started + EXPORT_RETENTION,
     )

@@ -7,7 +7,7 @@ import platform
 
 import pytest
 
-from gitlab_ferry import heap
+from gitlab_ferry import memory
 
 pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc's")
 
@@ -27,15 +27,15 @@ def test_memory_freed_in_the_middle_of_the_heap_is_given_back():
         keepers.append(bytes(2048))
     runs.clear()
     before = _rss()
-    assert heap.release_free_memory()
+    assert memory.release_free_memory()
     assert before - _rss() > 50 * 2**20
     assert len(keepers) == 100
 
 
 async def test_periodic_release_runs_until_cancelled(monkeypatch):
     calls = []
-    monkeypatch.setattr(heap, "release_free_memory", lambda: calls.append(1) or True)
-    task = asyncio.create_task(heap.release_periodically(0.01))
+    monkeypatch.setattr(memory, "release_free_memory", lambda: calls.append(1) or True)
+    task = asyncio.create_task(memory.release_periodically(0.01))
     await asyncio.sleep(0.1)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

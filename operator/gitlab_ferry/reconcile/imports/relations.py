@@ -9,13 +9,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from gitlab_ferry.api import parse_timestamp
 from gitlab_ferry.api.project_import import RelationImport
+from gitlab_ferry.gitlab_states import RELATION_IN_FLIGHT, RelationImportState, parse_state
 from gitlab_ferry.gitlab_versions import Capability
-from gitlab_ferry.reconcile.import_observation import TrackerInfo
-from gitlab_ferry.reconcile.import_planner import ImportAction, ImportPlanner
-from gitlab_ferry.reconcile.plan import Plan, Reason, Verdict
-from gitlab_ferry.reconcile.timing import parse_time, seconds_between
-from gitlab_ferry.states import RELATION_IN_FLIGHT, RelationImportState, parse_state
+from gitlab_ferry.reconcile.imports.actions import (
+    AdoptRelationImport,
+    AwaitRelationImport,
+    ImportRelation,
+)
+from gitlab_ferry.reconcile.imports.observation import TrackerInfo
+from gitlab_ferry.reconcile.imports.planner import ImportPlanner
+from gitlab_ferry.reconcile.plan import Blocked, Plan, Reason, ReportFailure, UpToDate, Verdict
+from gitlab_ferry.reconcile.timing import seconds_between
 
 
 class RelationsPlanner(ImportPlanner):
@@ -28,7 +34,7 @@ class RelationsPlanner(ImportPlanner):
         at = self.observed.at_path
         if at is None:
             return self.make(
-                ImportAction.BLOCKED,
+                Blocked(),
                 f"relations are re-imported into an existing project, and none exists at "
                 f"{self.observed.full_path}",
                 Verdict(
@@ -63,18 +69,16 @@ class RelationsPlanner(ImportPlanner):
             if waiting is not None:
                 return waiting
             return self.make(
-                ImportAction.IMPORT_RELATION,
+                ImportRelation(name, at.path_with_namespace, at.id),
                 f"re-import {name} into {at.path_with_namespace}",
                 Verdict(False, Reason.IMPORTING, f"Re-importing {name}."),
                 requeue_after=self.policy.polling.initial,
-                mutating=True,
-                inputs=(name, at.id, self.recorded.attempts + 1),
-                params={"relation": name, "path": at.path_with_namespace, "project_id": at.id},
+                inputs=(name, at.id, self.status.attempts + 1),
             )
         names = ", ".join(relation.value for relation in self.spec.relations or ())
         if failed:
             return self.make(
-                ImportAction.REPORT_FAILURE,
+                ReportFailure(),
                 f"relation import failed for {', '.join(failed)}; a spec change retries them",
                 Verdict(
                     False,
@@ -84,21 +88,21 @@ class RelationsPlanner(ImportPlanner):
                 inputs=tuple(failed),
             )
         return self.make(
-            ImportAction.UP_TO_DATE,
+            UpToDate(),
             f"{names} re-imported into {at.path_with_namespace}",
             Verdict(True, Reason.FINISHED, f"Re-imported {names}."),
             inputs=(names,),
         )
 
     def _latest(self, relation: str) -> RelationImport | None:
-        mine = [item for item in self.recorded.relation_imports if item.relation == relation]
+        mine = [item for item in self.status.relation_imports if item.relation == relation]
         return mine[-1] if mine else None
 
     def _await(self, relation: str, state: RelationImportState, latest: RelationImport) -> Plan:
-        elapsed = seconds_between(parse_time(latest.created_at), self.now)
+        elapsed = seconds_between(parse_timestamp(latest.created_at), self.now)
         delay = self.policy.polling.next_delay(elapsed, self.observed.expected_seconds)
         return self.make(
-            ImportAction.AWAIT_RELATION,
+            AwaitRelationImport(),
             f"GitLab is re-importing {relation} ({state}); looking again in {delay:.0f}s",
             Verdict(False, Reason.IMPORTING, f"Re-importing {relation}: {state}."),
             requeue_after=delay,
@@ -107,10 +111,10 @@ class RelationsPlanner(ImportPlanner):
 
     def _relation_adoption(self, relation: str) -> Plan | None:
         """A tracker created by a request recorded before a restart."""
-        requested = self.requested_since(ImportAction.IMPORT_RELATION)
+        requested = self.requested_since(ImportRelation)
         if requested is None:
             return None
-        known = {item.id for item in self.recorded.relation_imports}
+        known = {item.id for item in self.status.relation_imports}
         for tracker in sorted(self.observed.trackers, key=lambda t: t.id, reverse=True):
             if (
                 tracker.relation == relation
@@ -118,18 +122,17 @@ class RelationsPlanner(ImportPlanner):
                 and _created_after(tracker, requested, self.policy.adoption_window)
             ):
                 return self.make(
-                    ImportAction.ADOPT_RELATION,
+                    AdoptRelationImport(tracker),
                     f"adopt relation import {tracker.id} ({relation}) recorded before a "
                     "restart instead of requesting another",
                     Verdict(False, Reason.IMPORTING, f"Re-importing {relation}."),
                     requeue_after=self.policy.polling.initial,
                     inputs=(relation, tracker.id),
-                    params={"tracker": tracker},
                 )
         return None
 
 
 def _created_after(tracker: TrackerInfo, moment: datetime, window: float) -> bool:
     """Whether ``tracker`` may be the result of a request made at ``moment``."""
-    created = parse_time(tracker.created_at)
+    created = tracker.created
     return created is not None and (moment - created).total_seconds() <= window

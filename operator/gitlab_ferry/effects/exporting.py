@@ -10,8 +10,12 @@ from dataclasses import dataclass, replace
 
 import httpx
 
-from gitlab_ferry.api import ProjectExportSpec, ProjectExportStatus, parse_duration
-from gitlab_ferry.api.base import ArtifactLocation
+from gitlab_ferry.api import (
+    ArtifactLocation,
+    ProjectExportSpec,
+    ProjectExportStatus,
+    parse_duration,
+)
 from gitlab_ferry.effects.budget import Bucket, Claim
 from gitlab_ferry.effects.connections import Connection
 from gitlab_ferry.effects.problems import problem_from, unsupported_version
@@ -32,11 +36,17 @@ from gitlab_ferry.effects.secrets import (
 from gitlab_ferry.effects.services import Services
 from gitlab_ferry.effects.sources import from_gitlab
 from gitlab_ferry.gitlab import errors
+from gitlab_ferry.gitlab_states import EXPORT_IN_FLIGHT
 from gitlab_ferry.gitlab_versions import GitLabInfo
-from gitlab_ferry.reconcile.export_inputs import ExportRoute
-from gitlab_ferry.reconcile.export_planner import ExportObservation, S3ObjectInfo, destination
-from gitlab_ferry.reconcile.plan import Done, Failed, Outcome, Plan, Problem
-from gitlab_ferry.states import EXPORT_IN_FLIGHT
+from gitlab_ferry.reconcile.exports import (
+    ExportObservation,
+    ExportRoute,
+    RelayToS3,
+    RequestExport,
+    S3ObjectInfo,
+    destination,
+)
+from gitlab_ferry.reconcile.plan import Done, Failed, Outcome, Problem
 
 #: Extra validity of a pre-signed upload URL beyond the export timeout.
 UPLOAD_URL_SLACK = 3600.0
@@ -140,17 +150,20 @@ def claims(services: Services, target: ExportTarget) -> list[Claim]:
     return [services.claim(target.connection, Bucket.EXPORT, target.spec.gitlab.rate_limits)]
 
 
-async def request_export(services: Services, target: ExportTarget, plan: Plan) -> Outcome:
+async def request_export(
+    services: Services, target: ExportTarget, action: RequestExport
+) -> Outcome:
     """``POST /projects/:id/export`` with the destination the spec asks for."""
     spec = target.spec
     upload_url: str | None = None
     method = "PUT"
     try:
-        if plan.params.get("route") == ExportRoute.RELAY.value:
+        if action.route is ExportRoute.RELAY:
             pass  # GitLab keeps the archive; the operator copies it to S3 afterwards
         elif spec.s3 is not None and target.s3 is not None:
             expires = parse_duration(spec.timeout).total_seconds() + UPLOAD_URL_SLACK
-            location = s3_location(spec, str(plan.params["s3_key"]))
+            assert action.s3_key is not None
+            location = s3_location(spec, action.s3_key)
             upload_url = presign_put(location, target.s3, expires)
         elif spec.upload is not None:
             upload_url = await secret_value(
@@ -169,7 +182,7 @@ async def request_export(services: Services, target: ExportTarget, plan: Plan) -
         )
     except errors.GitLabError as exc:
         return Failed(problem_from(exc, what="requesting the export"))
-    return Done()
+    return Done(None)
 
 
 def relay_claims(services: Services, target: ExportTarget, project_path: str) -> list[Claim]:
@@ -184,10 +197,10 @@ def relay_claims(services: Services, target: ExportTarget, project_path: str) ->
     ]
 
 
-async def relay_to_s3(services: Services, target: ExportTarget, plan: Plan) -> Outcome:
+async def relay_to_s3(services: Services, target: ExportTarget, action: RelayToS3) -> Outcome:
     """Copy the finished export from GitLab's download to S3, in parts."""
     assert target.s3 is not None
-    location = s3_location(target.spec, str(plan.params["s3_key"]))
+    location = s3_location(target.spec, action.s3_key)
     client = target.connection.client
     try:
         async with from_gitlab(client, target.spec.project, services.on_bytes) as archive:
@@ -205,7 +218,7 @@ async def relay_to_s3(services: Services, target: ExportTarget, plan: Plan) -> O
         return Failed(replace(problem, transient=True), sent=False)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a condition
         return Failed(problem_from(exc, what="copying the archive to S3"), sent=False)
-    return Done({"copied": S3ObjectInfo(meta.size, meta.etag, meta.sha256)})
+    return Done(S3ObjectInfo(meta.size, meta.etag, meta.sha256))
 
 
 def is_presigned_s3(url: str) -> bool:

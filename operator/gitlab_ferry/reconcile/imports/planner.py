@@ -9,47 +9,48 @@ re-imports are planned by ``relations``. Pure: no I/O, time is ``now``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
-from gitlab_ferry.api import ProjectImportSpec, ProjectImportStatus, parse_duration
-from gitlab_ferry.api.base import APPROVE_ANNOTATION, PlanPhase
-from gitlab_ferry.api.project_import import Approval
-from gitlab_ferry.reconcile import refusals
-from gitlab_ferry.reconcile.import_inputs import (
+from gitlab_ferry.api import (
+    APPROVE_ANNOTATION,
+    ProjectImportSpec,
+    ProjectImportStatus,
+    parse_duration,
+)
+from gitlab_ferry.api.project_import import KIND, Approval
+from gitlab_ferry.api.status import PlanPhase
+from gitlab_ferry.gitlab_states import IMPORT_IN_FLIGHT, ImportState
+from gitlab_ferry.reconcile.imports.actions import (
+    NAMESPACE_FIELDS,
+    AdoptImport,
+    AwaitImport,
+    ImportProject,
+    ReportPathTaken,
+    ReportWrongNamespace,
+    Unsupported,
+    WaitForExport,
+)
+from gitlab_ferry.reconcile.imports.inputs import (
     ImportPolicy,
-    Route,
     landing_mismatch,
     retry_wanted,
     route_for,
-    target_params,
+    target_for,
 )
-from gitlab_ferry.reconcile.import_observation import ImportObservation, ProjectInfo
-from gitlab_ferry.reconcile.plan import Plan, Problem, Reason, Verdict, sentence, stable_hash
-from gitlab_ferry.reconcile.timing import parse_time, seconds_between
-from gitlab_ferry.states import IMPORT_IN_FLIGHT, ImportState
-
-KIND = "ProjectImport"
-
-
-class ImportAction:
-    IMPORT = "ImportProject"
-    ADOPT = "AdoptImport"
-    AWAIT = "AwaitImport"
-    UP_TO_DATE = "UpToDate"
-    REPORT_FAILURE = "ReportFailure"
-    WAIT_FOR_EXPORT = "WaitForExport"
-    REPORT_PATH_TAKEN = "ReportPathTaken"
-    REPORT_REFUSAL = "ReportRefusal"
-    REPORT_WRONG_NAMESPACE = "ReportWrongNamespace"
-    UNSUPPORTED = "Unsupported"
-    IMPORT_RELATION = "ImportRelation"
-    ADOPT_RELATION = "AdoptRelationImport"
-    AWAIT_RELATION = "AwaitRelationImport"
-    DELETE_PROJECT = "DeleteProject"
-    RELEASE = "ReleaseFinalizer"
-    SUSPEND = "Suspend"
-    BLOCKED = "Blocked"
+from gitlab_ferry.reconcile.imports.observation import ImportObservation, ProjectInfo
+from gitlab_ferry.reconcile.plan import (
+    Action,
+    Plan,
+    Reason,
+    ReportFailure,
+    UpToDate,
+    Verdict,
+    sentence,
+    stable_hash,
+)
+from gitlab_ferry.reconcile.planner import Planner
+from gitlab_ferry.reconcile.timing import seconds_between
 
 
 def hold_for_approval(
@@ -65,27 +66,25 @@ def hold_for_approval(
     what it destroys (the full path and id of the project)."""
     if not plan.destructive or approval is Approval.AUTO or approved_plan == plan.id:
         return plan
-    return Plan(
-        kind=plan.kind,
-        action=plan.action,
+    return replace(
+        plan,
         reason=f"{plan.reason}; this is destructive and waits for approval",
         verdict=Verdict(
             False,
             Reason.AWAITING_APPROVAL,
-            f"Plan {plan.id} ({plan.action}) {what}: approve it with kubectl annotate "
+            f"Plan {plan.id} ({plan.action.name}) {what}: approve it with kubectl annotate "
             f"--overwrite <object> {APPROVE_ANNOTATION}={plan.id}",
         ),
         requeue_after=recheck,
-        mutating=plan.mutating,
-        destructive=True,
         awaiting_approval=True,
-        inputs=plan.inputs,
-        params=plan.params,
     )
 
 
-class ImportPlanner:
-    """Plans one pass; ``relations`` and ``deletion`` reuse its helpers."""
+class ImportPlanner(Planner):
+    """Plans one pass; ``relations`` reuses its helpers."""
+
+    kind = KIND
+    request = "the import request"
 
     def __init__(
         self,
@@ -96,40 +95,24 @@ class ImportPlanner:
         now: datetime,
         policy: ImportPolicy,
     ) -> None:
+        super().__init__(
+            generation=generation,
+            recorded=recorded,
+            problem=observed.problem,
+            retry_request=observed.retry_request,
+            suspend=spec.suspend,
+            now=now,
+            polling=policy.polling,
+            recheck=policy.recheck,
+        )
         self.spec = spec
-        self.generation = generation
-        self.recorded = recorded
+        self.status = recorded
         self.observed = observed
-        self.now = now
         self.policy = policy
         self.timeout = parse_duration(spec.timeout)
 
-    # -- entry -----------------------------------------------------------------------------
-
-    def plan(self) -> Plan:
-        if self.observed.problem is not None:
-            return self.blocked(self.observed.problem)
-        if self.spec.suspend:
-            return self.make(
-                ImportAction.SUSPEND,
-                "spec.suspend is true, so nothing is sent to GitLab",
-                Verdict(False, Reason.SUSPENDED, "Suspended by spec.suspend."),
-            )
-        refusal = refusals.standing(
-            self.recorded.refusal, self.generation, self.observed.retry_request
-        )
-        if refusal is not None:
-            return self.make(
-                ImportAction.REPORT_REFUSAL,
-                refusals.explain("the import request"),
-                refusals.verdict(refusal),
-                inputs=(refusal.reason, refusal.at),
-            )
-        return self.plan_body()
-
     def plan_body(self) -> Plan:
-        """The plan once problems and suspension are ruled out."""
-        if self.recorded.project_id is not None:
+        if self.status.project_id is not None:
             return self._tracked()
         return self._untracked()
 
@@ -142,7 +125,7 @@ class ImportPlanner:
         at = self.observed.at_path
         if at is not None and at.marked_for_deletion:
             return self.make(
-                ImportAction.REPORT_PATH_TAKEN,
+                ReportPathTaken(),
                 f"{prefix}project {at.path_with_namespace} is being deleted on GitLab; "
                 "waiting until its path is free",
                 Verdict(False, Reason.PATH_TAKEN, f"{at.path_with_namespace} is being deleted."),
@@ -150,7 +133,7 @@ class ImportPlanner:
             )
         if at is not None and not self.spec.overwrite:
             return self.make(
-                ImportAction.REPORT_PATH_TAKEN,
+                ReportPathTaken(),
                 f"{prefix}project {at.path_with_namespace} (id {at.id}) already exists and "
                 "spec.overwrite is false",
                 Verdict(
@@ -180,7 +163,7 @@ class ImportPlanner:
     def _adoption(self) -> Plan | None:
         """An import this object requested before a restart, or one already under way."""
         at = self.observed.at_path
-        requested = self.requested_since(ImportAction.IMPORT)
+        requested = self.requested_since(ImportProject)
         if requested is not None:
             for candidate in sorted(
                 self.observed.overwrite_candidates, key=lambda p: p.id, reverse=True
@@ -196,25 +179,24 @@ class ImportPlanner:
     def created_after(self, project: ProjectInfo, moment: datetime) -> bool:
         """Whether ``project`` may be the result of a request made at ``moment``; without a
         creation time there is no evidence that it is."""
-        created = parse_time(project.created_at)
+        created = project.created_at
         window = timedelta(seconds=self.policy.adoption_window)
         return created is not None and created >= moment - window
 
-    def requested_since(self, action: str) -> datetime | None:
+    def requested_since(self, action: type[Action]) -> datetime | None:
         """When a mutating ``action`` was recorded as being applied, if it was."""
-        plan = self.recorded.plan
-        if plan is None or plan.action != action or plan.phase != PlanPhase.APPLYING:
+        plan = self.status.plan
+        if plan is None or plan.action != action.__name__ or plan.phase != PlanPhase.APPLYING:
             return None
-        return parse_time(plan.since) or self.now
+        return plan.since or self.now
 
     def adopt(self, project: ProjectInfo, what: str) -> Plan:
         return self.make(
-            ImportAction.ADOPT,
+            AdoptImport(project.id, project.path_with_namespace),
             f"adopt {what} (project id {project.id}) instead of requesting another import",
             Verdict(False, Reason.IMPORTING, f"Following the import of {project.id}."),
             requeue_after=self.policy.polling.initial,
             inputs=(project.id,),
-            params={"project_id": project.id, "path_with_namespace": project.path_with_namespace},
         )
 
     # -- a project recorded ------------------------------------------------------------------
@@ -222,10 +204,10 @@ class ImportPlanner:
     def _tracked(self) -> Plan:
         if self.observed.tracked_missing or self.observed.tracked is None:
             return self._untracked(
-                prefix=f"project {self.recorded.project_id} no longer exists on GitLab, and "
+                prefix=f"project {self.status.project_id} no longer exists on GitLab, and "
             )
         info = self.observed.tracked
-        elapsed = seconds_between(parse_time(self.recorded.started_at), self.now)
+        elapsed = seconds_between(self.status.started_at, self.now)
         in_flight = info.state in IMPORT_IN_FLIGHT
         if landing_mismatch(self.observed.full_path, info.path_with_namespace, in_flight=in_flight):
             return self.wrong_namespace(info.project_id, info.path_with_namespace)
@@ -238,7 +220,7 @@ class ImportPlanner:
             reason = Reason.SCHEDULED if info.state is ImportState.SCHEDULED else Reason.IMPORTING
             delay = self.policy.polling.next_delay(elapsed, self.observed.expected_seconds)
             return self.make(
-                ImportAction.AWAIT,
+                AwaitImport(),
                 f"GitLab is importing the project ({info.import_status}); looking again in "
                 f"{delay:.0f}s",
                 Verdict(False, reason, f"GitLab import status: {info.import_status}."),
@@ -257,18 +239,18 @@ class ImportPlanner:
             else:
                 verdict = Verdict(True, Reason.FINISHED, "The import finished.")
             return self.make(
-                ImportAction.UP_TO_DATE,
+                UpToDate(),
                 f"GitLab finished importing {info.path_with_namespace}",
                 verdict,
                 inputs=(info.project_id,),
             )
         if info.state in (ImportState.FAILED, ImportState.CANCELED):
-            if retry_wanted(self.recorded, self.generation):
+            if retry_wanted(self.status, self.generation):
                 return self._retry_failed(info.project_id)
             error = info.import_error or f"GitLab reports the import as {info.import_status}"
             return self.failure(Reason.FAILED, error)
         return self.make(
-            ImportAction.AWAIT,
+            AwaitImport(),
             f"GitLab reports import status {info.import_status!r} for project "
             f"{info.project_id}; looking again later",
             Verdict(False, Reason.IMPORTING, f"GitLab import status: {info.import_status}."),
@@ -309,7 +291,7 @@ class ImportPlanner:
         else:
             message = f"ProjectExport {ref.name} has not finished: {export.message}"
         return self.make(
-            ImportAction.WAIT_FOR_EXPORT,
+            WaitForExport(),
             f"the import needs the archive of ProjectExport {ref.name}, which is not ready",
             Verdict(False, Reason.WAITING_FOR_EXPORT, message),
             requeue_after=self.policy.export_wait,
@@ -322,17 +304,18 @@ class ImportPlanner:
         observed = self.observed
         export = observed.export
         choice = route_for(self.spec, export, observed.gitlab, observed.gitlab_can_fetch)
-        attempt = self.recorded.attempts + 1
-        destructive = replaces is not None
-        target = target_params(self.spec, observed.gitlab)
-        replacing = f"; it replaces {observed.full_path} (id {replaces})" if destructive else ""
+        attempt = self.status.attempts + 1
+        target = target_for(self.spec, observed.gitlab, overwrite=overwrite)
+        action = ImportProject(choice.route, target, attempt, replaces)
+        replacing = f"; it replaces {observed.full_path} (id {replaces})" if replaces else ""
+        # The plan's identity hashes the target as it always has: every field but overwrite.
+        sent = {f: getattr(target, f) for f in ("path", "name", *NAMESPACE_FIELDS)}
+        sent["override_params"] = dict(target.override_params)
         plan = self.make(
-            ImportAction.IMPORT,
+            action,
             f"{why}, so import it into {observed.full_path} by {choice.route.value}: {choice.why}",
             Verdict(False, Reason.SCHEDULED, f"Import requested from GitLab{replacing}."),
             requeue_after=self.policy.polling.next_delay(0.0, observed.expected_seconds),
-            mutating=True,
-            destructive=destructive,
             inputs=(
                 choice.route.value,
                 observed.full_path,
@@ -341,15 +324,8 @@ class ImportPlanner:
                 attempt,
                 export.archive if export else None,
                 # Everything the request sends: a changed spec is another plan.
-                stable_hash({"target": target, "source": self.spec.source.model_dump(mode="json")}),
+                stable_hash({"target": sent, "source": self.spec.source.model_dump(mode="json")}),
             ),
-            params={
-                "route": choice.route.value,
-                "overwrite": overwrite,
-                "replaces": replaces,
-                "attempt": attempt,
-                **target,
-            },
         )
         return self.hold_for_approval(
             plan, what=f"replaces the project at {observed.full_path} (id {replaces})"
@@ -364,7 +340,7 @@ class ImportPlanner:
             "(this object then imports again)."
         )
         return self.make(
-            ImportAction.REPORT_WRONG_NAMESPACE,
+            ReportWrongNamespace(),
             f"the imported project is at {actual}, not at {self.observed.full_path}; looking "
             "again later in case it was moved or deleted",
             Verdict(False, Reason.WRONG_NAMESPACE, message),
@@ -375,7 +351,7 @@ class ImportPlanner:
     def unsupported(self, what: str) -> Plan:
         gitlab = self.observed.gitlab
         return self.make(
-            ImportAction.UNSUPPORTED,
+            Unsupported(),
             f"{gitlab.describe()}: {what}",
             Verdict(False, Reason.UNSUPPORTED_BY_GITLAB, sentence(f"{gitlab.describe()}: {what}")),
             requeue_after=self.policy.recheck,
@@ -389,55 +365,8 @@ class ImportPlanner:
 
     def failure(self, reason: Reason, message: str) -> Plan:
         return self.make(
-            ImportAction.REPORT_FAILURE,
+            ReportFailure(),
             f"{message}; a spec change starts a new attempt",
             Verdict(False, reason, message),
-            inputs=(reason.value, self.recorded.project_id),
+            inputs=(reason.value, self.status.project_id),
         )
-
-    def blocked(self, problem: Problem) -> Plan:
-        return self.make(
-            ImportAction.BLOCKED,
-            f"cannot proceed: {problem.message}",
-            Verdict(False, problem.reason, problem.message),
-            requeue_after=problem.retry_after
-            or (self.policy.polling.maximum if problem.transient else self.policy.recheck),
-            inputs=(problem.reason,),
-        )
-
-    def make(
-        self,
-        action: str,
-        reason: str,
-        verdict: Verdict,
-        *,
-        requeue_after: float | None = None,
-        mutating: bool = False,
-        destructive: bool = False,
-        inputs: tuple[object, ...] = (),
-        params: dict[str, Any] | None = None,
-    ) -> Plan:
-        return Plan(
-            kind=KIND,
-            action=action,
-            reason=reason,
-            verdict=verdict,
-            requeue_after=requeue_after,
-            mutating=mutating,
-            destructive=destructive,
-            inputs=inputs,
-            params=dict(params or {}),
-        )
-
-
-__all__ = [
-    "KIND",
-    "ImportAction",
-    "ImportPlanner",
-    "ImportPolicy",
-    "Route",
-    "hold_for_approval",
-    "retry_wanted",
-    "route_for",
-    "target_params",
-]

@@ -1,0 +1,104 @@
+"""The component tier's harness: an operator's reconcilers driven pass by pass over objects in
+an in-memory Kubernetes, and builders of the objects and of what the tests read back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.support.kube import FakeKube
+
+from gitlab_ferry.api.project_export import PLURAL as EXPORTS
+from gitlab_ferry.api.project_import import PLURAL as IMPORTS
+from gitlab_ferry.clock import ManualClock
+from gitlab_ferry.controller.exports import ExportReconciler
+from gitlab_ferry.controller.imports import ImportReconciler
+from gitlab_ferry.controller.reconciler import Memory, Reconciler
+from gitlab_ferry.controller.runtime import Runtime
+from gitlab_ferry.settings import Settings
+from gitlab_ferry.simulator import Simulator
+from gitlab_ferry.simulator.requestlog import RequestRecord
+
+ROOT = "glpat-root-token"
+NAMESPACE = "team"
+
+
+@dataclass
+class Operator:
+    """A runtime and the reconcilers of one operator process; ``restart`` forgets all memory
+    (loops, budget, caches) as a process restart does, keeping what Kubernetes stored."""
+
+    kube: FakeKube
+    clock: ManualClock
+    settings: Settings
+    runtime: Runtime
+    events: list[tuple[str, str, str, str]] = field(default_factory=list)
+    memories: dict[str, Memory] = field(default_factory=dict)
+
+    def _reconciler(self, plural: str) -> Reconciler:
+        return (ExportReconciler if plural == EXPORTS else ImportReconciler)(self.runtime)
+
+    async def reconcile(self, plural: str, name: str) -> float | None:
+        """One pass over the stored object; seconds until the next one."""
+        body = self.kube.body(plural, NAMESPACE, name)
+        uid = body["metadata"]["uid"]
+        memory = self.memories.setdefault(uid, Memory(uid=uid))
+        return await self._reconciler(plural).reconcile(body, memory)
+
+    async def export_pass(self, name: str) -> float | None:
+        return await self.reconcile(EXPORTS, name)
+
+    async def import_pass(self, name: str) -> float | None:
+        return await self.reconcile(IMPORTS, name)
+
+    async def delete(self, name: str) -> float | None:
+        body = self.kube.body(IMPORTS, NAMESPACE, name)
+        reconciler = self._reconciler(IMPORTS)
+        assert isinstance(reconciler, ImportReconciler)
+        return await reconciler.delete(body)
+
+    def reasons(self, name: str) -> list[str]:
+        return [reason for _, object_name, reason, _ in self.events if object_name == name]
+
+
+def export_object(name: str, gitlab: Simulator, project: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "gitlabferry.dev/v1alpha1",
+        "kind": "ProjectExport",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {
+            "gitlab": {"url": gitlab.url, "tokenSecretRef": {"name": "gitlab-token"}},
+            "project": project,
+            **spec,
+        },
+    }
+
+
+def import_object(
+    name: str, gitlab: Simulator, path: str, source: dict[str, Any], **spec: Any
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "gitlabferry.dev/v1alpha1",
+        "kind": "ProjectImport",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {
+            "gitlab": {"url": gitlab.url, "tokenSecretRef": {"name": "gitlab-token"}},
+            "path": path,
+            "source": source,
+            **spec,
+        },
+    }
+
+
+def posts(sim: Simulator, endpoint: str) -> list[RequestRecord]:
+    """POSTs the simulated GitLab received on ``endpoint``."""
+    return sim.requests(endpoint, method="POST")
+
+
+async def run_jobs(sim: Simulator, rounds: int = 10) -> None:
+    """Move every job on the simulated GitLab as far as it goes (it is in step mode)."""
+    for _ in range(rounds):
+        moved = await sim.step()
+        moved += await sim.settle()
+        if not moved:
+            return

@@ -1,0 +1,119 @@
+"""The pieces every pass leans on, tested plainly: the rate-limit budget's windows, the host
+policy that keeps objects away from the operator's own network, and what each failure
+becomes as a condition reason."""
+
+from __future__ import annotations
+
+import pytest
+
+from gitlab_ferry.clock import ManualClock
+from gitlab_ferry.effects.budget import Bucket, Claim, RateLimitBudget
+from gitlab_ferry.effects.network import HostPolicy
+from gitlab_ferry.effects.problems import problem_from
+from gitlab_ferry.effects.secrets import MissingSecret
+from gitlab_ferry.gitlab import errors
+from gitlab_ferry.reconcile.plan import Reason
+
+pytestmark = pytest.mark.component
+
+WINDOW_START = 1_800_000_000.0
+
+
+def claim(bucket: Bucket = Bucket.IMPORT, limit: int = 2, scope: str = "") -> Claim:
+    return Claim("gitlab.example.com", "abc", bucket, limit, scope)
+
+
+def test_bookings_fill_a_window_then_the_next():
+    clock = ManualClock(WINDOW_START + 10)
+    budget = RateLimitBudget(clock, margin=1.0)
+    first, second, third = (budget.book([claim()]) for _ in range(3))
+    assert budget.wait(first) == budget.wait(second) == 0
+    assert budget.wait(third) == pytest.approx(51.0)  # next window, after the margin
+    assert budget.used(claim()) == 2
+
+
+def test_a_cancelled_booking_gives_its_slot_back():
+    budget = RateLimitBudget(ManualClock(WINDOW_START + 10))
+    budget.book([claim(limit=1)])
+    budget.cancel(budget.book([claim(limit=1)]))
+    later = budget.book([claim(limit=1)])
+    assert budget.wait(later) == pytest.approx(51.0)
+    assert budget.used(claim(limit=1)) == 1
+
+
+def test_near_the_end_of_a_window_requests_go_to_the_next():
+    budget = RateLimitBudget(ManualClock(WINDOW_START + 59.5), margin=1.0)
+    assert budget.wait(budget.book([claim()])) == pytest.approx(1.5)
+
+
+def test_a_429_holds_the_bucket_for_retry_after_or_the_next_window():
+    clock = ManualClock(WINDOW_START + 20)
+    budget = RateLimitBudget(clock)
+    assert budget.penalize(claim(), 30.0) == 30.0
+    assert budget.wait(budget.book([claim()])) == pytest.approx(30.0)
+    other = claim(Bucket.EXPORT)
+    assert budget.penalize(other, None) == pytest.approx(41.0)
+
+
+def test_downloads_count_per_scope_and_a_zero_limit_is_unlimited():
+    budget = RateLimitBudget(ManualClock(WINDOW_START + 5))
+    budget.book([claim(Bucket.DOWNLOAD, 1, "group-a")])
+    other_group = budget.book([claim(Bucket.DOWNLOAD, 1, "group-b")])
+    same_group = budget.book([claim(Bucket.DOWNLOAD, 1, "group-a")])
+    assert budget.wait(other_group) == 0
+    assert budget.wait(same_group) > 0
+    for _ in range(50):
+        assert budget.wait(budget.book([claim(limit=0)])) == 0
+
+
+def test_the_margin_must_fit_the_window():
+    with pytest.raises(ValueError, match="margin"):
+        RateLimitBudget(ManualClock(), window=60, margin=30)
+
+
+@pytest.mark.parametrize(
+    ("allowed", "url", "refused"),
+    [
+        ((), "https://gitlab.example.com", None),
+        ((), "http://127.0.0.1:8080", "loopback"),
+        ((), "http://169.254.169.254/latest", "metadata"),
+        ((), "http://[::1]:80", "loopback"),
+        ((), "http://0.0.0.0", "unspecified"),
+        ((), "http://metadata.google.internal", "metadata"),
+        (("127.0.0.1:8080",), "http://127.0.0.1:8080", None),
+        (("gitlab.example.com",), "https://gitlab.other.com", "allowed hosts"),
+    ],
+)
+async def test_the_host_policy(allowed, url, refused):
+    policy = HostPolicy(allowed)
+    if refused is None:
+        await policy.check(url)
+        return
+    with pytest.raises(errors.HostNotAllowed, match=refused):
+        await policy.check(url)
+
+
+@pytest.mark.parametrize(
+    ("exc", "reason", "transient"),
+    [
+        (MissingSecret("Secret team/x does not exist"), Reason.SECRET_MISSING, True),
+        (errors.Unauthorized("401 Unauthorized", status=401), Reason.UNAUTHORIZED, False),
+        (errors.PayloadTooLarge("413", status=413), Reason.IMPORT_TOO_LARGE, False),
+        (errors.ExportTooLarge("too big", status=400), Reason.EXPORT_TOO_LARGE, False),
+        (errors.RemoteFileContentType("type", status=400), Reason.REMOTE_FILE_CONTENT_TYPE, False),
+        (errors.RateLimited("slow down", retry_after=12.0), Reason.THROTTLED, True),
+        (errors.ServerError("502", status=502), Reason.GITLAB_UNAVAILABLE, True),
+        (errors.BadRequest("Name can't be blank", status=400), Reason.REFUSED_BY_GITLAB, False),
+        (RuntimeError("surprise"), Reason.GITLAB_ERROR, True),
+    ],
+)
+def test_failures_become_reasons(exc, reason, transient):
+    problem = problem_from(exc, what="requesting")
+    assert (problem.reason, problem.transient) == (reason, transient)
+    assert problem.message.startswith("requesting: ")
+
+
+def test_a_refusal_says_what_to_change_and_a_429_when_to_retry():
+    assert "max_import_size" in problem_from(errors.PayloadTooLarge("413", status=413)).message
+    throttled = problem_from(errors.RateLimited("slow down", retry_after=12.0))
+    assert throttled.retry_after == 12.0

@@ -1,0 +1,124 @@
+"""ProjectExport reconcile passes, whole (observe, plan, apply, record), against a simulated
+GitLab, an in-memory Kubernetes and a manual clock: the write-ahead record before GitLab's
+non-idempotent POST, a restart that must not repeat it, the rate-limit budget shared by
+objects, a refusal that stops, and ``gitlab-ferry plan`` running the same pass without
+applying it."""
+
+from __future__ import annotations
+
+import pytest
+from component_harness import NAMESPACE, export_object, posts, run_jobs
+
+from gitlab_ferry.api.project_export import PLURAL as EXPORTS
+from gitlab_ferry.controller.preview import preview, render
+from gitlab_ferry.effects.kube import ObjectRef
+
+pytestmark = pytest.mark.component
+
+PROJECT = "gitlab-org/gitlab-test"
+
+
+def ready(operator, name):
+    status = operator.kube.body(EXPORTS, NAMESPACE, name)["status"]
+    found = next(c for c in status["conditions"] if c["type"] == "Ready")
+    return found["status"], found["reason"]
+
+
+async def test_an_export_is_recorded_as_applying_before_it_is_requested(gitlabs, operator_for):
+    gitlab = await gitlabs()
+    operator = operator_for(gitlab)
+    operator.kube.put(EXPORTS, export_object("e", gitlab, PROJECT))
+    delay = await operator.export_pass("e")
+    assert delay is not None
+    assert len(posts(gitlab, "export")) == 1
+    (ref, first), *_ = operator.kube.writes
+    assert ref == ObjectRef(EXPORTS, NAMESPACE, "e")
+    assert (first["plan"]["action"], first["plan"]["phase"]) == ("RequestExport", "Applying")
+    assert first["route"] == "kept"
+    status = operator.kube.body(EXPORTS, NAMESPACE, "e")["status"]
+    assert (status["plan"]["action"], status["plan"]["phase"]) == ("RequestExport", "Applied")
+    assert status["gitlabVersion"] == "18.7.0"
+    assert ready(operator, "e") == ("False", "Scheduled")
+    await run_jobs(gitlab)
+    await operator.export_pass("e")
+    assert ready(operator, "e") == ("True", "Finished")
+    status = operator.kube.body(EXPORTS, NAMESPACE, "e")["status"]
+    assert status["artifact"]["location"] == "GitLab"
+    assert status["links"]["apiUrl"].endswith("/export/download")
+    assert {"RequestExport", "Finished"} <= set(operator.reasons("e"))
+    assert len(posts(gitlab, "export")) == 1
+
+
+async def test_a_restart_after_the_request_does_not_request_again(gitlabs, operator_for):
+    gitlab = await gitlabs()
+    first = operator_for(gitlab)
+    first.kube.put(EXPORTS, export_object("e", gitlab, PROJECT))
+    await first.export_pass("e")
+    # A new process: no memory of the pass, only what Kubernetes stored.
+    second = operator_for(gitlab, kube=first.kube)
+    await second.export_pass("e")
+    await run_jobs(gitlab)
+    await second.export_pass("e")
+    assert ready(second, "e") == ("True", "Finished")
+    assert len(posts(gitlab, "export")) == 1
+
+
+async def test_objects_sharing_a_token_share_the_export_budget(gitlabs, operator_for, clock):
+    gitlab = await gitlabs()
+    operator = operator_for(gitlab, export_limit=1)
+    operator.kube.put(EXPORTS, export_object("a", gitlab, PROJECT))
+    operator.kube.put(EXPORTS, export_object("b", gitlab, "gitlab-org/gitaly"))
+    await operator.export_pass("a")
+    wait = await operator.export_pass("b")
+    assert ready(operator, "b") == ("False", "Throttled")
+    assert wait is not None
+    assert 30 <= wait <= 32  # the next minute window opens in 30 s (+ the margin)
+    assert len(posts(gitlab, "export")) == 1
+    clock.advance(wait)
+    await operator.export_pass("b")
+    assert len(posts(gitlab, "export")) == 2
+    assert ready(operator, "b") == ("False", "Scheduled")
+
+
+async def test_an_export_over_the_size_limit_is_refused_once(gitlabs, operator_for):
+    gitlab = await gitlabs(instance={"max_export_size": 1})
+    gitlab.create_project(
+        {"path_with_namespace": "gitlab-org/huge", "statistics": {"repository_size": "2GiB"}}
+    )
+    operator = operator_for(gitlab)
+    operator.kube.put(EXPORTS, export_object("e", gitlab, "gitlab-org/huge"))
+    await operator.export_pass("e")
+    assert ready(operator, "e") == ("False", "ExportTooLarge")
+    for _ in range(3):
+        assert await operator.export_pass("e") is None
+    assert len(posts(gitlab, "export")) == 1
+    status = operator.kube.body(EXPORTS, NAMESPACE, "e")["status"]
+    assert status["plan"]["action"] == "ReportRefusal"
+    assert "max_export_size" in status["refusal"]["message"]
+    gitlab.update_settings({"instance": {"max_export_size": 0}})
+    operator.kube.annotate(EXPORTS, NAMESPACE, "e", "gitlabferry.dev/retry", "1")
+    await operator.export_pass("e")
+    assert len(posts(gitlab, "export")) == 2
+    assert ready(operator, "e") == ("False", "Scheduled")
+
+
+async def test_a_gitlab_older_than_supported_is_refused(gitlabs, operator_for):
+    gitlab = await gitlabs(behaviour={"gitlab_version": "13.8.4"})
+    operator = operator_for(gitlab)
+    operator.kube.put(EXPORTS, export_object("e", gitlab, PROJECT))
+    await operator.export_pass("e")
+    assert ready(operator, "e") == ("False", "UnsupportedByGitLab")
+    assert posts(gitlab, "export") == []
+
+
+async def test_plan_previews_the_pass_without_applying_it(gitlabs, operator_for):
+    gitlab = await gitlabs()
+    operator = operator_for(gitlab)
+    result = await preview(operator.runtime, export_object("e", gitlab, PROJECT))
+    text = render(result)
+    assert "ProjectExport team/e (not in the cluster yet)" in text
+    assert "GitLab 18.7.0 export_status=none" in text
+    assert "~ plan" in text
+    assert "RequestExport" in text
+    assert posts(gitlab, "export") == []
+    assert operator.kube.writes == []
