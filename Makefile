@@ -54,7 +54,7 @@ test: ## Run every test tier: the fast ones (test-fast), then the kind tier (tes
 	$(MAKE) test-fast
 	$(MAKE) test-kind
 
-test-fast: setup lint ## Unit, contract, fidelity and e2e tiers (no Docker)
+test-fast: setup lint ## Unit, component, contract, fidelity and e2e tiers (no Docker)
 	CI=$${CI:-} PATH="$(CURDIR)/$(VENV)/bin:$(CACHE)/bin:$$PATH" $(BIN)/pytest $(PYTEST_ARGS)
 
 COMPAT_TESTS := tests/e2e/test_migration.py tests/e2e/test_import_routes.py \
