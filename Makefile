@@ -57,7 +57,7 @@ compat: setup ## The version-aware end-to-end tests against every simulated GitL
 		$(BIN)/pytest $(COMPAT_TESTS) $(PYTEST_ARGS)
 
 demo: venv controlplane ## Local control plane, two simulated GitLabs, the operator and a live migration
-	$(BIN)/gitlab-ferry demo
+	$(BIN)/python -m gitlab_ferry_testbed demo
 
 RELIABILITY_TESTS := tests/e2e/test_crash_safety.py tests/e2e/test_gitlab_faults.py \
 	tests/e2e/test_kubernetes_faults.py tests/e2e/test_bad_input.py tests/e2e/test_isolation.py \

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from gitlab_ferry.clock import ManualClock
 from gitlab_ferry.gitlab import GitLabClient
-from gitlab_ferry.simulator import Seed, Simulator, SimulatorConfig
+from gitlab_ferry_testbed.simulator import Seed, Simulator, SimulatorConfig
+from gitlab_ferry_testbed.simulator.clock import ManualClock
 
 ROOT = "glpat-root-token"
 START = 1_800_000_030.0  # half a minute into a window

@@ -10,8 +10,8 @@ import pytest
 from aiohttp import web
 
 from gitlab_ferry.gitlab import ArchiveUpload, GitLabClient, ImportTarget, S3Object, errors
-from gitlab_ferry.simulator import Simulator
 from gitlab_ferry.states import ExportState, ImportState, RelationImportState
+from gitlab_ferry_testbed.simulator import Simulator
 
 pytestmark = pytest.mark.contract
 

@@ -29,7 +29,7 @@ def _start(tmp: Path, name: str, seed: dict) -> tuple[subprocess.Popen[bytes], s
         [
             sys.executable,
             "-m",
-            "gitlab_ferry",
+            "gitlab_ferry_testbed",
             "simulate",
             "--port",
             "0",

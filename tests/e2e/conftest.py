@@ -32,7 +32,7 @@ from kubernetes.client.exceptions import ApiException
 from tests.support.s3 import S3Server, moto_s3
 from versions_e2e import selected as selected_versions
 
-from gitlab_ferry.controlplane import (
+from gitlab_ferry_testbed.controlplane import (
     Binaries,
     BinariesNotFound,
     ControlPlane,

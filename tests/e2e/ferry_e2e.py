@@ -248,7 +248,7 @@ class SimulatorProcess(ChildProcess):
         argv = [
             sys.executable,
             "-m",
-            "gitlab_ferry",
+            "gitlab_ferry_testbed",
             "simulate",
             "--port",
             "0",

@@ -9,8 +9,8 @@ import pytest
 from fidelity_helpers import FileServer, GitLabAt, serve_files
 from moto.server import ThreadedMotoServer
 
-from gitlab_ferry.clock import SystemClock
-from gitlab_ferry.simulator import Seed, Simulator, SimulatorConfig
+from gitlab_ferry_testbed.simulator import Seed, Simulator, SimulatorConfig
+from gitlab_ferry_testbed.simulator.clock import SystemClock
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ import pytest
 from fidelity_helpers import ROOT_TOKEN, FileServer, serve_files
 from yarl import URL
 
-from gitlab_ferry.clock import ManualClock
-from gitlab_ferry.simulator import Seed, Simulator, SimulatorConfig
+from gitlab_ferry_testbed.simulator import Seed, Simulator, SimulatorConfig
+from gitlab_ferry_testbed.simulator.clock import ManualClock
 
 pytestmark = pytest.mark.fidelity
 

@@ -10,8 +10,8 @@ import aiohttp
 import pytest
 from sim_helpers import Api, SimFactory, VersionedFactory
 
-from gitlab_ferry.clock import ManualClock
-from gitlab_ferry.simulator import Seed, Simulator, SimulatorConfig
+from gitlab_ferry_testbed.simulator import Seed, Simulator, SimulatorConfig
+from gitlab_ferry_testbed.simulator.clock import ManualClock
 
 # 2023-11-14T22:13:20Z, a whole minute plus 20 s: tests that cross windows set the clock explicitly
 START = 1_700_000_000.0

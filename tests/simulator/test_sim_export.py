@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 from sim_helpers import Api, SimFactory
 
-from gitlab_ferry.clock import ManualClock
+from gitlab_ferry_testbed.simulator.clock import ManualClock
 
 pytestmark = pytest.mark.unit
 

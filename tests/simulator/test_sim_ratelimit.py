@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 from sim_helpers import Api, SimFactory, make_archive
 
-from gitlab_ferry.clock import ManualClock
+from gitlab_ferry_testbed.simulator.clock import ManualClock
 
 pytestmark = pytest.mark.unit
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sim_helpers import Api, issues, make_archive
 
-from gitlab_ferry.clock import ManualClock
+from gitlab_ferry_testbed.simulator.clock import ManualClock
 
 pytestmark = pytest.mark.unit
 

@@ -14,8 +14,8 @@ import pytest
 from archive_server import ArchiveServer, self_signed, server_context
 from sim_helpers import LOCAL_HTTP, Api, SimFactory, issues, make_archive
 
-from gitlab_ferry.simulator import Seed, Simulator, SimulatorConfig
-from gitlab_ferry.simulator.remote import blocked_reason
+from gitlab_ferry_testbed.simulator import Seed, Simulator, SimulatorConfig
+from gitlab_ferry_testbed.simulator.remote import blocked_reason
 
 pytestmark = pytest.mark.unit
 

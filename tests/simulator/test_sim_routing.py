@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sim_helpers import Api
 
-from gitlab_ferry.simulator import Simulator
+from gitlab_ferry_testbed.simulator import Simulator
 
 pytestmark = pytest.mark.unit
 
