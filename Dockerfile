@@ -1,5 +1,8 @@
-# The gitlab-ferry operator image: `docker build -t gitlab-ferry:0.1.0 .`
+# The gitlab-ferry operator image (the default, last stage): `docker build -t gitlab-ferry:0.1.0 .`
 # The Helm chart (charts/gitlab-ferry) runs it as UID 10001 with a read-only root filesystem.
+# It carries the operator alone; `make image` builds it and checks that with
+# tools/check-operator-image.sh. The testbed (simulated GitLab, control plane, demo) is added
+# only by the `testbed-build` stage, for an image that runs simulated GitLabs.
 ARG PYTHON_IMAGE=python:3.11-slim
 
 FROM ${PYTHON_IMAGE} AS build
@@ -10,9 +13,20 @@ WORKDIR /src
 # so source changes do not invalidate this layer.
 COPY requirements/dev.lock requirements/dev.lock
 COPY pyproject.toml README.md ./
-COPY operator/ operator/
+# Only the operator's package: setuptools installs whatever operator/ holds, so what is not
+# copied here cannot reach the image.
+COPY operator/gitlab_ferry/ operator/gitlab_ferry/
 RUN /opt/gitlab-ferry/bin/pip install --constraint requirements/dev.lock . \
  && /opt/gitlab-ferry/bin/gitlab-ferry --version
+
+# The operator's install plus the testbed and its extra (cryptography), for an image that runs
+# simulated GitLabs (`python -m gitlab_ferry_testbed simulate ...`): such a stage takes
+# /opt/gitlab-ferry from here instead of from `build`. BuildKit skips it for the operator; the
+# classic builder builds it too, but the operator stage below never copies from it.
+FROM build AS testbed-build
+COPY operator/gitlab_ferry_testbed/ operator/gitlab_ferry_testbed/
+RUN /opt/gitlab-ferry/bin/pip install --constraint requirements/dev.lock ".[testbed]" \
+ && /opt/gitlab-ferry/bin/python -m gitlab_ferry_testbed --help >/dev/null
 
 FROM ${PYTHON_IMAGE}
 RUN groupadd --system --gid 10001 gitlab-ferry \

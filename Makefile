@@ -10,7 +10,7 @@ CACHE  ?= $(HOME)/.cache/gitlab-ferry
 PYTEST_ARGS ?=
 LINT_PATHS := operator tests tools $(wildcard bench)
 
-.PHONY: help setup venv system controlplane helm test compat lint crds demo bench reliability clean
+.PHONY: help setup venv system controlplane helm test compat lint crds image demo bench reliability clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -55,6 +55,14 @@ COMPAT_TESTS := tests/e2e/test_migration.py tests/e2e/test_import_routes.py \
 compat: setup ## The version-aware end-to-end tests against every simulated GitLab version
 	GITLAB_FERRY_TEST_GITLAB_VERSIONS=all CI=$${CI:-} PATH="$(CURDIR)/$(VENV)/bin:$(CACHE)/bin:$$PATH" \
 		$(BIN)/pytest $(COMPAT_TESTS) $(PYTEST_ARGS)
+
+IMAGE ?= gitlab-ferry:0.1.0
+# The Dockerfile's base (default python:3.11-slim); name a local one where no registry is reachable.
+PYTHON_IMAGE ?=
+
+image: ## Build the operator image (IMAGE, PYTHON_IMAGE); check it holds the operator alone
+	docker build $(if $(PYTHON_IMAGE),--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE)) -t $(IMAGE) .
+	tools/check-operator-image.sh $(IMAGE)
 
 demo: venv controlplane ## Local control plane, two simulated GitLabs, the operator and a live migration
 	$(BIN)/python -m gitlab_ferry_testbed demo
