@@ -59,7 +59,7 @@ def run(
     logs.configure(settings.log_level, settings.log_format)
 
     async def operate() -> None:
-        runtime = build_runtime(settings)
+        runtime = build_runtime(settings, events=handlers.post_event)
         await handlers.operate(runtime, namespaces=settings.namespaces, peering=peering)
 
     asyncio.run(operate())
