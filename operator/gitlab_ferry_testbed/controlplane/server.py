@@ -279,9 +279,6 @@ class ControlPlane:
         if handle is not None:
             proc.stop(handle, grace)
 
-    def stop_controller_manager(self) -> None:
-        self._stop_component(CONTROLLER_MANAGER)
-
     def stop_apiserver(self, grace: float = proc.STOP_GRACE_SECONDS) -> None:
         """Stop the API server alone; etcd (and the controller-manager) keep running.
         ``grace=0`` kills it outright, as a crash would."""

@@ -11,7 +11,6 @@ the simulator.
 from __future__ import annotations
 
 import random
-import string
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -78,10 +77,6 @@ class Core:
 
     def correlation_id(self) -> str:
         return "".join(self.rng.choice(_ULID_ALPHABET) for _ in range(26))
-
-    def token_string(self, prefix: str = "glpat-") -> str:
-        alphabet = string.ascii_letters + string.digits + "-_"
-        return prefix + "".join(self.rng.choice(alphabet) for _ in range(20))
 
     @property
     def public_url(self) -> str:

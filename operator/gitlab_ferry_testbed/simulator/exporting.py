@@ -11,7 +11,6 @@ transition functions; this module must not import anything outside the simulator
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -263,10 +262,3 @@ def export_housekeeping(core: Core, now: float) -> list[Transition]:
         j for j in core.state.export_jobs if j.status in ACTIVE or now - j.created_at <= JOB_ROW_TTL
     ]
     return out
-
-
-def discard_export_files(job: ExportJob) -> None:
-    """A build nobody will install (the job failed or its project went away)."""
-    if job.build is not None and job.build.done() and not job.installed:
-        with contextlib.suppress(BaseException):
-            job.build.result().path.unlink(missing_ok=True)

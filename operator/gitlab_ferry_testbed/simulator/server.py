@@ -8,7 +8,6 @@ mirror the control API. This module must not import anything outside the simulat
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from pathlib import Path
 from types import TracebackType
@@ -251,11 +250,3 @@ def _url_host(host: str) -> str:
     if host in ("0.0.0.0", ""):  # noqa: S104 - a URL for clients on this machine
         return "127.0.0.1"
     return f"[{host}]" if ":" in host else host
-
-
-async def run_forever(sim: Simulator) -> None:
-    """Serve until cancelled."""
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await sim.stop()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gitlab_ferry.gitlab import ImportTarget
-from gitlab_ferry.gitlab.params import encode_id, flatten_form, form_value, without_none
+from gitlab_ferry.gitlab.params import encode_id, flatten_form, form_value
 
 pytestmark = pytest.mark.unit
 
@@ -79,10 +79,6 @@ def test_form_value(value, expected):
 )
 def test_flatten_form(name, value, expected):
     assert list(flatten_form(name, value)) == expected
-
-
-def test_without_none():
-    assert without_none({"a": 1, "b": None, "c": False, "d": ""}) == {"a": 1, "c": False, "d": ""}
 
 
 # -- ImportTarget -----------------------------------------------------------------------------
