@@ -23,8 +23,6 @@ from yarl import URL
 from gitlab_ferry_testbed.simulator import Seed, Simulator, SimulatorConfig
 from gitlab_ferry_testbed.simulator.clock import ManualClock
 
-pytestmark = pytest.mark.fidelity
-
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE_NAMES = sorted(p.stem for p in FIXTURES.glob("*.json"))
 HEADERS = {"PRIVATE-TOKEN": ROOT_TOKEN}

@@ -16,8 +16,6 @@ from gitlab.v4.objects import Project
 
 from gitlab_ferry_testbed.simulator import Simulator
 
-pytestmark = pytest.mark.fidelity
-
 
 def wait_until(check: Callable[[], bool], seconds: float = 20.0) -> None:
     deadline = time.monotonic() + seconds

@@ -21,8 +21,6 @@ from gitlab_ferry_testbed.simulator.config import parse_size
 from gitlab_ferry_testbed.simulator.content import Repository, generate_content, summarize
 from gitlab_ferry_testbed.simulator.errors import human_size, iso
 
-pytestmark = pytest.mark.unit
-
 NOW = 1_512_512_000.148  # 2017-12-05 22:13:20.148 UTC
 
 

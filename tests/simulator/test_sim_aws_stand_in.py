@@ -8,8 +8,6 @@ import pytest
 
 from gitlab_ferry_testbed.simulator.remote import S3Gateway
 
-pytestmark = pytest.mark.unit
-
 ENDPOINT = "http://127.0.0.1:9000"
 
 

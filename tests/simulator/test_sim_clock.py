@@ -16,8 +16,6 @@ from gitlab_ferry_testbed.simulator.clock import (
     clock_for,
 )
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize("speed", [0.5, 60.0, 3600.0])
 def test_scaled_clocks_agree_with_the_operators(speed: float) -> None:

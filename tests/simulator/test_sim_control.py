@@ -11,8 +11,6 @@ from sim_helpers import Api, SimFactory, make_archive
 from gitlab_ferry_testbed.simulator import Seed, Simulator, SimulatorConfig
 from gitlab_ferry_testbed.simulator.clock import SystemClock
 
-pytestmark = pytest.mark.unit
-
 
 async def ctl(
     session: aiohttp.ClientSession,

@@ -14,8 +14,6 @@ from sim_helpers import Api, SimFactory
 
 from gitlab_ferry_testbed.simulator.clock import ManualClock
 
-pytestmark = pytest.mark.unit
-
 P = "/projects/grp%2Fproj"
 IDENTITY_KEYS = {
     "id",

@@ -12,8 +12,6 @@ from sim_helpers import Api, SimFactory, issues, make_archive
 
 from gitlab_ferry_testbed.simulator.clock import ManualClock
 
-pytestmark = pytest.mark.unit
-
 IMPORT_STATUS_KEYS = {
     "id",
     "description",

@@ -18,8 +18,6 @@ from gitlab_ferry_testbed.simulator.cli import simulate
 from gitlab_ferry_testbed.simulator.seed import apply_seed
 from gitlab_ferry_testbed.simulator.state import State
 
-pytestmark = pytest.mark.unit
-
 # the shape from the simulator's brief, one entry per line
 BRIEF_SEED = """
 users:

@@ -9,8 +9,6 @@ from sim_helpers import Api, VersionedFactory
 
 from gitlab_ferry_testbed.simulator import SeedProject
 
-pytestmark = pytest.mark.unit
-
 GiB = 1024**3
 FIELDS = [
     "commit_count",

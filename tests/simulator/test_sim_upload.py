@@ -15,8 +15,6 @@ from sim_helpers import Api, SimFactory
 from gitlab_ferry_testbed.simulator import Simulator
 from gitlab_ferry_testbed.simulator.clock import ManualClock
 
-pytestmark = pytest.mark.unit
-
 P = "/projects/grp%2Fproj"
 
 

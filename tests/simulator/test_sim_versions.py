@@ -24,8 +24,6 @@ from gitlab_ferry_testbed.simulator.versions import (
     version_defaults,
 )
 
-pytestmark = pytest.mark.unit
-
 DEVELOPMENT_GUIDE = Path(__file__).parents[2] / "docs" / "development.md"
 
 NAMED = ("13.12", "14.10", "15.11", "16.11", "17.11", "18.7")

@@ -16,8 +16,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from gitlab_ferry_testbed.controlplane import pki
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[pki.PkiFiles, str]:

@@ -13,8 +13,6 @@ from gitlab_ferry.gitlab import ArchiveUpload, ImportTarget
 from gitlab_ferry.gitlab.multipart import MultipartStream, SizeMismatch
 from gitlab_ferry.states import ImportState, RelationImportState
 
-pytestmark = pytest.mark.unit
-
 ARCHIVE = random.Random(7).randbytes(70_000) + b"\r\n--\r\n\r\n"
 
 

@@ -8,8 +8,6 @@ import pytest
 from gitlab_ferry.gitlab import ImportTarget
 from gitlab_ferry.gitlab.params import encode_id, flatten_form, form_value
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize(
     ("ref", "expected"),

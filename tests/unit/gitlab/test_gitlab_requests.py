@@ -13,8 +13,6 @@ from gitlab_ferry.gitlab import errors as e
 from gitlab_ferry.gitlab.errors import Forbidden, ServerError
 from gitlab_ferry.states import ExportState, ImportState
 
-pytestmark = pytest.mark.unit
-
 UPLOAD_URL = (
     "https://bucket.s3.eu-west-1.amazonaws.com/exports/p.tar.gz"
     "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=0123abcd"

@@ -32,8 +32,6 @@ from gitlab_ferry.reconcile.timing import (
     valid_cron,
 )
 
-pytestmark = pytest.mark.unit
-
 EARLIER = rfc3339(at(hours=-1))
 
 

@@ -27,8 +27,6 @@ from gitlab_ferry.reconcile.plan import Done, Failed, Problem, Throttled
 from gitlab_ferry.reconcile.plan import Reason as R
 from gitlab_ferry.reconcile.timing import rfc3339
 
-pytestmark = pytest.mark.unit
-
 GEN = 5
 URL = import_spec()
 FAILED_RELATION = {

@@ -53,8 +53,6 @@ from gitlab_ferry.reconcile.plan import Done, Failed, Problem
 from gitlab_ferry.reconcile.plan import Reason as R
 from gitlab_ferry.reconcile.timing import rfc3339
 
-pytestmark = pytest.mark.unit
-
 GEN = 4
 V = GitLabVersion.parse
 
