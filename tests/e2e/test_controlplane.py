@@ -174,7 +174,7 @@ def test_cli_up_down(kube: Any, tmp_path: Path) -> None:
     }
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-m", "gitlab_ferry_testbed.controlplane", *args]
+        argv = [sys.executable, "-m", "gitlab_ferry_testbed", "controlplane", *args]
         argv += ["--kubeconfig", str(kubeconfig)]
         return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=180)
 

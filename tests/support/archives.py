@@ -37,7 +37,8 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 class ArchiveServer:
-    """Serves ``body`` at any path (or nothing: 404) and what ``serve`` adds at its path.
+    """Serves over HTTPS with ``tls`` (a certificate and its key), else HTTP: ``body`` at any
+    path (or nothing: 404), and what ``serve`` adds at its path.
 
     The attributes below shape the answers from the next request on: ``content_type`` that of
     ``body`` (None: no header), ``content_length`` what ``HEAD`` claims instead of the true
@@ -46,7 +47,7 @@ class ArchiveServer:
     Amazon S3's. ``requests`` holds ``(method, path)`` of every request, in order.
     """
 
-    def __init__(self, body: bytes | None = None, *, tls: tuple[Path, Path] | None = None) -> None:
+    def __init__(self, tls: tuple[Path, Path] | None = None, *, body: bytes | None = None) -> None:
         self.body = body
         self.content_type: str | None = "application/gzip"
         self.content_length: str | None = None
