@@ -14,7 +14,7 @@ KIND_SH := tools/kind/kind.sh
 KIND_PYTEST_ARGS ?=
 
 .PHONY: help setup venv system controlplane helm test test-fast test-kind kind kind-down compat \
-	lint crds demo bench reliability clean
+	lint crds image demo bench reliability clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -74,8 +74,16 @@ test-kind: venv system kind ## The kind tier: the operator as a Pod from its ima
 	set -a && source <($(KIND_SH) env) && set +a && \
 	CI=$${CI:-} PATH="$(CURDIR)/$(VENV)/bin:$(CACHE)/bin:$$PATH" $(BIN)/pytest tests/kind $(KIND_PYTEST_ARGS)
 
+IMAGE ?= gitlab-ferry:0.1.0
+# The Dockerfile's base (default python:3.11-slim); name a local one where no registry is reachable.
+PYTHON_IMAGE ?=
+
+image: ## Build the operator image (IMAGE, PYTHON_IMAGE); check it holds the operator alone
+	docker build $(if $(PYTHON_IMAGE),--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE)) -t $(IMAGE) .
+	tools/check-operator-image.sh $(IMAGE)
+
 demo: venv controlplane ## Local control plane, two simulated GitLabs, the operator and a live migration
-	$(BIN)/gitlab-ferry demo
+	$(BIN)/python -m gitlab_ferry_testbed demo
 
 RELIABILITY_TESTS := tests/e2e/test_crash_safety.py tests/e2e/test_gitlab_faults.py \
 	tests/e2e/test_kubernetes_faults.py tests/e2e/test_bad_input.py tests/e2e/test_isolation.py \

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
 import kopf
@@ -37,9 +38,20 @@ def post_event(body: Mapping[str, Any], kind: str, reason: str, message: str) ->
     kopf.event(cast(kopf.Body, body), type=kind, reason=reason, message=message[:1024])
 
 
+@dataclass
+class _Upkeep:
+    """What runs beside the object loops while the operator runs: the probes and metrics
+    server, and the release of free memory. Started and stopped by the handlers, so the
+    runtime is built whole and stays frozen."""
+
+    stop_server: Callable[[], Awaitable[None]] | None = None
+    release: asyncio.Task[None] | None = None
+
+
 def make_registry() -> kopf.OperatorRegistry:
     """A registry with every handler of the operator."""
     registry = kopf.OperatorRegistry()
+    upkeep = _Upkeep()
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -66,17 +78,18 @@ def make_registry() -> kopf.OperatorRegistry:
             memo.settings.metrics_address,
             memo.settings.metrics_port,
         )
-        memo.serving = (runner, health)
-        memo.upkeep = asyncio.create_task(release_periodically(), name="release free memory")
+        upkeep.stop_server = runner.cleanup
+        upkeep.release = asyncio.create_task(release_periodically(), name="release free memory")
         health.ready = True
         logger.info("serving /metrics, /healthz and /readyz on port %d", port)
 
     @kopf.on.cleanup(registry=registry)
     async def shutdown(memo: Runtime, **_: Any) -> None:
+        if upkeep.release is not None:
+            upkeep.release.cancel()
         await memo.aclose()
-        if memo.serving is not None:
-            runner, _health = memo.serving
-            await runner.cleanup()
+        if upkeep.stop_server is not None:
+            await upkeep.stop_server()
 
     @kopf.daemon(GROUP, VERSION, EXPORTS, registry=registry, cancellation_timeout=30.0)
     async def export_loop(
@@ -126,8 +139,8 @@ async def operate(
     peering: str | None = None,
     liveness: str | None = None,
 ) -> None:
-    """Run the operator until it is told to stop (SIGTERM/SIGINT)."""
-    runtime.events = post_event
+    """Run the operator until it is told to stop (SIGTERM/SIGINT). The runtime posts its
+    Events through kopf: build it with ``events=post_event``."""
     await kopf.operator(
         registry=make_registry(),
         memo=runtime,

@@ -10,7 +10,6 @@ import pytest
 from ferry_e2e import (
     EXPORTS,
     IMPORTS,
-    ROOT_TOKEN,
     condition,
     create,
     events_of,
@@ -20,7 +19,6 @@ from ferry_e2e import (
 )
 from import_e2e import (
     FAST_JOBS,
-    ArchiveServer,
     assert_imported,
     camel,
     deleted,
@@ -34,6 +32,8 @@ from import_e2e import (
     source_archives,
     wait_reason,
 )
+from tests.support.archives import ArchiveServer
+from tests.support.processes import ROOT_TOKEN
 
 GITLAB_TEST = "gitlab-org/gitlab-test"
 PAGES = "gitlab-org/sub/pages"  # the default seed gives it two invalid issues

@@ -3,11 +3,7 @@ and the other stands by (kopf pauses all operators of one priority, so they must
 
 from __future__ import annotations
 
-import pytest
-
 from gitlab_ferry.handlers import peering_priority
-
-pytestmark = pytest.mark.unit
 
 
 def test_the_replica_started_first_has_the_higher_priority() -> None:
