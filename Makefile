@@ -10,10 +10,14 @@ CACHE  ?= $(HOME)/.cache/gitlab-ferry
 PYTEST_ARGS ?=
 LINT_PATHS := operator tests tools $(wildcard bench)
 
-.PHONY: help setup venv system controlplane helm test compat lint crds demo bench reliability clean
+KIND_SH := tools/kind/kind.sh
+KIND_PYTEST_ARGS ?=
+
+.PHONY: help setup venv system controlplane helm test test-fast test-kind kind kind-down compat \
+	lint crds image demo bench reliability clean
 
 help: ## Show the targets
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(UV):
 	$(PYTHON) -m pip install --quiet --user uv
@@ -46,7 +50,11 @@ lint: venv ## ruff, mypy --strict and the layer contracts
 crds: venv ## Regenerate crds/ and the chart's copy from the models
 	$(BIN)/gitlab-ferry crds
 
-test: setup lint ## Run every test tier (unit, contract, fidelity, e2e)
+test: ## Run every test tier: the fast ones (test-fast), then the kind tier (test-kind)
+	$(MAKE) test-fast
+	$(MAKE) test-kind
+
+test-fast: setup lint ## Unit, component, contract, fidelity and e2e tiers (no Docker)
 	CI=$${CI:-} PATH="$(CURDIR)/$(VENV)/bin:$(CACHE)/bin:$$PATH" $(BIN)/pytest $(PYTEST_ARGS)
 
 COMPAT_TESTS := tests/e2e/test_migration.py tests/e2e/test_import_routes.py \
@@ -56,16 +64,39 @@ compat: setup ## The version-aware end-to-end tests against every simulated GitL
 	GITLAB_FERRY_TEST_GITLAB_VERSIONS=all CI=$${CI:-} PATH="$(CURDIR)/$(VENV)/bin:$(CACHE)/bin:$$PATH" \
 		$(BIN)/pytest $(COMPAT_TESTS) $(PYTEST_ARGS)
 
+kind: ## Build (cached) and start a kind cluster; install the operator with its chart
+	$(KIND_SH) up
+
+kind-down: ## Delete the kind cluster (images and build caches stay)
+	$(KIND_SH) down
+
+test-kind: venv system kind ## The kind tier: the operator as a Pod from its image, by its chart
+	set -a && source <($(KIND_SH) env) && set +a && \
+	CI=$${CI:-} PATH="$(CURDIR)/$(VENV)/bin:$(CACHE)/bin:$$PATH" $(BIN)/pytest tests/kind $(KIND_PYTEST_ARGS)
+
+IMAGE ?= gitlab-ferry:0.1.0
+# The Dockerfile's base (default python:3.11-slim); name a local one where no registry is reachable.
+PYTHON_IMAGE ?=
+
+image: ## Build the operator image (IMAGE, PYTHON_IMAGE); check it holds the operator alone
+	docker build $(if $(PYTHON_IMAGE),--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE)) -t $(IMAGE) .
+	tools/check-operator-image.sh $(IMAGE)
+
 demo: venv controlplane ## Local control plane, two simulated GitLabs, the operator and a live migration
-	$(BIN)/gitlab-ferry demo
+	$(BIN)/python -m gitlab_ferry_testbed demo
 
 RELIABILITY_TESTS := tests/e2e/test_crash_safety.py tests/e2e/test_gitlab_faults.py \
 	tests/e2e/test_kubernetes_faults.py tests/e2e/test_bad_input.py tests/e2e/test_isolation.py \
 	tests/e2e/test_secrets_never_leak.py
 
-reliability: venv controlplane ## Run the reliability tests and write docs/reliability.md
+RELIABILITY_KIND_TESTS := tests/kind/test_kind_kills.py tests/kind/test_kind_peering.py
+
+reliability: venv controlplane system kind ## Run the reliability tests (both tiers); write docs/reliability.md
 	rm -f .reliability.jsonl
 	GITLAB_FERRY_RELIABILITY_REPORT=$(CURDIR)/.reliability.jsonl $(BIN)/pytest -q $(RELIABILITY_TESTS)
+	set -a && source <($(KIND_SH) env) && set +a && \
+	GITLAB_FERRY_RELIABILITY_REPORT=$(CURDIR)/.reliability.jsonl \
+	PATH="$(CURDIR)/$(VENV)/bin:$(CACHE)/bin:$$PATH" $(BIN)/pytest -q $(RELIABILITY_KIND_TESTS)
 	$(BIN)/python tools/reliability_report.py .reliability.jsonl docs/reliability.md
 
 bench: setup ## Run the benchmarks and write docs/benchmarks.md

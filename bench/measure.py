@@ -23,7 +23,7 @@ from kubernetes import watch
 
 from bench.procfs import memory, memory_from
 from bench.stack import BenchStack, Limits, Timing, ready_reason
-from gitlab_ferry.demo.migration import GROUP, VERSION
+from gitlab_ferry_testbed.demo.migration import GROUP, VERSION
 
 _PROJECT = re.compile(r"^/api/v4/projects/([^/?]+)")
 

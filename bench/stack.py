@@ -1,5 +1,5 @@
 """The benchmark's processes: the demo's control plane and child-process plumbing
-(``gitlab_ferry.demo.stack``), plus simulated GitLabs and operators whose rate limits, job
+(``gitlab_ferry_testbed.demo.stack``), plus simulated GitLabs and operators whose rate limits, job
 durations and settings each scenario chooses, and the seeds and Kubernetes objects a scenario
 needs. Everything runs on loopback; every child is stopped by ``BenchStack.stop``.
 """
@@ -17,9 +17,9 @@ import httpx
 import yaml
 from kubernetes import client, config
 
-from gitlab_ferry.demo.migration import GROUP, VERSION, apply, find_example, manifests
-from gitlab_ferry.demo.run import install_crds
-from gitlab_ferry.demo.stack import Child, Stack
+from gitlab_ferry_testbed.demo.migration import GROUP, VERSION, apply, find_example, manifests
+from gitlab_ferry_testbed.demo.run import install_crds
+from gitlab_ferry_testbed.demo.stack import Child, Stack
 
 TOKEN = "glpat-root-token"
 SEED_SETTINGS = {

@@ -1,11 +1,12 @@
-"""Clocks: the one source of "now" for the operator and the simulator.
+"""Clocks: the operator's one source of "now".
 
 A leaf module (standard library only). Wall-clock time is what GitLab's rate-limit windows and
 the status timestamps are measured in, so every component takes a ``Clock`` instead of calling
 ``time`` directly. ``ScaledClock`` runs faster than real time from a shared anchor, so an
-operator and a simulator in different processes agree on the accelerated time and tests can
-cross GitLab's minute windows and hour-long timeouts in seconds. It must not import anything
-from the rest of the package.
+operator and a simulated GitLab in different processes agree on the accelerated time and tests
+can cross GitLab's minute windows and hour-long timeouts in seconds; the simulator keeps its own
+clocks (``gitlab_ferry_testbed.simulator.clock``) on the same formula. It must not import
+anything from the rest of the package.
 """
 
 from __future__ import annotations

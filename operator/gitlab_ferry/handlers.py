@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
 import kopf
@@ -64,9 +65,20 @@ def _child_key(body: kopf.Body) -> dict[tuple[str, str], ChildRecord]:
     return {(str(body.metadata.namespace), migration): child_record(body)}
 
 
+@dataclass
+class _Upkeep:
+    """What runs beside the object loops while the operator runs: the probes and metrics
+    server, and the release of free memory. Started and stopped by the handlers, so the
+    runtime is built whole and stays frozen."""
+
+    stop_server: Callable[[], Awaitable[None]] | None = None
+    release: asyncio.Task[None] | None = None
+
+
 def make_registry() -> kopf.OperatorRegistry:
     """A registry with every handler of the operator."""
     registry = kopf.OperatorRegistry()
+    upkeep = _Upkeep()
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -93,17 +105,18 @@ def make_registry() -> kopf.OperatorRegistry:
             memo.settings.metrics_address,
             memo.settings.metrics_port,
         )
-        memo.serving = (runner, health)
-        memo.upkeep = asyncio.create_task(release_periodically(), name="release free memory")
+        upkeep.stop_server = runner.cleanup
+        upkeep.release = asyncio.create_task(release_periodically(), name="release free memory")
         health.ready = True
         logger.info("serving /metrics, /healthz and /readyz on port %d", port)
 
     @kopf.on.cleanup(registry=registry)
     async def shutdown(memo: Runtime, **_: Any) -> None:
+        if upkeep.release is not None:
+            upkeep.release.cancel()
         await memo.aclose()
-        if memo.serving is not None:
-            runner, _health = memo.serving
-            await runner.cleanup()
+        if upkeep.stop_server is not None:
+            await upkeep.stop_server()
 
     @kopf.daemon(GROUP, VERSION, EXPORTS, registry=registry, cancellation_timeout=30.0)
     async def export_loop(
@@ -162,6 +175,17 @@ def make_registry() -> kopf.OperatorRegistry:
     return registry
 
 
+def peering_priority(started: float) -> int:
+    """The kopf peering priority of an operator that started at ``started`` (epoch seconds).
+
+    kopf pauses every operator that meets a peer of the same priority, and the replicas of one
+    Deployment are alike. So the replica that started first keeps the work and later ones stand
+    by: the later the start, the lower the priority (milliseconds, so a second replica started
+    in the same second still differs).
+    """
+    return -round(started * 1000)
+
+
 async def operate(
     runtime: Runtime,
     *,
@@ -169,8 +193,8 @@ async def operate(
     peering: str | None = None,
     liveness: str | None = None,
 ) -> None:
-    """Run the operator until it is told to stop (SIGTERM/SIGINT)."""
-    runtime.events = post_event
+    """Run the operator until it is told to stop (SIGTERM/SIGINT). The runtime posts its
+    Events through kopf: build it with ``events=post_event``."""
     await kopf.operator(
         registry=make_registry(),
         memo=runtime,
@@ -178,5 +202,6 @@ async def operate(
         namespaces=namespaces,
         standalone=peering is None,
         peering_name=peering,
+        priority=None if peering is None else peering_priority(runtime.clock.time()),
         liveness_endpoint=liveness,
     )

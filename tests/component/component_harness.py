@@ -16,8 +16,8 @@ from gitlab_ferry.controller.imports import ImportReconciler
 from gitlab_ferry.controller.reconciler import Memory, Reconciler
 from gitlab_ferry.controller.runtime import Runtime
 from gitlab_ferry.settings import Settings
-from gitlab_ferry.simulator import Simulator
-from gitlab_ferry.simulator.requestlog import RequestRecord
+from gitlab_ferry_testbed.simulator import Simulator
+from gitlab_ferry_testbed.simulator.requestlog import RequestRecord
 
 ROOT = "glpat-root-token"
 NAMESPACE = "team"

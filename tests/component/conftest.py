@@ -19,7 +19,7 @@ from tests.support.s3 import S3Server, moto_s3
 from gitlab_ferry.clock import ManualClock
 from gitlab_ferry.controller.runtime import build_runtime
 from gitlab_ferry.settings import Settings
-from gitlab_ferry.simulator import Seed, Simulator, SimulatorConfig
+from gitlab_ferry_testbed.simulator import Seed, Simulator, SimulatorConfig
 
 #: Half a minute into a rate-limit window, on a whole second.
 START = 1_800_000_030.0
@@ -67,13 +67,15 @@ async def operator_for(
         kube.secrets[(NAMESPACE, "gitlab-token")] = {"token": ROOT}
         hosts = [sim.url.split("://", 1)[1] for sim in sims]
         settings = Settings(allowed_hosts=[*hosts, *overrides.pop("hosts", [])], **overrides)
-        runtime = build_runtime(settings, kube=kube, clock=clock, registry=CollectorRegistry())
-        operator = Operator(kube, clock, settings, runtime)
+        events: list[tuple[str, str, str, str]] = []
 
         def record(body: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
-            operator.events.append((kind, body["metadata"]["name"], reason, message))
+            events.append((kind, body["metadata"]["name"], reason, message))
 
-        runtime.events = record
+        runtime = build_runtime(
+            settings, kube=kube, clock=clock, registry=CollectorRegistry(), events=record
+        )
+        operator = Operator(kube, clock, settings, runtime, events)
         made.append(operator)
         return operator
 

@@ -14,8 +14,6 @@ from gitlab_ferry.effects.secrets import MissingSecret
 from gitlab_ferry.gitlab import errors
 from gitlab_ferry.reconcile.plan import Reason
 
-pytestmark = pytest.mark.component
-
 WINDOW_START = 1_800_000_000.0
 
 

@@ -6,14 +6,11 @@ applying it."""
 
 from __future__ import annotations
 
-import pytest
 from component_harness import NAMESPACE, export_object, posts, run_jobs
 
 from gitlab_ferry.api.project_export import PLURAL as EXPORTS
 from gitlab_ferry.controller.preview import preview, render
 from gitlab_ferry.effects.kube import ObjectRef
-
-pytestmark = pytest.mark.component
 
 PROJECT = "gitlab-org/gitlab-test"
 

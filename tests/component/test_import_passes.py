@@ -19,8 +19,6 @@ from component_harness import (
 from gitlab_ferry.api.project_export import PLURAL as EXPORTS
 from gitlab_ferry.api.project_import import PLURAL as IMPORTS
 
-pytestmark = pytest.mark.component
-
 SOURCE = "gitlab-org/gitlab-test"
 EXPORT_REF = {"exportRef": {"name": "e"}}
 

@@ -17,8 +17,6 @@ from gitlab_ferry.api.project_export import PLURAL as EXPORTS
 from gitlab_ferry.api.project_import import PLURAL as IMPORTS
 from gitlab_ferry.controller.exports import ExportReconciler
 
-pytestmark = pytest.mark.component
-
 PROJECT = "gitlab-org/gitlab-test"
 
 

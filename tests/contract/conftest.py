@@ -3,15 +3,16 @@ socket, and the project's own client talking to it over HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.simulators import Simulators
 
-from gitlab_ferry.clock import ManualClock
 from gitlab_ferry.gitlab import GitLabClient
-from gitlab_ferry.simulator import Seed, Simulator, SimulatorConfig
+from gitlab_ferry_testbed.simulator import Simulator
+from gitlab_ferry_testbed.simulator.clock import ManualClock
 
 ROOT = "glpat-root-token"
 START = 1_800_000_030.0  # half a minute into a window
@@ -45,26 +46,20 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-async def simulator(tmp_path: Path, clock: ManualClock) -> AsyncIterator[Callable[..., Any]]:
-    """``await simulator(**timing)``: a started simulator in step mode by default."""
-    started: list[Simulator] = []
+async def simulator(
+    tmp_path: Path, clock: ManualClock
+) -> AsyncIterator[Callable[..., Awaitable[Simulator]]]:
+    """``await simulator(seed=..., s3_endpoint=..., **settings)``: a started simulator, in step
+    mode unless the settings say otherwise."""
+    simulators = Simulators(clock, SEED, tmp_path)
 
     async def start(
         seed: dict[str, Any] | None = None, s3_endpoint: str | None = None, **settings: Any
     ) -> Simulator:
-        config = SimulatorConfig(
-            data_dir=tmp_path / f"sim-{len(started)}",
-            s3_endpoint=s3_endpoint,
-            settings={"timing": {"step_mode": True}, **settings},
-        )
-        sim = Simulator(config, seed=Seed.model_validate(seed or SEED), clock=clock)
-        await sim.start()
-        started.append(sim)
-        return sim
+        return await simulators.start(settings, seed=seed, s3_endpoint=s3_endpoint)
 
     yield start
-    for sim in started:
-        await sim.stop()
+    await simulators.stop()
 
 
 @pytest.fixture

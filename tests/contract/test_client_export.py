@@ -12,8 +12,6 @@ import pytest
 from gitlab_ferry.gitlab import errors
 from gitlab_ferry.gitlab_states import ExportState
 
-pytestmark = pytest.mark.contract
-
 
 async def test_a_whole_export(simulator, client_for):
     sim = await simulator()

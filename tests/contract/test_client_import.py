@@ -4,17 +4,15 @@ relation imports and their trackers, overwrite, and the lookups the operator rel
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from aiohttp import web
+from tests.support.archives import ArchiveServer
 
 from gitlab_ferry.gitlab import ArchiveUpload, GitLabClient, S3Object, errors
 from gitlab_ferry.gitlab_states import ExportState, ImportState, RelationImportState
 from gitlab_ferry.reconcile.imports import ImportTarget
-from gitlab_ferry.simulator import Simulator
-
-pytestmark = pytest.mark.contract
+from gitlab_ferry_testbed.simulator import Simulator
 
 
 async def _exported_archive(sim: Simulator, client: GitLabClient, project: str) -> bytes:
@@ -94,25 +92,11 @@ async def test_import_an_uploaded_archive(pair):
 
 
 @pytest.fixture
-async def archive_server(pair) -> AsyncIterator[str]:
+def archive_server(pair) -> Iterator[str]:
     """Serves the exported archive over HTTP, as an object store would."""
-    archive = pair[3]
-
-    async def serve(request: web.Request) -> web.StreamResponse:
-        headers = {"Content-Type": "application/gzip"}
-        if request.method == "HEAD":
-            return web.Response(headers={**headers, "Content-Length": str(len(archive))})
-        return web.Response(body=archive, headers=headers)
-
-    app = web.Application()
-    app.router.add_route("*", "/exports/project.tar.gz", serve)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/exports/project.tar.gz"
-    await runner.cleanup()
+    server = ArchiveServer()
+    yield server.serve("/exports/project.tar.gz", pair[3])
+    server.close()
 
 
 async def test_remote_import_from_a_url(pair, archive_server):

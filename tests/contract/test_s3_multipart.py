@@ -21,8 +21,6 @@ from gitlab_ferry.effects.s3 import (
     upload_in_parts,
 )
 
-pytestmark = pytest.mark.contract
-
 CREDENTIALS = S3Credentials(S3_KEYS["AWS_ACCESS_KEY_ID"], S3_KEYS["AWS_SECRET_ACCESS_KEY"])
 
 

@@ -12,56 +12,32 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from tests.support.processes import SimulatorProcess
 
-pytestmark = [pytest.mark.contract, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 GIB = 1024**3
 LIMIT = 100 * 1024**2
 HERE = Path(__file__).parent
 
 
-def _start(tmp: Path, name: str, seed: dict) -> tuple[subprocess.Popen[bytes], str]:
+def _start(tmp: Path, name: str, seed: dict) -> SimulatorProcess:
     (tmp / name).mkdir()
     seed_file = tmp / name / "seed.yaml"
     seed_file.write_text(yaml.safe_dump(seed))
-    ready = tmp / name / "url"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gitlab_ferry",
-            "simulate",
-            "--port",
-            "0",
-            "--seed",
-            str(seed_file),
-            "--data-dir",
-            str(tmp / name / "data"),
-            "--ready-file",
-            str(ready),
-            "--export-queue-delay",
-            "0",
-            "--export-duration",
-            "0",
-            "--import-queue-delay",
-            "0",
-            "--import-duration",
-            "0",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while not ready.exists() or not ready.read_text().strip():
-        assert proc.poll() is None, "the simulator exited"
-        assert time.monotonic() < deadline, "the simulator did not start"
-        time.sleep(0.1)
-    return proc, ready.read_text().strip()
+    sim = SimulatorProcess(
+        tmp / name,
+        "--export-queue-delay", "0", "--export-duration", "0",
+        "--import-queue-delay", "0", "--import-duration", "0",
+        seed=str(seed_file),
+    )  # fmt: skip
+    sim.start()
+    return sim
 
 
 def test_one_gib_streams_in_constant_memory(tmp_path):
     users = [{"username": "root", "token": "glpat-root-token", "admin": True}]
-    source, source_url = _start(
+    source = _start(
         tmp_path,
         "source",
         {
@@ -74,9 +50,10 @@ def test_one_gib_streams_in_constant_memory(tmp_path):
             "settings": {"instance": {"project_download_export_limit": 0}},
         },
     )
-    destination, destination_url = _start(
+    destination = _start(
         tmp_path, "destination", {"users": users, "groups": [{"path": "big"}], "projects": []}
     )
+    source_url, destination_url = source.url, destination.url
     try:
         headers = {"PRIVATE-TOKEN": "glpat-root-token"}
         api = f"{source_url}/api/v4/projects/big%2Fmonorepo/export"
@@ -115,6 +92,5 @@ def test_one_gib_streams_in_constant_memory(tmp_path):
         copy = httpx.get(f"{destination_url}/-/sim/projects/big%2Fbig-copy", headers=control).json()
         assert copy["content"]["repository_sha256"] == original["content"]["repository_sha256"]
     finally:
-        for proc in (source, destination):
-            proc.terminate()
-            proc.wait(30)
+        for sim in (source, destination):
+            sim.stop(grace=30)

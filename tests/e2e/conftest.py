@@ -8,8 +8,6 @@ Which cluster:
    for the session, with ``KUBECONFIG`` pointing at it until the session ends.
 3. Else skip the e2e tests, naming the reason; but with ``CI=true`` fail instead, so CI can
    never pass by silently skipping them.
-
-Everything under ``tests/e2e`` is marked ``e2e`` automatically.
 """
 
 from __future__ import annotations
@@ -25,14 +23,15 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
-from ferry_e2e import OperatorProcess, SimulatorProcess
-from import_e2e import self_signed
+from ferry_e2e import OperatorProcess
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from tests.support.certificates import self_signed
+from tests.support.processes import SimulatorProcess
 from tests.support.s3 import S3Server, moto_s3
 from versions_e2e import selected as selected_versions
 
-from gitlab_ferry.controlplane import (
+from gitlab_ferry_testbed.controlplane import (
     Binaries,
     BinariesNotFound,
     ControlPlane,
@@ -47,13 +46,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Tests that take ``gitlab_version`` run once per selected GitLab version."""
     if "gitlab_version" in metafunc.fixturenames:
         metafunc.parametrize("gitlab_version", selected_versions())
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # This hook sees every collected item, not only those below this directory.
-    for item in items:
-        if E2E_DIR in item.path.resolve().parents:
-            item.add_marker(pytest.mark.e2e)
 
 
 def _in_ci() -> bool:

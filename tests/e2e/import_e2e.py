@@ -1,22 +1,16 @@
 """Helpers the ProjectImport end-to-end tests share: real export archives taken from a
-simulated GitLab (and edited copies of them), a local HTTP(S) server that serves archives the
-way remote-import needs, and shorthands for specs, annotations, waits and the destination's
-request log.
+simulated GitLab (and edited copies of them), and shorthands for specs, annotations, waits and
+the destination's request log (the archive server is ``tests.support.archives``).
 """
 
 from __future__ import annotations
 
-import datetime
 import gzip
-import http.server
 import io
-import ipaddress
 import json
 import re
-import ssl
 import tarfile
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,19 +18,9 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-from ferry_e2e import (
-    GROUP,
-    IMPORTS,
-    ROOT_TOKEN,
-    VERSION,
-    SimulatorProcess,
-    condition,
-    get_object,
-    import_object,
-    wait_for,
-    wait_object,
-)
+from ferry_e2e import GROUP, IMPORTS, VERSION, condition, get_object, import_object, wait_object
 from kubernetes import client
+from tests.support.processes import ROOT_TOKEN, SimulatorProcess, wait_for
 
 #: Simulator timings that keep every job short.
 FAST_JOBS = (
@@ -159,127 +143,6 @@ def ndjson(lines: list[dict[str, Any]]) -> bytes:
 
 def parse_ndjson(body: bytes) -> list[dict[str, Any]]:
     return [json.loads(line) for line in body.splitlines() if line.strip()]
-
-
-# -- an archive server ---------------------------------------------------------------------------
-
-
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 that is its own CA, and its key."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    directory.mkdir(parents=True, exist_ok=True)
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
-class ArchiveServer:
-    """Serves archives by path over HTTP or HTTPS: ``HEAD`` with the ``Content-Type`` and
-    ``Content-Length`` remote-import checks, ``GET`` with the bytes. ``head_delay`` holds
-    HEAD answers (GitLab's HEAD times out after 1 s). Every request is kept in ``hits``."""
-
-    def __init__(self, tls: tuple[Path, Path] | None = None) -> None:
-        files: dict[str, bytes] = {}
-        headers: dict[str, dict[str, str]] = {}
-        hits: list[tuple[str, str]] = []
-        owner = self
-        self.files, self.hits, self.head_delay = files, hits, 0.0
-        self._headers = headers
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def _answer(self, with_body: bool) -> None:
-                path = self.path.split("?", 1)[0]
-                hits.append((self.command, path))
-                body = files.get(path)
-                if body is None:
-                    self.send_response(404)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                if not with_body and owner.head_delay:
-                    time.sleep(owner.head_delay)
-                self.send_response(200)
-                for header, value in headers[path].items():
-                    self.send_header(header, value)
-                if "Content-Length" not in headers[path]:
-                    # Without a length the body ends when the connection closes.
-                    self.close_connection = True
-                self.end_headers()
-                if with_body:
-                    self.wfile.write(body)
-
-            def do_HEAD(self) -> None:
-                self._answer(False)
-
-            def do_GET(self) -> None:
-                self._answer(True)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        scheme = "http"
-        if tls is not None:
-            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            context.load_cert_chain(*tls)
-            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-            scheme = "https"
-        self.host = f"127.0.0.1:{self.server.server_address[1]}"
-        self.url = f"{scheme}://{self.host}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def serve(
-        self,
-        path: str,
-        data: bytes,
-        *,
-        content_type: str = "application/gzip",
-        with_length: bool = True,
-    ) -> str:
-        """Serve ``data`` at ``path`` (``with_length=False``: no ``Content-Length``); its
-        URL."""
-        self.files[path] = data
-        self._headers[path] = {"Content-Type": content_type}
-        if with_length:
-            self._headers[path]["Content-Length"] = str(len(data))
-        return self.url + path
-
-    def gets(self, path: str) -> int:
-        return sum(1 for method, seen in self.hits if method == "GET" and seen == path)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 # -- objects -------------------------------------------------------------------------------------

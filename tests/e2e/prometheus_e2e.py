@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import yaml
-from ferry_e2e import ChildProcess, free_port, wait_for
+from tests.support.processes import ChildProcess, free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 CHART_FILES = REPO / "charts" / "gitlab-ferry" / "files"

@@ -14,18 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from ferry_e2e import (
-    EXPORTS,
-    IMPORTS,
-    SimulatorProcess,
-    condition,
-    create,
-    export_object,
-    get_object,
-    import_object,
-    wait_for,
-)
+from ferry_e2e import EXPORTS, IMPORTS, condition, create, export_object, get_object, import_object
 from kubernetes import client
+from tests.support.processes import SimulatorProcess, wait_for
 from versions_e2e import target_namespace
 
 ROOT = "glpat-root-token"

@@ -19,10 +19,10 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-import gitlab_ferry
-from gitlab_ferry.controlplane import ControlPlane, ControlPlaneError, Ports
-from gitlab_ferry.controlplane import processes as proc
-from gitlab_ferry.controlplane import state as statefile
+import gitlab_ferry_testbed
+from gitlab_ferry_testbed.controlplane import ControlPlane, ControlPlaneError, Ports
+from gitlab_ferry_testbed.controlplane import processes as proc
+from gitlab_ferry_testbed.controlplane import state as statefile
 
 K8S_VERSION = "v1.33.13"
 Kubectl = Callable[..., "subprocess.CompletedProcess[str]"]
@@ -167,14 +167,14 @@ def test_cli_up_down(kube: Any, tmp_path: Path) -> None:
         "GITLAB_FERRY_KUBE_BIN": str(kube.binaries.apiserver.parent),
         "PYTHONPATH": os.pathsep.join(
             [
-                str(Path(gitlab_ferry.__file__).resolve().parents[1]),
+                str(Path(gitlab_ferry_testbed.__file__).resolve().parents[1]),
                 os.environ.get("PYTHONPATH", ""),
             ]
         ),
     }
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-m", "gitlab_ferry.controlplane", *args]
+        argv = [sys.executable, "-m", "gitlab_ferry_testbed", "controlplane", *args]
         argv += ["--kubeconfig", str(kubeconfig)]
         return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=180)
 

@@ -9,7 +9,7 @@ import sys
 def test_the_demo_migrates_and_verifies(kube):
     # The demo starts its own control plane, simulators and operator, like a newcomer's run.
     result = subprocess.run(
-        [sys.executable, "-m", "gitlab_ferry", "demo", "--exit", "--timeout", "240"],
+        [sys.executable, "-m", "gitlab_ferry_testbed", "demo", "--exit", "--timeout", "240"],
         capture_output=True,
         text=True,
         timeout=400,

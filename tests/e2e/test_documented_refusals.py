@@ -16,7 +16,6 @@ from ferry_e2e import (
     EXPORTS,
     GROUP,
     IMPORTS,
-    ROOT_TOKEN,
     VERSION,
     condition,
     create,
@@ -26,14 +25,9 @@ from ferry_e2e import (
     token_secret,
     wait_object,
 )
-from import_e2e import (
-    FAST_JOBS,
-    ArchiveServer,
-    import_body,
-    import_posts,
-    seed_project,
-    wait_reason,
-)
+from import_e2e import FAST_JOBS, import_body, import_posts, seed_project, wait_reason
+from tests.support.archives import ArchiveServer
+from tests.support.processes import ROOT_TOKEN
 from tests.support.s3 import S3_KEYS
 
 #: Longer than several recheck intervals of the test operator (3 s): time for a loop to show.

@@ -13,7 +13,8 @@ from collections import Counter
 from pathlib import Path
 
 import yaml
-from ferry_e2e import EXPORTS, condition, create, export_object, get_object, token_secret, wait_for
+from ferry_e2e import EXPORTS, condition, create, export_object, get_object, token_secret
+from tests.support.processes import wait_for
 
 SPEED = 20.0
 EXPORTS_COUNT = 50

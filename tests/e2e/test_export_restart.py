@@ -6,7 +6,8 @@ from __future__ import annotations
 import signal
 from collections import Counter
 
-from ferry_e2e import EXPORTS, condition, create, export_object, get_object, token_secret, wait_for
+from ferry_e2e import EXPORTS, condition, create, export_object, get_object, token_secret
+from tests.support.processes import wait_for
 
 
 def test_sigkill_while_exporting_repeats_no_request(

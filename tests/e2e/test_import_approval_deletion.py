@@ -12,19 +12,9 @@ import time
 
 import httpx
 import pytest
-from ferry_e2e import (
-    IMPORTS,
-    ROOT_TOKEN,
-    condition,
-    create,
-    get_object,
-    token_secret,
-    wait_for,
-    wait_object,
-)
+from ferry_e2e import IMPORTS, condition, create, get_object, token_secret, wait_object
 from import_e2e import (
     FAST_JOBS,
-    ArchiveServer,
     Sampler,
     annotate,
     assert_imported,
@@ -40,6 +30,8 @@ from import_e2e import (
     wait_gone,
     wait_reason,
 )
+from tests.support.archives import ArchiveServer
+from tests.support.processes import ROOT_TOKEN, wait_for
 
 GITLAB_TEST = "gitlab-org/gitlab-test"
 

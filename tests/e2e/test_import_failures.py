@@ -12,7 +12,6 @@ import pytest
 from ferry_e2e import (
     EXPORTS,
     IMPORTS,
-    ROOT_TOKEN,
     condition,
     create,
     events_of,
@@ -22,7 +21,6 @@ from ferry_e2e import (
 )
 from import_e2e import (
     FAST_JOBS,
-    ArchiveServer,
     assert_imported,
     camel,
     deleted,
@@ -36,6 +34,8 @@ from import_e2e import (
     source_archives,
     wait_reason,
 )
+from tests.support.archives import ArchiveServer
+from tests.support.processes import ROOT_TOKEN
 
 from gitlab_ferry.api import parse_timestamp
 

@@ -8,10 +8,9 @@ exists, and shows GitLab's trackers in ``status.relationImports``.
 from __future__ import annotations
 
 import pytest
-from ferry_e2e import IMPORTS, ROOT_TOKEN, condition, create, token_secret
+from ferry_e2e import IMPORTS, condition, create, token_secret
 from import_e2e import (
     FAST_JOBS,
-    ArchiveServer,
     Sampler,
     import_body,
     import_posts,
@@ -22,6 +21,8 @@ from import_e2e import (
     source_archives,
     wait_reason,
 )
+from tests.support.archives import ArchiveServer
+from tests.support.processes import ROOT_TOKEN
 from tests.support.s3 import S3_KEYS
 
 PAGES = "gitlab-org/sub/pages"  # five valid issues and two without a title, two milestones

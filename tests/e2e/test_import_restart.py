@@ -12,10 +12,9 @@ from __future__ import annotations
 import signal
 
 import pytest
-from ferry_e2e import IMPORTS, ROOT_TOKEN, create, get_object, token_secret, wait_for, wait_object
+from ferry_e2e import IMPORTS, create, get_object, token_secret, wait_object
 from import_e2e import (
     FAST_JOBS,
-    ArchiveServer,
     assert_imported,
     deleted,
     import_body,
@@ -26,6 +25,8 @@ from import_e2e import (
     temporary_projects,
     wait_reason,
 )
+from tests.support.archives import ArchiveServer
+from tests.support.processes import ROOT_TOKEN, wait_for
 
 GITLAB_TEST = "gitlab-org/gitlab-test"
 HEAD_DELAY = 0.6  # GitLab's HEAD times out after 1 s

@@ -16,18 +16,9 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from ferry_e2e import (
-    EXPORTS,
-    IMPORTS,
-    ROOT_TOKEN,
-    create,
-    events_of,
-    export_object,
-    token_secret,
-)
+from ferry_e2e import EXPORTS, IMPORTS, create, events_of, export_object, token_secret
 from import_e2e import (
     FAST_JOBS,
-    ArchiveServer,
     assert_imported,
     import_body,
     import_posts,
@@ -35,6 +26,8 @@ from import_e2e import (
     source_archives,
     wait_reason,
 )
+from tests.support.archives import ArchiveServer
+from tests.support.processes import ROOT_TOKEN
 from tests.support.s3 import S3_KEYS
 from versions_e2e import gitlab, namespace_param, release, set_feature
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from ferry_e2e import token_secret, wait_for
+from ferry_e2e import token_secret
 from reliability_e2e import (
     destination_seed,
     duplicate_posts,
@@ -15,6 +15,7 @@ from reliability_e2e import (
     start_migrations,
     wait_all_ready,
 )
+from tests.support.processes import wait_for
 
 TIMING = ("--export-queue-delay", "0.5", "--export-duration", "3", "--import-duration", "3")
 NO_LIMITS = ("--project-export-limit", "0", "--project-import-limit", "0",

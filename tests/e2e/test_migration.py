@@ -20,8 +20,8 @@ from ferry_e2e import (
     get_object,
     import_object,
     token_secret,
-    wait_for,
 )
+from tests.support.processes import wait_for
 from versions_e2e import gitlab, namespace_param
 
 SPEED = 20.0

@@ -33,7 +33,6 @@ from ferry_e2e import (
     get_object,
     import_object,
     token_secret,
-    wait_for,
 )
 from prometheus_e2e import (
     JOB,
@@ -50,6 +49,7 @@ from prometheus_e2e import (
     substitute,
     variable_queries,
 )
+from tests.support.processes import wait_for
 
 from gitlab_ferry import __version__
 

@@ -26,7 +26,6 @@ from chart_e2e import Rule, granted, render, table
 from ferry_e2e import (
     EXPORTS,
     IMPORTS,
-    ROOT_TOKEN,
     OperatorProcess,
     condition,
     create,
@@ -35,6 +34,7 @@ from ferry_e2e import (
     token_secret,
     wait_object,
 )
+from tests.support.processes import ROOT_TOKEN
 
 # -- what the operator may do ---------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 import httpx
-from ferry_e2e import ROOT_TOKEN, SimulatorProcess
+from tests.support.processes import ROOT_TOKEN, SimulatorProcess
 
 #: A patch release of each simulator profile.
 PROFILES = ("13.12.15", "14.10.5", "15.11.13", "16.11.10", "17.11.3", "18.7.0")

@@ -7,19 +7,16 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from fidelity_helpers import FileServer, GitLabAt, serve_files
-from moto.server import ThreadedMotoServer
+from tests.support.s3 import moto_s3
 
-from gitlab_ferry.clock import SystemClock
-from gitlab_ferry.simulator import Seed, Simulator, SimulatorConfig
+from gitlab_ferry_testbed.simulator import Seed, Simulator, SimulatorConfig
+from gitlab_ferry_testbed.simulator.clock import SystemClock
 
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_s3() as s3:
+        yield s3.endpoint
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import gitlab
 from aiohttp import web
 
-from gitlab_ferry.simulator import Simulator
+from gitlab_ferry_testbed.simulator import Simulator
 
 ROOT_TOKEN = "glpat-root-token"
 GitLabAt = Callable[[str], AbstractAsyncContextManager[Simulator]]

@@ -20,10 +20,8 @@ import pytest
 from fidelity_helpers import ROOT_TOKEN, FileServer, serve_files
 from yarl import URL
 
-from gitlab_ferry.clock import ManualClock
-from gitlab_ferry.simulator import Seed, Simulator, SimulatorConfig
-
-pytestmark = pytest.mark.fidelity
+from gitlab_ferry_testbed.simulator import Seed, Simulator, SimulatorConfig
+from gitlab_ferry_testbed.simulator.clock import ManualClock
 
 FIXTURES = Path(__file__).parent / "fixtures"
 FIXTURE_NAMES = sorted(p.stem for p in FIXTURES.glob("*.json"))

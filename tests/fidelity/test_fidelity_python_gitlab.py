@@ -14,9 +14,7 @@ import pytest
 from fidelity_helpers import FileServer, client
 from gitlab.v4.objects import Project
 
-from gitlab_ferry.simulator import Simulator
-
-pytestmark = pytest.mark.fidelity
+from gitlab_ferry_testbed.simulator import Simulator
 
 
 def wait_until(check: Callable[[], bool], seconds: float = 20.0) -> None:

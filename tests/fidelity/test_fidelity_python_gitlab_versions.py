@@ -18,8 +18,6 @@ import pytest
 import requests
 from fidelity_helpers import GitLabAt, client
 
-pytestmark = pytest.mark.fidelity
-
 RELEASES = ["14.10.0", "18.7.0"]
 
 

@@ -9,9 +9,10 @@ from typing import Any
 import aiohttp
 import pytest
 from sim_helpers import Api, SimFactory, VersionedFactory
+from tests.support.simulators import Simulators
 
-from gitlab_ferry.clock import ManualClock
-from gitlab_ferry.simulator import Seed, Simulator, SimulatorConfig
+from gitlab_ferry_testbed.simulator import Simulator
+from gitlab_ferry_testbed.simulator.clock import ManualClock
 
 # 2023-11-14T22:13:20Z, a whole minute plus 20 s: tests that cross windows set the clock explicitly
 START = 1_700_000_000.0
@@ -81,27 +82,9 @@ def clock() -> ManualClock:
 @pytest.fixture
 async def make_sim(clock: ManualClock) -> AsyncIterator[SimFactory]:
     """Start simulators (step mode and a ManualClock unless told otherwise); stop them after."""
-    started: list[Simulator] = []
-
-    async def factory(
-        settings: dict[str, Any] | None = None,
-        *,
-        seed: dict[str, Any] | Seed | str | None = None,
-        step_mode: bool = True,
-        **config: Any,
-    ) -> Simulator:
-        cfg = SimulatorConfig(**config)
-        cfg.settings = cfg.settings.merged({"timing": {"step_mode": step_mode}, **(settings or {})})
-        chosen = SEED if seed is None else seed
-        seed_obj = Seed.model_validate(chosen) if isinstance(chosen, dict) else chosen
-        sim = Simulator(cfg, seed=seed_obj, clock=clock)
-        await sim.start()
-        started.append(sim)
-        return sim
-
-    yield factory
-    for sim in started:
-        await sim.stop()
+    simulators = Simulators(clock, SEED)
+    yield simulators.start
+    await simulators.stop()
 
 
 @pytest.fixture

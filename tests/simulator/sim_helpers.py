@@ -13,7 +13,7 @@ import aiohttp
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from gitlab_ferry.simulator import Simulator
+from gitlab_ferry_testbed.simulator import Simulator
 
 SimFactory = Callable[..., Awaitable[Simulator]]
 # archives and S3 served from this machine over plain http: both are refused by default

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gitlab_ferry.simulator.archive import (
+from gitlab_ferry_testbed.simulator.archive import (
     ArchiveError,
     build_archive,
     check_version,
@@ -17,11 +17,9 @@ from gitlab_ferry.simulator.archive import (
     filter_message,
     parse_archive,
 )
-from gitlab_ferry.simulator.config import parse_size
-from gitlab_ferry.simulator.content import Repository, generate_content, summarize
-from gitlab_ferry.simulator.errors import human_size, iso
-
-pytestmark = pytest.mark.unit
+from gitlab_ferry_testbed.simulator.config import parse_size
+from gitlab_ferry_testbed.simulator.content import Repository, generate_content, summarize
+from gitlab_ferry_testbed.simulator.errors import human_size, iso
 
 NOW = 1_512_512_000.148  # 2017-12-05 22:13:20.148 UTC
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 from sim_helpers import Api
 
-pytestmark = pytest.mark.unit
-
 ALL_ROUTES = [
     ("POST", "/projects/grp%2Fproj/export"),
     ("GET", "/projects/grp%2Fproj/export"),

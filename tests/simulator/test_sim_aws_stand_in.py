@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from gitlab_ferry.simulator.remote import S3Gateway
-
-pytestmark = pytest.mark.unit
+from gitlab_ferry_testbed.simulator.remote import S3Gateway
 
 ENDPOINT = "http://127.0.0.1:9000"
 

@@ -8,10 +8,8 @@ import aiohttp
 import pytest
 from sim_helpers import Api, SimFactory, make_archive
 
-from gitlab_ferry.clock import SystemClock
-from gitlab_ferry.simulator import Seed, Simulator, SimulatorConfig
-
-pytestmark = pytest.mark.unit
+from gitlab_ferry_testbed.simulator import Seed, Simulator, SimulatorConfig
+from gitlab_ferry_testbed.simulator.clock import SystemClock
 
 
 async def ctl(

@@ -12,9 +12,7 @@ import aiohttp
 import pytest
 from sim_helpers import Api, SimFactory
 
-from gitlab_ferry.clock import ManualClock
-
-pytestmark = pytest.mark.unit
+from gitlab_ferry_testbed.simulator.clock import ManualClock
 
 P = "/projects/grp%2Fproj"
 IDENTITY_KEYS = {

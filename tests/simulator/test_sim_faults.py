@@ -10,8 +10,6 @@ import pytest
 from sim_helpers import Api, SimFactory
 from yarl import URL
 
-pytestmark = pytest.mark.unit
-
 P = "/projects/grp%2Fproj"
 
 

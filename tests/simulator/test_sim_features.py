@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
 from sim_helpers import Api, VersionedFactory
-
-pytestmark = pytest.mark.unit
 
 S3_FLAG = "import_project_from_remote_file_s3"
 

@@ -10,9 +10,7 @@ import aiohttp
 import pytest
 from sim_helpers import Api, SimFactory, issues, make_archive
 
-from gitlab_ferry.clock import ManualClock
-
-pytestmark = pytest.mark.unit
+from gitlab_ferry_testbed.simulator.clock import ManualClock
 
 IMPORT_STATUS_KEYS = {
     "id",

@@ -5,12 +5,9 @@ from __future__ import annotations
 from email.utils import parsedate_to_datetime
 
 import aiohttp
-import pytest
 from sim_helpers import Api, SimFactory, make_archive
 
-from gitlab_ferry.clock import ManualClock
-
-pytestmark = pytest.mark.unit
+from gitlab_ferry_testbed.simulator.clock import ManualClock
 
 THROTTLED = {
     "message": {"error": "This endpoint has been requested too many times. Try again later."}

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 from sim_helpers import Api, issues, make_archive
 
-from gitlab_ferry.clock import ManualClock
-
-pytestmark = pytest.mark.unit
+from gitlab_ferry_testbed.simulator.clock import ManualClock
 
 TRACKER_KEYS = {"id", "project_path", "relation", "status", "created_at", "updated_at"}
 EXT = {"message": {"error": "You need to upload a GitLab project export archive (ending in .gz)."}}

@@ -5,19 +5,18 @@ from __future__ import annotations
 import hashlib
 import socket
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from archive_server import ArchiveServer, self_signed, server_context
 from sim_helpers import LOCAL_HTTP, Api, SimFactory, issues, make_archive
+from tests.support.archives import ArchiveServer
+from tests.support.certificates import self_signed
 
-from gitlab_ferry.simulator import Seed, Simulator, SimulatorConfig
-from gitlab_ferry.simulator.remote import blocked_reason
-
-pytestmark = pytest.mark.unit
+from gitlab_ferry_testbed.simulator import Seed, Simulator, SimulatorConfig
+from gitlab_ferry_testbed.simulator.remote import blocked_reason
 
 CONTENT_TYPE_ERROR = (
     "Content type '{}' not allowed. (Allowed: application/gzip, application/x-tar, "
@@ -26,10 +25,10 @@ CONTENT_TYPE_ERROR = (
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[ArchiveServer]:
-    srv = await ArchiveServer(body=make_archive(relations={"issues": issues(2)})).start()
+def server() -> Iterator[ArchiveServer]:
+    srv = ArchiveServer(body=make_archive(relations={"issues": issues(2)}))
     yield srv
-    await srv.stop()
+    srv.close()
 
 
 @pytest.fixture
@@ -74,7 +73,7 @@ async def test_https_import_end_to_end(
 ) -> None:
     cert, key = self_signed(tmp_path)
     archive = make_archive(relations={"issues": issues(4)}, bundle=b"bundle-bytes")
-    srv = await ArchiveServer(body=archive).start(server_context(cert, key))
+    srv = ArchiveServer(body=archive, tls=(cert, key))
     try:
         sim = await make_sim(
             {"instance": {"allow_local_requests_from_web_hooks_and_services": True}},
@@ -99,7 +98,7 @@ async def test_https_import_end_to_end(
         assert logged is not None
         assert logged["url"] == srv.url + "/export.tar.gz"
     finally:
-        await srv.stop()
+        srv.close()
 
 
 async def test_head_timeout(

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 from sim_helpers import Api
 
-from gitlab_ferry.simulator import Simulator
-
-pytestmark = pytest.mark.unit
+from gitlab_ferry_testbed.simulator import Simulator
 
 
 async def test_numeric_and_encoded_ids_resolve_to_the_same_project(api: Api) -> None:

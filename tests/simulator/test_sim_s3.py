@@ -10,11 +10,9 @@ from typing import Any
 import aiohttp
 import boto3
 import pytest
-from archive_server import ArchiveServer
-from moto.server import ThreadedMotoServer
 from sim_helpers import LOCAL_HTTP, Api, SimFactory, issues, make_archive
-
-pytestmark = pytest.mark.unit
+from tests.support.archives import ArchiveServer
+from tests.support.s3 import moto_s3
 
 BUCKET = "exports"
 CREDS = {
@@ -26,14 +24,9 @@ CREDS = {
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    s3 = s3_client(endpoint)
-    s3.create_bucket(Bucket=BUCKET)
-    yield endpoint
-    server.stop()
+    with moto_s3() as server:
+        s3_client(server.endpoint).create_bucket(Bucket=BUCKET)
+        yield server.endpoint
 
 
 def s3_client(endpoint: str) -> Any:
@@ -243,11 +236,11 @@ async def test_the_5_gib_cap_is_s3s_not_gitlabs(
         }
     )
     # a URL that is not an S3 pre-signed one reaches its server whatever the size
-    receiver = await ArchiveServer().start()
+    receiver = ArchiveServer(body=b"")
     try:
         push = await export_to(api, "grp%2Fhuge", f"{receiver.url}/plain.tar.gz")
     finally:
-        await receiver.stop()
+        receiver.close()
     assert (push["status"], receiver.hits) == (200, ["PUT"])
     # without declared statistics the archive's own size counts
     small = await export_to(api, "grp%2Fproj", presigned_put(moto_endpoint, "small.tar.gz"))

@@ -13,12 +13,10 @@ import pytest
 from click.testing import CliRunner
 from sim_helpers import Api
 
-from gitlab_ferry.simulator import Seed, Simulator, SimulatorConfig
-from gitlab_ferry.simulator.cli import simulate
-from gitlab_ferry.simulator.seed import apply_seed
-from gitlab_ferry.simulator.state import State
-
-pytestmark = pytest.mark.unit
+from gitlab_ferry_testbed.simulator import Seed, Simulator, SimulatorConfig
+from gitlab_ferry_testbed.simulator.cli import simulate
+from gitlab_ferry_testbed.simulator.seed import apply_seed
+from gitlab_ferry_testbed.simulator.state import State
 
 # the shape from the simulator's brief, one entry per line
 BRIEF_SEED = """
@@ -101,7 +99,7 @@ async def test_simulate_command(tmp_path: Path, session: aiohttp.ClientSession) 
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
-        "from gitlab_ferry.simulator.cli import simulate; simulate()",
+        "from gitlab_ferry_testbed.simulator.cli import simulate; simulate()",
         "--settings",
         str(settings_file),
         "--port",

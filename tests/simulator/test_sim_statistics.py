@@ -7,9 +7,7 @@ import pytest
 from pydantic import ValidationError
 from sim_helpers import Api, VersionedFactory
 
-from gitlab_ferry.simulator import SeedProject
-
-pytestmark = pytest.mark.unit
+from gitlab_ferry_testbed.simulator import SeedProject
 
 GiB = 1024**3
 FIELDS = [

@@ -12,10 +12,8 @@ import pytest
 from aiohttp import web
 from sim_helpers import Api, SimFactory
 
-from gitlab_ferry.clock import ManualClock
-from gitlab_ferry.simulator import Simulator
-
-pytestmark = pytest.mark.unit
+from gitlab_ferry_testbed.simulator import Simulator
+from gitlab_ferry_testbed.simulator.clock import ManualClock
 
 P = "/projects/grp%2Fproj"
 

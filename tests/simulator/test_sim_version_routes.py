@@ -7,14 +7,12 @@ each on both sides of its cut-overs, with the flag turned on through the Feature
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from archive_server import ArchiveServer
 from sim_helpers import LOCAL_HTTP, Api, VersionedFactory, issues, make_archive
-
-pytestmark = pytest.mark.unit
+from tests.support.archives import ArchiveServer
 
 ABSENT = (404, {"error": "404 Not Found"})
 FLAG_OFF = (404, {"message": "404 Not Found"})
@@ -29,10 +27,10 @@ S3_PARAMS = {
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[ArchiveServer]:
-    srv = await ArchiveServer(body=make_archive(relations={"issues": issues(2)})).start()
+def server() -> Iterator[ArchiveServer]:
+    srv = ArchiveServer(body=make_archive(relations={"issues": issues(2)}))
     yield srv
-    await srv.stop()
+    srv.close()
 
 
 async def set_flag(api: Api, name: str, value: Any) -> None:

@@ -15,16 +15,14 @@ import aiohttp
 import pytest
 from sim_helpers import Api, SimFactory, VersionedFactory, make_archive
 
-from gitlab_ferry.clock import ManualClock
-from gitlab_ferry.simulator import InstanceSettings, Profile, SimSettings, Simulator
-from gitlab_ferry.simulator.versions import (
+from gitlab_ferry_testbed.simulator import InstanceSettings, Profile, SimSettings, Simulator
+from gitlab_ferry_testbed.simulator.clock import ManualClock
+from gitlab_ferry_testbed.simulator.versions import (
     CHANGES,
     FLAGS,
     parse_version,
     version_defaults,
 )
-
-pytestmark = pytest.mark.unit
 
 DEVELOPMENT_GUIDE = Path(__file__).parents[2] / "docs" / "development.md"
 

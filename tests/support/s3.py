@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from tests.support.processes import free_port
 
 #: Credentials the moto S3 server and the S3 Secrets in tests share.
 S3_KEYS = {"AWS_ACCESS_KEY_ID": "AKIATESTFERRY", "AWS_SECRET_ACCESS_KEY": "s3cr3t-test-key"}
@@ -34,20 +35,13 @@ class S3Server:
         return body
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @contextmanager
 def moto_s3() -> Iterator[S3Server]:
     """moto in server mode, with a client that holds the test credentials."""
     import botocore.session
     from moto.server import ThreadedMotoServer
 
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"

@@ -24,8 +24,6 @@ import pytest
 from gitlab_ferry.reconcile.conditions import conditions
 from gitlab_ferry.reconcile.plan import Reason, Verdict
 
-pytestmark = pytest.mark.unit
-
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "charts/gitlab-ferry/files/argocd/health.lua"
 ARGOCD_STATUSES = {"Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"}

@@ -21,8 +21,6 @@ from gitlab_ferry.api.group_migration import GroupMigration
 from gitlab_ferry.cli import main
 from gitlab_ferry.controller.validation import validated
 
-pytestmark = pytest.mark.unit
-
 REPO = Path(__file__).resolve().parents[2]
 COPIES = ("crds", "charts/gitlab-ferry/crds")
 EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))

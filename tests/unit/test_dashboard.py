@@ -29,8 +29,6 @@ from gitlab_ferry.gitlab import ENDPOINTS
 from gitlab_ferry.metrics import Metrics, ObjectState
 from gitlab_ferry.reconcile.plan import STALLED_REASONS, Reason
 
-pytestmark = pytest.mark.unit
-
 REPO = Path(__file__).resolve().parents[2]
 FILES = REPO / "charts" / "gitlab-ferry" / "files"
 DASHBOARD_PATH = FILES / "grafana-dashboard.json"

@@ -13,8 +13,6 @@ from gitlab_ferry.effects.network import gitlab_can_fetch
 from gitlab_ferry.gitlab import GitLabClient, errors
 from gitlab_ferry.gitlab_versions import Capability, GitLabVersion
 
-pytestmark = pytest.mark.unit
-
 
 class FakeClock:
     def __init__(self) -> None:

@@ -14,9 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from gitlab_ferry.controlplane import pki
-
-pytestmark = pytest.mark.unit
+from gitlab_ferry_testbed.controlplane import pki
 
 
 @pytest.fixture(scope="module")

@@ -1,15 +1,15 @@
 """The operator's runtime: settings, clock, metrics and shared services in one typed object,
 passed to kopf as its memo (controller layer).
 
-Built once per run by ``build_runtime`` and closed by ``Runtime.aclose``; there is no
-module-level state, so tests build as many runtimes as they like.
+Built whole, once per run, by ``build_runtime`` and frozen: nothing is attached to it later
+(what runs only while the operator runs, the probes server and the memory release, stays with
+the handlers). Closed by ``Runtime.aclose``; there is no module-level state, so tests build as
+many runtimes as they like.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 from kubernetes import client as k8s
@@ -58,7 +58,7 @@ def _discard_event(body: object, kind: str, reason: str, message: str) -> None:
     del body, kind, reason, message
 
 
-@dataclass
+@dataclass(frozen=True)
 class Runtime:
     settings: Settings
     clock: Clock
@@ -72,15 +72,10 @@ class Runtime:
     dependents: Dependents = field(default_factory=Dependents)
     child_changes: ChildChanges = field(default_factory=ChildChanges)
     durations: Durations = field(default_factory=Durations)
+    #: Where Kubernetes Events go: kopf's queue when the operator runs, nowhere for a preview.
     events: EventSink = _discard_event
-    #: The metrics/health server while the operator runs (runner, health state).
-    serving: tuple[Any, Any] | None = None
-    #: Background upkeep while the operator runs (giving free memory back).
-    upkeep: asyncio.Task[None] | None = None
 
     async def aclose(self) -> None:
-        if self.upkeep is not None:
-            self.upkeep.cancel()
         await self.writer.drain(10.0)
         await self.services.clients.aclose()
         await self.services.http.aclose()
@@ -106,6 +101,7 @@ def build_runtime(
     clock: Clock | None = None,
     kube: Kube | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    events: EventSink = _discard_event,
 ) -> Runtime:
     """Everything the handlers need, wired together. ``kube`` and ``transport`` replace
     the Kubernetes API and the GitLab clients' HTTP transport (tests stand in for them)."""
@@ -163,4 +159,5 @@ def build_runtime(
         import_policy=ImportPolicy(
             polling=polling, recheck=settings.recheck_interval, export_wait=settings.poll_max
         ),
+        events=events,
     )

@@ -47,10 +47,6 @@ def flatten_form(name: str, value: Any) -> Iterator[tuple[str, str]]:
         yield name, form_value(value)
 
 
-def without_none(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in params.items() if value is not None}
-
-
 #: The endpoint names requests are reported under (``RequestObserver``).
 ENDPOINTS = (
     "export",

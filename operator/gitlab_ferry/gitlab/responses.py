@@ -165,9 +165,3 @@ class User(GitLabModel):
     id: int
     username: str
     name: str | None = None
-
-
-class Accepted(GitLabModel):
-    """The ``{"message": "202 Accepted"}`` body."""
-
-    message: str = "202 Accepted"

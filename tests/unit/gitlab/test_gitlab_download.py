@@ -12,8 +12,6 @@ import pytest
 from gitlab_ferry.gitlab import errors as e
 from gitlab_ferry.gitlab.session import DOWNLOAD_CHUNK
 
-pytestmark = pytest.mark.unit
-
 NAME = "2017-12-05_22-11-148_namespace_project_export.tar.gz"
 DISPOSITION = f"attachment; filename=\"{NAME}\"; filename*=UTF-8''{NAME}"
 DATA = random.Random(3).randbytes(3 * DOWNLOAD_CHUNK + 123_457)

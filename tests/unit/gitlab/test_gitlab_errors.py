@@ -11,9 +11,6 @@ import pytest
 from gitlab_ferry.gitlab import errors as e
 
 GROUP_TAKEN = 'Failed to save group {:path=>["has already been taken"]}'
-
-pytestmark = pytest.mark.unit
-
 EXPIRED = "Token is expired. You can either do re-authorization or token refresh."
 SCOPE = "The request requires higher privileges than provided by the access token."
 TOO_MANY = "This endpoint has been requested too many times. Try again later."

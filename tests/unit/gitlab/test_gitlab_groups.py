@@ -13,8 +13,6 @@ import pytest
 from gitlab_ferry.gitlab import ArchiveUpload, GitLabClient
 from gitlab_ferry.gitlab import errors as e
 
-pytestmark = pytest.mark.unit
-
 ARCHIVE = b"\x1f\x8b group archive \r\n--boundary-lookalike\r\n" * 5
 
 

@@ -4,21 +4,16 @@ and TLS verification with an extra CA bundle."""
 
 from __future__ import annotations
 
-import datetime as dt
 import ssl
+from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from tests.support.certificates import self_signed
 
 from gitlab_ferry.gitlab import GitLabClient
 from gitlab_ferry.gitlab import errors as e
 from gitlab_ferry.gitlab.transport import ssl_context
-
-pytestmark = pytest.mark.unit
 
 
 async def test_observer_is_told_once_per_request(gitlab, make_client, observations, endpoint):
@@ -120,22 +115,11 @@ async def test_the_client_is_an_async_context_manager(gitlab, bodies):
 # -- TLS --------------------------------------------------------------------------------------
 
 
-def self_signed_ca_pem() -> str:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gitlab-ferry test CA")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
+@pytest.fixture
+def ca_pem(tmp_path: Path) -> str:
+    """A CA certificate, as a caBundle Secret holds it."""
+    cert, _ = self_signed(tmp_path, common_name="gitlab-ferry test CA")
+    return cert.read_text()
 
 
 @pytest.mark.parametrize("ca", [None, ""])
@@ -143,8 +127,8 @@ def test_system_roots_without_a_ca_bundle(ca):
     assert ssl_context(ca) is True
 
 
-def test_a_ca_bundle_is_trusted_in_addition_to_verification():
-    context = ssl_context(self_signed_ca_pem())
+def test_a_ca_bundle_is_trusted_in_addition_to_verification(ca_pem):
+    context = ssl_context(ca_pem)
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode is ssl.CERT_REQUIRED
     assert context.check_hostname is True
@@ -157,6 +141,6 @@ def test_an_invalid_ca_bundle_is_refused():
         ssl_context("-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n")
 
 
-async def test_the_client_accepts_a_ca_bundle(gitlab, make_client, bodies):
+async def test_the_client_accepts_a_ca_bundle(gitlab, make_client, bodies, ca_pem):
     gitlab.reply(httpx.Response(200, json=bodies.user))
-    assert (await make_client(ca_pem=self_signed_ca_pem()).current_user()).id == 5
+    assert (await make_client(ca_pem=ca_pem).current_user()).id == 5

@@ -18,8 +18,6 @@ from gitlab_ferry.gitlab.responses import (
 )
 from gitlab_ferry.gitlab_states import ExportState, ImportState, RelationImportState
 
-pytestmark = pytest.mark.unit
-
 FAILED_RELATION = {
     "id": 1,
     "created_at": "2020-01-02T03:04:05.000Z",

@@ -14,8 +14,6 @@ from gitlab_ferry.gitlab.multipart import MultipartStream, SizeMismatch
 from gitlab_ferry.gitlab_states import ImportState, RelationImportState
 from gitlab_ferry.reconcile.imports import ImportTarget
 
-pytestmark = pytest.mark.unit
-
 ARCHIVE = random.Random(7).randbytes(70_000) + b"\r\n--\r\n\r\n"
 
 

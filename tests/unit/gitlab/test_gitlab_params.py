@@ -10,11 +10,8 @@ from gitlab_ferry.gitlab.params import (
     flatten_form,
     form_fields,
     form_value,
-    without_none,
 )
 from gitlab_ferry.reconcile.imports import ImportTarget
-
-pytestmark = pytest.mark.unit
 
 
 @pytest.mark.parametrize(
@@ -85,10 +82,6 @@ def test_form_value(value, expected):
 )
 def test_flatten_form(name, value, expected):
     assert list(flatten_form(name, value)) == expected
-
-
-def test_without_none():
-    assert without_none({"a": 1, "b": None, "c": False, "d": ""}) == {"a": 1, "c": False, "d": ""}
 
 
 # -- ImportTarget -----------------------------------------------------------------------------

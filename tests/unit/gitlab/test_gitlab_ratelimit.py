@@ -14,8 +14,6 @@ import pytest
 from gitlab_ferry.gitlab.errors import RateLimited
 from gitlab_ferry.gitlab.ratelimit import retry_after_seconds
 
-pytestmark = pytest.mark.unit
-
 TOO_MANY = {
     "message": {"error": "This endpoint has been requested too many times. Try again later."}
 }

@@ -8,8 +8,6 @@ import pytest
 
 from gitlab_ferry.redact import REDACTED, redact_text, redact_url
 
-pytestmark = pytest.mark.unit
-
 PRESIGNED = (
     "https://bucket.s3.amazonaws.com/exports/p.tar.gz?X-Amz-Algorithm=AWS4-HMAC-SHA256"
     "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20240101%2Fus-east-1%2Fs3%2Faws4_request"

@@ -14,8 +14,6 @@ from gitlab_ferry.gitlab.errors import Forbidden, ServerError
 from gitlab_ferry.gitlab_states import ExportState, ImportState
 from gitlab_ferry.reconcile.imports import ImportTarget
 
-pytestmark = pytest.mark.unit
-
 UPLOAD_URL = (
     "https://bucket.s3.eu-west-1.amazonaws.com/exports/p.tar.gz"
     "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=0123abcd"

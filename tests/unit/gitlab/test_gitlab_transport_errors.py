@@ -9,8 +9,6 @@ import pytest
 
 from gitlab_ferry.gitlab import errors as e
 
-pytestmark = pytest.mark.unit
-
 FAILURES = [
     (httpx.ConnectError, e.TransportError),
     (httpx.RemoteProtocolError, e.TransportError),

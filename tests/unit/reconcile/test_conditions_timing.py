@@ -34,8 +34,6 @@ from gitlab_ferry.reconcile.timing import (
     valid_cron,
 )
 
-pytestmark = pytest.mark.unit
-
 EARLIER = at(hours=-1)
 
 

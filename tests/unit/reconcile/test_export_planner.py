@@ -33,8 +33,6 @@ from gitlab_ferry.reconcile.plan import STALLED_REASONS, Problem
 from gitlab_ferry.reconcile.plan import Reason as R
 from gitlab_ferry.reconcile.timing import Polling
 
-pytestmark = pytest.mark.unit
-
 GITLAB = export_spec()
 S3 = export_spec("s3")
 UPLOAD = export_spec("upload")

@@ -34,8 +34,6 @@ from gitlab_ferry.reconcile.exports import (
 from gitlab_ferry.reconcile.plan import Done, Failed, Problem, Throttled
 from gitlab_ferry.reconcile.plan import Reason as R
 
-pytestmark = pytest.mark.unit
-
 GITLAB = export_spec()
 S3 = export_spec("s3")
 DAILY = export_spec(schedule="0 3 * * *")

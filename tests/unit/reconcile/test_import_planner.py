@@ -37,8 +37,6 @@ from gitlab_ferry.reconcile.plan import Problem
 from gitlab_ferry.reconcile.plan import Reason as R
 from gitlab_ferry.reconcile.timing import Polling
 
-pytestmark = pytest.mark.unit
-
 GEN = 3
 URL = import_spec("url")
 OVERWRITE = import_spec("url", overwrite=True)

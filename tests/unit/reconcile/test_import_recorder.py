@@ -27,8 +27,6 @@ from gitlab_ferry.reconcile.imports import begin_import, plan_import, record_imp
 from gitlab_ferry.reconcile.plan import Done, Failed, Problem, Throttled
 from gitlab_ferry.reconcile.plan import Reason as R
 
-pytestmark = pytest.mark.unit
-
 GEN = 5
 URL = import_spec()
 FAILED_RELATION = {

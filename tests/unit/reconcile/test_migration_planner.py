@@ -8,7 +8,6 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from migration_builders import NAME, children_for, migration_spec, observation, tree
 from reconcile_builders import NOW, ago
 
@@ -31,8 +30,6 @@ from gitlab_ferry.reconcile.migrations import (
 )
 from gitlab_ferry.reconcile.migrations.planner import eta
 from gitlab_ferry.reconcile.plan import Done, Plan, Problem, Reason, Suspend, UpToDate
-
-pytestmark = pytest.mark.unit
 
 SOURCE = tree(
     "platform/web",

@@ -25,8 +25,6 @@ from gitlab_ferry.reconcile.migrations import (
 )
 from gitlab_ferry.reconcile.migrations.tree import NAME_LIMIT
 
-pytestmark = pytest.mark.unit
-
 SOURCE = tree(
     "platform/web",
     "platform/apps/api",

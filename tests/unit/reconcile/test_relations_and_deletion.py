@@ -27,8 +27,6 @@ from gitlab_ferry.reconcile.imports.deletion import DeletionObservation, plan_de
 from gitlab_ferry.reconcile.plan import Done, Problem
 from gitlab_ferry.reconcile.plan import Reason as R
 
-pytestmark = pytest.mark.unit
-
 GEN = 3
 RELATIONS = import_spec("url", relations=["issues", "milestones"])
 TARGET = project(10)

@@ -52,8 +52,6 @@ from gitlab_ferry.reconcile.imports.inputs import landing_mismatch, route_for, t
 from gitlab_ferry.reconcile.plan import Done, Failed, Problem
 from gitlab_ferry.reconcile.plan import Reason as R
 
-pytestmark = pytest.mark.unit
-
 GEN = 4
 V = GitLabVersion.parse
 
