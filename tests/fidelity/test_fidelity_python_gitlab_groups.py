@@ -9,22 +9,12 @@ once, when the export is ready (every download attempt counts against 1 a minute
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fidelity_helpers import GitLabAt, client
+from fidelity_helpers import GitLabAt, client, wait_until
 
 from gitlab_ferry_testbed.simulator import Simulator
-
-
-def wait_until(check: Callable[[], bool], seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("version", ["13.12", "16.11", "18.7"])

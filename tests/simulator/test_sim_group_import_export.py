@@ -8,7 +8,7 @@ import tarfile
 from typing import Any
 
 import pytest
-from sim_helpers import Api, VersionedFactory, make_archive
+from sim_helpers import Api, VersionedFactory, make_archive, make_group_archive
 
 from gitlab_ferry_testbed.simulator import Simulator
 
@@ -25,23 +25,6 @@ def _members(archive: bytes) -> dict[str, bytes]:
             if fh is not None:
                 out[member.name.removeprefix("./")] = fh.read()
     return out
-
-
-def _group_archive(groups: list[dict[str, Any]], version: bytes = b"0.2.4") -> bytes:
-    """A group export archive written with tarfile (not the simulator's writer)."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-
-        def add(name: str, data: bytes) -> None:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-
-        add("./VERSION", version)
-        add("./tree/groups/_all.ndjson", b"".join(b"%d\n" % g["id"] for g in groups))
-        for group in groups:
-            add(f"./tree/groups/{group['id']}.json", json.dumps(group).encode())
-    return buf.getvalue()
 
 
 SOURCE_TREE = [
@@ -162,7 +145,7 @@ async def test_export_round_trip_between_simulators(api: Api, make_sim: Any) -> 
 
 
 async def test_import_creates_the_top_group_at_once_and_subgroups_later(api: Api) -> None:
-    r = await _import(api, _group_archive(SOURCE_TREE))
+    r = await _import(api, make_group_archive(SOURCE_TREE))
     assert (r.status, r.json()) == (202, ACCEPTED)
     top = await api.get("/groups/imported", "owner-token")
     assert top.status == 200
@@ -183,7 +166,7 @@ async def test_import_creates_the_top_group_at_once_and_subgroups_later(api: Api
 async def test_import_follows_the_clock_outside_step_mode(make_sim: Any, session: Any) -> None:
     sim = await make_sim(step_mode=False)
     api = Api(session, sim)
-    assert (await _import(api, _group_archive(SOURCE_TREE))).status == 202
+    assert (await _import(api, make_group_archive(SOURCE_TREE))).status == 202
     timing = sim.settings.timing
     sim.advance(timing.group_import_queue_delay)
     await sim.settle()
@@ -208,7 +191,7 @@ async def test_top_level_import_visibility_by_release(
     at_version: VersionedFactory, version: str, expected: dict[str, str]
 ) -> None:
     api = await at_version(version)
-    assert (await _import(api, _group_archive(SOURCE_TREE))).status == 202
+    assert (await _import(api, make_group_archive(SOURCE_TREE))).status == 202
     await api.sim.step()
     await api.sim.step()
     found = _visibility(api.sim)
@@ -230,7 +213,7 @@ async def test_import_into_a_parent_takes_at_most_its_visibility(
     grp = api.sim.state.namespace_by_full_path("grp")
     assert grp is not None
     grp.visibility = "internal"
-    r = await _import(api, _group_archive(SOURCE_TREE), parent_id=grp.id)
+    r = await _import(api, make_group_archive(SOURCE_TREE), parent_id=grp.id)
     assert r.status == 202
     assert _visibility(api.sim)["grp/imported"] == "internal"  # at once: the parent's level
     await api.sim.step()
@@ -241,7 +224,7 @@ async def test_import_into_a_parent_takes_at_most_its_visibility(
 
 
 async def test_import_refusals(api: Api) -> None:
-    archive = _group_archive(SOURCE_TREE)
+    archive = make_group_archive(SOURCE_TREE)
     missing = await api.import_file(archive, token="owner-token", endpoint="/groups/import")
     assert (missing.status, missing.json()) == (400, {"error": "path is missing, name is missing"})
     taken = await _import(api, archive, path="grp")
@@ -255,14 +238,7 @@ async def test_import_refusals(api: Api) -> None:
     assert (developer.status, developer.json()) == (403, {"message": "403 Forbidden"})
     hidden = await _import(api, archive, token="outsider-token", parent_id=grp.id)
     assert (hidden.status, hidden.json()) == (404, {"message": "404 Group Not Found"})
-    bad_name = await api.import_file(
-        archive,
-        token="owner-token",
-        endpoint="/groups/import",
-        filename="x.zip",
-        path="z",
-        name="Z",
-    )
+    bad_name = await _import(api, archive, filename="x.zip", path="z", name="Z")
     assert bad_name.status == 422
     assert bad_name.json() == {
         "message": {"error": "You need to upload a GitLab project export archive (ending in .gz)."}
@@ -272,7 +248,7 @@ async def test_import_refusals(api: Api) -> None:
 
 
 async def test_an_unreadable_archive_fails_later_and_keeps_the_top_group(api: Api) -> None:
-    r = await _import(api, _group_archive(SOURCE_TREE, version=b"0.1.0"))
+    r = await _import(api, make_group_archive(SOURCE_TREE, version=b"0.1.0"))
     assert r.status == 202
     await api.sim.step()
     await api.sim.step()
@@ -293,14 +269,14 @@ async def test_group_import_rate_limit_by_release(
     at_version: VersionedFactory, version: str, limited: bool
 ) -> None:
     api = await at_version(version)
-    archive = _group_archive(SOURCE_TREE)
+    archive = make_group_archive(SOURCE_TREE)
     statuses = [(await _import(api, archive, path=f"g{i}")).status for i in range(7)]
     assert statuses == [202] * 6 + [429 if limited else 202]
     assert (await _import(api, archive, token="root-token", path="g-root")).status == 202
 
 
 async def test_projects_import_into_imported_subgroups(api: Api) -> None:
-    assert (await _import(api, _group_archive(SOURCE_TREE))).status == 202
+    assert (await _import(api, make_group_archive(SOURCE_TREE))).status == 202
     await api.sim.step()
     await api.sim.step()
     r = await api.import_file(

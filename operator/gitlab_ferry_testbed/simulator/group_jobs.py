@@ -125,7 +125,7 @@ def start_group_export(core: Core, job: GroupExportJob, now: float, spawn: Spawn
     _delete_upload(core, (job.group_id, job.owner_key))
     behaviour = core.settings.behaviour
     job.started_at = now
-    job.build = spawn(
+    job.work = spawn(
         asyncio.to_thread(
             build_group_archive,
             core.dirs.exports / f"group-job-{job.id}.tar.gz",
@@ -140,7 +140,7 @@ def start_group_export(core: Core, job: GroupExportJob, now: float, spawn: Spawn
 
 
 def finish_group_export(core: Core, job: GroupExportJob, now: float) -> Transition | None:
-    build = job.build
+    build = job.work
     if build is None or not build.done():
         return None
     group = core.state.namespaces.get(job.group_id)
@@ -182,14 +182,14 @@ def start_group_import(core: Core, job: GroupImportJob, now: float, spawn: Spawn
     assert job.archive_path is not None
     job.started_at = now
     cap = core.settings.instance.max_decompressed_archive_size * MB
-    job.task = spawn(
+    job.work = spawn(
         asyncio.to_thread(parse_group_archive, job.archive_path, max_decompressed_bytes=cap)
     )
     return _set_import(job, "started", now)
 
 
 def finish_group_import(core: Core, job: GroupImportJob, now: float) -> Transition | None:
-    task = job.task
+    task = job.work
     if task is None or not task.done():
         return None
     if job.archive_path is not None:
@@ -260,54 +260,67 @@ def _restore_attributes(ns: Namespace, group: ExportedGroup) -> None:
 # what the engine calls
 
 
+GroupJob = GroupExportJob | GroupImportJob
+
+
+def _jobs(core: Core) -> list[GroupJob]:
+    return [*core.state.group_export_jobs, *core.state.group_imports]
+
+
+def _delays(core: Core, job: GroupJob) -> tuple[float, float]:
+    """How long the job waits in the queue, and how long it runs."""
+    timing = core.settings.timing
+    if isinstance(job, GroupExportJob):
+        return timing.group_export_queue_delay, timing.group_export_duration
+    return timing.group_import_queue_delay, timing.group_import_duration
+
+
+def _start(core: Core, job: GroupJob, now: float, spawn: Spawn) -> Transition:
+    if isinstance(job, GroupExportJob):
+        return start_group_export(core, job, now, spawn)
+    return start_group_import(core, job, now, spawn)
+
+
+def _finish(core: Core, job: GroupJob, now: float) -> list[Transition]:
+    if isinstance(job, GroupExportJob):
+        done = finish_group_export(core, job, now)
+    else:
+        done = finish_group_import(core, job, now)
+    return [] if done is None else [done]
+
+
 def due_times(core: Core) -> list[float]:
-    timing, times = core.settings.timing, []
-    for job in core.state.group_export_jobs:
-        if job.status == "queued":
-            times.append(job.created_at + timing.group_export_queue_delay)
+    times = []
+    for job in _jobs(core):
+        queue, duration = _delays(core, job)
+        if job.status == job.WAITING:
+            times.append(job.queued_at + queue)
         elif job.status == "started" and job.started_at is not None:
-            times.append(job.started_at + timing.group_export_duration)
-    for imp in core.state.group_imports:
-        if imp.status == "scheduled":
-            times.append(imp.scheduled_at + timing.group_import_queue_delay)
-        elif imp.status == "started" and imp.started_at is not None:
-            times.append(imp.started_at + timing.group_import_duration)
+            times.append(job.started_at + duration)
     return times
 
 
 def advance(core: Core, now: float, spawn: Spawn) -> list[Transition]:
     """Every transition the clock has made due."""
-    timing, out = core.settings.timing, []
-    for job in core.state.group_export_jobs:
-        if job.status == "queued" and now >= job.created_at + timing.group_export_queue_delay:
-            out.append(start_group_export(core, job, now, spawn))
-        started = job.started_at or now
-        if job.status == "started" and now >= started + timing.group_export_duration:
-            out += _some(finish_group_export(core, job, now))
-    for imp in core.state.group_imports:
-        if imp.status == "scheduled" and now >= imp.scheduled_at + timing.group_import_queue_delay:
-            out.append(start_group_import(core, imp, now, spawn))
-        started = imp.started_at or now
-        if imp.status == "started" and now >= started + timing.group_import_duration:
-            out += _some(finish_group_import(core, imp, now))
+    out = []
+    for job in _jobs(core):
+        queue, duration = _delays(core, job)
+        if job.status == job.WAITING and now >= job.queued_at + queue:
+            out.append(_start(core, job, now, spawn))
+        if job.status == "started" and now >= (job.started_at or now) + duration:
+            out += _finish(core, job, now)
     return out
 
 
 async def step(core: Core, spawn: Spawn) -> list[Transition]:
     """One transition per job, whatever the timings say (awaiting the work it needs)."""
     out: list[Transition] = []
-    for job in list(core.state.group_export_jobs):
-        if job.status == "queued":
-            out.append(start_group_export(core, job, core.now(), spawn))
+    for job in _jobs(core):
+        if job.status == job.WAITING:
+            out.append(_start(core, job, core.now(), spawn))
         elif job.status == "started":
-            await _quietly(job.build)
-            out += _some(finish_group_export(core, job, core.now()))
-    for imp in list(core.state.group_imports):
-        if imp.status == "scheduled":
-            out.append(start_group_import(core, imp, core.now(), spawn))
-        elif imp.status == "started":
-            await _quietly(imp.task)
-            out += _some(finish_group_import(core, imp, core.now()))
+            await _quietly(job.work)
+            out += _finish(core, job, core.now())
     return out
 
 
@@ -320,10 +333,6 @@ def housekeeping(core: Core, now: float) -> list[Transition]:
             _delete_upload(core, key)
             out.append(Transition("group_export_expired", 0, key[0], "finished", "none"))
     return out
-
-
-def _some(transition: Transition | None) -> list[Transition]:
-    return [] if transition is None else [transition]
 
 
 async def _quietly(task: asyncio.Task[Any] | None) -> None:

@@ -13,20 +13,22 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 
 @dataclass
 class GroupExportJob:
+    WAITING: ClassVar[str] = "queued"
+
     id: int
     group_id: int
     owner_key: int
     user_id: int
     status: str
-    created_at: float
+    queued_at: float
     updated_at: float
     started_at: float | None = None
-    build: asyncio.Task[Any] | None = None
+    work: asyncio.Task[Any] | None = None
 
 
 @dataclass
@@ -42,16 +44,18 @@ class GroupExportUpload:
 
 @dataclass
 class GroupImportJob:
+    WAITING: ClassVar[str] = "scheduled"
+
     id: int
     group_id: int
     user_id: int
     status: str
-    scheduled_at: float
+    queued_at: float
     updated_at: float
     archive_path: Path | None
     started_at: float | None = None
     last_error: str | None = None
-    task: asyncio.Task[Any] | None = None
+    work: asyncio.Task[Any] | None = None
     created_group_ids: list[int] = field(default_factory=list)
     # subgroups the worker could not create (GitLab logs an ImportFailure and goes on)
     failures: list[str] = field(default_factory=list)

@@ -35,40 +35,34 @@ from gitlab_ferry_testbed.simulator.routing import Ctx, Route, check_rate_limit,
 from gitlab_ferry_testbed.simulator.state import OWNER, Namespace, User
 
 
-def _owned_group(ctx: Ctx) -> tuple[Namespace, User] | web.Response:
-    """``authorize! :admin_group, user_group``."""
+def _owned_group(ctx: Ctx, limit: str) -> tuple[Namespace, User] | web.Response:
+    """``authorize! :admin_group, user_group``, then the ``limit`` counter: per user for
+    ``group_export``, per user and group for ``group_download_export``."""
     group = find_group(ctx, ctx.match["id"])
     if isinstance(group, web.Response):
         return group
     user = ctx.user
     if user is None or not can_admin_namespace(ctx.core.state, user, group):
         return forbidden()
-    return group, user
+    scope = (user.id,) if limit == "group_export" else (user.id, group.id)
+    threshold = getattr(ctx.core.settings.instance, f"{limit}_limit")
+    throttled = check_rate_limit(ctx, limit, scope, threshold)
+    return throttled if throttled is not None else (group, user)
 
 
 async def post_group_export(ctx: Ctx) -> web.StreamResponse:
-    owned = _owned_group(ctx)
+    owned = _owned_group(ctx, "group_export")
     if isinstance(owned, web.Response):
         return owned
-    group, user = owned
-    limit = ctx.core.settings.instance.group_export_limit
-    throttled = check_rate_limit(ctx, "group_export", (user.id,), limit)
-    if throttled is not None:
-        return throttled
-    schedule_group_export(ctx.core, group, user)
+    schedule_group_export(ctx.core, *owned)
     return accepted()
 
 
 async def download_group_export(ctx: Ctx) -> web.StreamResponse:
-    owned = _owned_group(ctx)
+    owned = _owned_group(ctx, "group_download_export")
     if isinstance(owned, web.Response):
         return owned
-    group, user = owned
-    limit = ctx.core.settings.instance.group_download_export_limit
-    throttled = check_rate_limit(ctx, "group_download_export", (user.id, group.id), limit)
-    if throttled is not None:
-        return throttled
-    upload = group_export_file(ctx.core, group, user)
+    upload = group_export_file(ctx.core, *owned)
     if upload is None:
         return message(404, "404 Not found or has expired")
     if not upload.path.exists():

@@ -67,13 +67,16 @@ def _choice(values: dict[str, Any], name: str, allowed: tuple[str, ...], default
     return value
 
 
+def _counted_group(ctx: Ctx, limit: str) -> Namespace | web.Response:
+    """The Groups API ``limit`` counter first, then ``find_group!``."""
+    threshold = getattr(ctx.core.settings.instance, f"{limit}_limit")
+    throttled = groups_api_throttled(ctx, limit, threshold)
+    return throttled if throttled is not None else find_group(ctx, ctx.match["id"])
+
+
 async def get_group(ctx: Ctx) -> web.StreamResponse:
     with_projects = to_bool(ctx.values, "with_projects", default=True)
-    limit = ctx.core.settings.instance.group_api_limit
-    throttled = groups_api_throttled(ctx, "group_api", limit)
-    if throttled is not None:
-        return throttled
-    group = find_group(ctx, ctx.match["id"])
+    group = _counted_group(ctx, "group_api")
     if isinstance(group, web.Response):
         return group
     body = group_detail_entity(ctx.core, group, ctx.user, with_projects=with_projects)
@@ -137,11 +140,7 @@ async def group_projects(ctx: Ctx) -> web.StreamResponse:
     if visibility is not None and visibility not in VISIBILITY_LEVELS:
         raise ParamError("visibility does not have a valid value")
     search = (to_str(values, "search") or "").lower()
-    limit = core.settings.instance.group_projects_api_limit
-    throttled = groups_api_throttled(ctx, "group_projects_api", limit)
-    if throttled is not None:
-        return throttled
-    group = find_group(ctx, ctx.match["id"])
+    group = _counted_group(ctx, "group_projects_api")
     if isinstance(group, web.Response):
         return group
     state, user = core.state, ctx.user
