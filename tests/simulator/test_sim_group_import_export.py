@@ -287,3 +287,29 @@ async def test_projects_import_into_imported_subgroups(api: Api) -> None:
     await api.sim.step()
     status = await api.get("/projects/imported%2Fopen%2Fclosed%2Fapp/import", "owner-token")
     assert status.json()["import_status"] == "finished"
+
+
+async def test_export_files_expire_after_a_day(api: Api) -> None:
+    assert (await api.post("/groups/grp/export", "owner-token")).status == 202
+    await api.sim.step()
+    await api.sim.step()
+    assert (await api.get("/groups/grp/export/download", "owner-token")).status == 200
+    api.sim.advance(23 * 3600)
+    api.sim.reset_rate_limits()
+    assert (await api.get("/groups/grp/export/download", "owner-token")).status == 200
+    api.sim.advance(3 * 3600)  # the first hourly sweep more than 24 h after it was written
+    api.sim.reset_rate_limits()
+    gone = await api.get("/groups/grp/export/download", "owner-token")
+    assert (gone.status, gone.json()) == (404, NOT_READY)
+
+
+async def test_a_new_export_replaces_the_file_when_it_starts(api: Api) -> None:
+    assert (await api.post("/groups/grp/export", "owner-token")).status == 202
+    await api.sim.step()
+    await api.sim.step()
+    assert (await api.post("/groups/grp/export", "owner-token")).status == 202
+    # still queued: the worker has not run, the previous file stays downloadable
+    assert (await api.get("/groups/grp/export/download", "owner-token")).status == 200
+    await api.sim.step()
+    api.sim.reset_rate_limits()
+    assert (await api.get("/groups/grp/export/download", "owner-token")).status == 404
