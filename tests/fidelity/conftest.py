@@ -37,6 +37,10 @@ def gitlab_at(moto_endpoint: str) -> GitLabAt:
                     "import_duration": 0,
                     "relation_import_queue_delay": 0,
                     "relation_import_duration": 0,
+                    "group_export_queue_delay": 0,
+                    "group_export_duration": 0,
+                    "group_import_queue_delay": 0,
+                    "group_import_duration": 0,
                 },
             }
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -14,6 +15,15 @@ from gitlab_ferry_testbed.simulator import Simulator
 
 ROOT_TOKEN = "glpat-root-token"
 GitLabAt = Callable[[str], AbstractAsyncContextManager[Simulator]]
+
+
+def wait_until(check: Callable[[], bool], seconds: float = 20.0) -> None:
+    """Poll ``check`` every 50 ms until it holds (AssertionError after ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.05)
 
 
 def client(sim: Simulator) -> gitlab.Gitlab:

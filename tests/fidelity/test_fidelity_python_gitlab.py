@@ -4,25 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
-from collections.abc import Callable
 from typing import Any
 
 import boto3
 import gitlab
 import pytest
-from fidelity_helpers import FileServer, client
+from fidelity_helpers import FileServer, client, wait_until
 from gitlab.v4.objects import Project
 
 from gitlab_ferry_testbed.simulator import Simulator
-
-
-def wait_until(check: Callable[[], bool], seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
 
 
 def export_archive(gl: gitlab.Gitlab, path: str) -> bytes:

@@ -128,9 +128,7 @@ def make_archive(
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
 
         def add(name: str, data: bytes) -> None:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+            add_file(tar, name, data)
 
         if version is not None:
             add("./VERSION", version)
@@ -165,6 +163,25 @@ def make_archive(
             pipe = tarfile.TarInfo(fifo)
             pipe.type = tarfile.FIFOTYPE
             tar.addfile(pipe)
+    return buf.getvalue()
+
+
+def add_file(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tar.addfile(info, io.BytesIO(data))
+
+
+def make_group_archive(groups: list[dict[str, Any]], version: bytes = b"0.2.4") -> bytes:
+    """A group export archive written with ``tarfile``: ``VERSION``, ``_all.ndjson`` and each
+    group's attributes (not the simulator's writer)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        add_file(tar, "./VERSION", version)
+        ids = b"".join(b"%d\n" % g["id"] for g in groups)
+        add_file(tar, "./tree/groups/_all.ndjson", ids)
+        for group in groups:
+            add_file(tar, f"./tree/groups/{group['id']}.json", json.dumps(group).encode())
     return buf.getvalue()
 
 

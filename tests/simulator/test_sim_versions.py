@@ -43,6 +43,10 @@ EXPECTED: dict[str, tuple[Any, ...]] = {
     "profile.metadata_kas_k8s_proxy_url": (False,) * 4 + (True, True),
     "profile.statistics_container_registry_size": (False,) * 3 + (True,) * 3,
     "instance.max_import_size": (0,) * 6,
+    "profile.project_topics": (False,) + (True,) * 5,
+    "profile.group_import_keeps_visibility": (False,) * 3 + (True,) * 3,
+    "profile.groups_api_rate_limits": (False,) * 4 + (True,) * 2,
+    "profile.group_import_rate_limit": (False,) * 6,
 }
 
 

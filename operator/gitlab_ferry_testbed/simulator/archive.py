@@ -19,6 +19,7 @@ import re
 import tarfile
 import time
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Protocol
@@ -81,7 +82,8 @@ class _HashingReader(io.RawIOBase):
         return n
 
 
-def _entry(tar: tarfile.TarFile, name: str, data: bytes | None, mtime: float) -> None:
+def entry(tar: tarfile.TarFile, name: str, data: bytes | None, mtime: float) -> None:
+    """One directory (``data`` None) or regular file, as GNU tar writes them."""
     info = tarfile.TarInfo(name)
     info.mtime = int(mtime)
     if data is None:
@@ -90,6 +92,44 @@ def _entry(tar: tarfile.TarFile, name: str, data: bytes | None, mtime: float) ->
         return
     info.size, info.mode = len(data), 0o644
     tar.addfile(info, io.BytesIO(data))
+
+
+@dataclass
+class Written:
+    """What ``writing`` wrote: its size and sha256, once the ``with`` block has closed."""
+
+    size: int = 0
+    sha256: str = ""
+
+
+@contextlib.contextmanager
+def writing(
+    dest: Path, *, gzip_level: int, now: float
+) -> Iterator[tuple[tarfile.TarFile, Written]]:
+    """A gzip-compressed tar at ``dest`` (like ``tar -czf``), hashed as it is written."""
+    written = Written()
+    with dest.open("wb") as raw:
+        out = _HashingWriter(raw)
+        with (
+            gzip.GzipFile(fileobj=out, mode="wb", compresslevel=gzip_level, mtime=int(now)) as gz,
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar,
+        ):
+            yield tar, written
+    written.size, written.sha256 = out.size, out.hash.hexdigest()
+
+
+def write_version_files(
+    tar: tarfile.TarFile, *, gitlab_version: str, gitlab_revision: str, now: float
+) -> None:
+    """``./``, then VersionSaver's ``VERSION``, ``GITLAB_VERSION`` and ``GITLAB_REVISION``."""
+    entry(tar, "./", None, now)
+    entry(tar, "./VERSION", EXPORT_VERSION.encode(), now)
+    entry(tar, "./GITLAB_VERSION", gitlab_version.encode(), now)
+    entry(tar, "./GITLAB_REVISION", gitlab_revision.encode(), now)
+
+
+def ndjson(records: list[Any]) -> bytes:
+    return b"".join(json.dumps(r).encode() + b"\n" for r in records)
 
 
 def build_archive(
@@ -105,31 +145,24 @@ def build_archive(
     """Write ``dest`` like ``tar -czf dest -C export_dir .`` (entries prefixed ``./``)."""
     project_json = dict(content.attributes)
     project_json["description"] = description
-    with dest.open("wb") as raw:
-        out = _HashingWriter(raw)
-        with (
-            gzip.GzipFile(fileobj=out, mode="wb", compresslevel=gzip_level, mtime=int(now)) as gz,
-            tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar,
-        ):
-            _entry(tar, "./", None, now)
-            _entry(tar, "./VERSION", EXPORT_VERSION.encode(), now)
-            _entry(tar, "./GITLAB_VERSION", gitlab_version.encode(), now)
-            _entry(tar, "./GITLAB_REVISION", gitlab_revision.encode(), now)
-            _entry(tar, "./tree/", None, now)
-            _entry(tar, "./tree/project.json", json.dumps(project_json).encode(), now)
-            _entry(tar, "./tree/project/", None, now)
-            for name, records in sorted(content.relations.items()):
-                lines = b"".join(json.dumps(r).encode() + b"\n" for r in records)
-                _entry(tar, f"./tree/project/{name}.ndjson", lines, now)
-            repo = content.repository
-            info = tarfile.TarInfo("./project.bundle")
-            info.size, info.mode, info.mtime = repo.size, 0o644, int(now)
-            reader = _HashingReader(repo.reader())
-            tar.addfile(info, io.BufferedReader(reader, _COPY))
-            bundle_sha = reader.hash.hexdigest()
+    with writing(dest, gzip_level=gzip_level, now=now) as (tar, written):
+        write_version_files(
+            tar, gitlab_version=gitlab_version, gitlab_revision=gitlab_revision, now=now
+        )
+        entry(tar, "./tree/", None, now)
+        entry(tar, "./tree/project.json", json.dumps(project_json).encode(), now)
+        entry(tar, "./tree/project/", None, now)
+        for name, records in sorted(content.relations.items()):
+            entry(tar, f"./tree/project/{name}.ndjson", ndjson(records), now)
+        repo = content.repository
+        info = tarfile.TarInfo("./project.bundle")
+        info.size, info.mode, info.mtime = repo.size, 0o644, int(now)
+        reader = _HashingReader(repo.reader())
+        tar.addfile(info, io.BufferedReader(reader, _COPY))
+        bundle_sha = reader.hash.hexdigest()
     if repo.sha256 is None:
         repo.sha256 = bundle_sha
-    return BuiltArchive(dest, out.size, out.hash.hexdigest(), bundle_sha)
+    return BuiltArchive(dest, written.size, written.sha256, bundle_sha)
 
 
 class _Oversized(Exception):
@@ -198,7 +231,7 @@ def _normalize(name: str) -> str:
     return name.lstrip("/").rstrip("/")
 
 
-def _read_lines(fh: IO[bytes]) -> list[tuple[int, Any]]:
+def read_lines(fh: IO[bytes]) -> list[tuple[int, Any]]:
     out: list[tuple[int, Any]] = []
     for index, line in enumerate(fh):
         if not line.strip():
@@ -221,18 +254,21 @@ def _copy_bundle(fh: IO[bytes], dest: Path) -> tuple[int, str]:
     return size, h.hexdigest()
 
 
-def parse_archive(
-    src: Path,
-    *,
-    bundle_dest: Path | None,
-    max_decompressed_bytes: int,
-    relations_wanted: set[str] | None = None,
-) -> ParsedArchive:
-    """Read and validate an export archive; raises ``ArchiveError`` with GitLab's message."""
-    parsed = ParsedArchive(attributes={})
+@dataclass
+class Scan:
+    """What GitLab's FileImporter sees of any archive before the importer reads it."""
+
     version: bytes | None = None
-    project_json: bytes | None = None
-    has_tree = hard_link = False
+    has_tree: bool = False
+    hard_link: bool = False
+
+
+def scan_archive(
+    src: Path, *, max_decompressed_bytes: int, visit: Callable[[str, IO[bytes]], None]
+) -> Scan:
+    """Stream ``src``'s regular files to ``visit`` (names without ``./``), reading the whole
+    stream as the size validator does; ``ArchiveError`` for an oversized or unreadable one."""
+    scan = Scan()
     try:
         with src.open("rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as gz:
             counting = _CountingReader(gz, max_decompressed_bytes)
@@ -242,79 +278,89 @@ def parse_archive(
                     if not name:
                         continue
                     if member.islnk():
-                        hard_link = True
+                        scan.hard_link = True
                         continue
                     # extracting anything below tree/ creates the directory, even a symlink
                     if name.startswith("tree/") or (name == "tree" and member.isdir()):
-                        has_tree = True
-                    if not member.isfile():
-                        continue
-                    fh = tar.extractfile(member)
+                        scan.has_tree = True
+                    fh = tar.extractfile(member) if member.isfile() else None
                     if fh is None:
                         continue
                     if name == "VERSION":
-                        version = fh.read(4096)
-                    elif name == "tree/project.json":
-                        project_json = fh.read()
-                    elif name.startswith("tree/project/") and name.endswith(".ndjson"):
-                        relation = name[len("tree/project/") : -len(".ndjson")]
-                        if "/" not in relation and (
-                            relations_wanted is None or relation in relations_wanted
-                        ):
-                            parsed.relations[relation] = _read_lines(fh)
-                    elif name == "project.bundle" and bundle_dest is not None:
-                        parsed.bundle_path = bundle_dest
-                        parsed.bundle_size, parsed.bundle_sha256 = _copy_bundle(fh, bundle_dest)
+                        scan.version = fh.read(4096)
+                    else:
+                        visit(name, fh)
             # the size validator reads the whole stream; drain what tar did not need
             spare = bytearray(_COPY)
             while counting.readinto(spare):
                 pass
     except _Oversized:
-        _discard(parsed)
         raise ArchiveError("Decompressed archive size validation failed.") from None
     except (OSError, EOFError, zlib.error, tarfile.TarError) as err:
-        _discard(parsed)
         raise ArchiveError(
             filter_message("Unable to decompress /tmp/import/archive.tar.gz into /tmp/import")
         ) from err
-    except ArchiveError:
-        _discard(parsed)
-        raise
+    return scan
+
+
+def check_scan(scan: Scan) -> None:
+    """No hard links, then a ``VERSION`` equal to 0.2.4 (VersionChecker)."""
+    if scan.hard_link:
+        raise ArchiveError("File shares hard link")
+    if scan.version is None:
+        raise ArchiveError(filter_message("No such file or directory @ rb_sysopen - /x/VERSION"))
+    if not scan.version:
+        raise ArchiveError("end of file reached")
+    first_line = scan.version.decode("utf-8", "replace").splitlines(keepends=True)[0]
+    check_version(first_line)
+
+
+def parse_archive(
+    src: Path,
+    *,
+    bundle_dest: Path | None,
+    max_decompressed_bytes: int,
+    relations_wanted: set[str] | None = None,
+) -> ParsedArchive:
+    """Read and validate a project export archive; raises ``ArchiveError`` with GitLab's
+    message."""
+    parsed = ParsedArchive(attributes={})
+    project_json: list[bytes] = []
+
+    def visit(name: str, fh: IO[bytes]) -> None:
+        if name == "tree/project.json":
+            project_json.append(fh.read())
+        elif name.startswith("tree/project/") and name.endswith(".ndjson"):
+            relation = name[len("tree/project/") : -len(".ndjson")]
+            if "/" not in relation and (relations_wanted is None or relation in relations_wanted):
+                parsed.relations[relation] = read_lines(fh)
+        elif name == "project.bundle" and bundle_dest is not None:
+            parsed.bundle_path = bundle_dest
+            parsed.bundle_size, parsed.bundle_sha256 = _copy_bundle(fh, bundle_dest)
+
     try:
-        _validate(parsed, version, project_json, has_tree=has_tree, hard_link=hard_link)
+        scan = scan_archive(src, max_decompressed_bytes=max_decompressed_bytes, visit=visit)
+        check_scan(scan)
+        if not scan.has_tree:
+            raise ArchiveError("invalid import format")
+        if not project_json:
+            raise ArchiveError("Invalid file")
+        parsed.attributes = json_object(project_json[-1])
     except ArchiveError:
         _discard(parsed)
         raise
     return parsed
 
 
-def _validate(
-    parsed: ParsedArchive,
-    version: bytes | None,
-    project_json: bytes | None,
-    *,
-    has_tree: bool,
-    hard_link: bool,
-) -> None:
-    if hard_link:
-        raise ArchiveError("File shares hard link")
-    if version is None:
-        raise ArchiveError(filter_message("No such file or directory @ rb_sysopen - /x/VERSION"))
-    if not version:
-        raise ArchiveError("end of file reached")
-    first_line = version.decode("utf-8", "replace").splitlines(keepends=True)[0]
-    check_version(first_line)
-    if not has_tree:
-        raise ArchiveError("invalid import format")
-    if project_json is None:
-        raise ArchiveError("Invalid file")
+def json_object(raw: bytes) -> dict[str, Any]:
+    """A JSON object, or GitLab's ``Incorrect JSON format``."""
     try:
-        attributes = json.loads(project_json)
+        value = json.loads(raw)
     except ValueError as err:
         raise ArchiveError("Incorrect JSON format") from err
-    if not isinstance(attributes, dict):
+    if not isinstance(value, dict):
         raise ArchiveError("Incorrect JSON format")
-    parsed.attributes = attributes
+    return value
 
 
 def _discard(parsed: ParsedArchive) -> None:

@@ -185,3 +185,25 @@ def can_create_projects(
 
 def can_admin_namespace(state: State, user: User, ns: Namespace) -> bool:
     return user.admin or state.group_access(user, ns) >= OWNER
+
+
+def can_create_subgroup(state: State, user: User, parent: Namespace) -> bool:
+    """``create_subgroup``: Maintainer or Owner (GitLab's default subgroup creation level)."""
+    return user.admin or state.group_access(user, parent) >= MAINTAINER
+
+
+def can_create_group(user: User) -> bool:
+    """``create_group`` for a top-level group: the user's own ``can_create_group``."""
+    return user.admin or user.can_create_group
+
+
+def in_membership_hierarchy(state: State, user: User, ns: Namespace) -> bool:
+    """GroupsFinder without ``all_available``: groups in the hierarchy of the user's groups
+    (their ancestors and descendants) and the ancestors of their projects' groups."""
+    chain = {n.id for n in state.ancestors(ns)}
+    if any(user.id in state.namespaces[i].members for i in chain):
+        return True
+    below = {n.id for n in state.descendants(ns)} | {ns.id}
+    if any(user.id in state.namespaces[i].members for i in below):
+        return True
+    return any(user.id in p.members for p in state.live_projects() if p.namespace_id in below)

@@ -87,7 +87,7 @@ def _release(ctx: click.Context, param: click.Parameter, value: str | None) -> s
     "seed_ref",
     default="default",
     show_default=True,
-    help="'default', 'empty' or a YAML file.",
+    help="A built-in seed (default, empty, group-tree, group-tree-scale) or a YAML file.",
 )
 @click.option(
     "--data-dir", type=click.Path(path_type=Path), help="Archives on disk (default: temp)."

@@ -65,6 +65,13 @@ class InstanceSettings(_Model):
     project_export_limit: int = Field(default=6, ge=0)
     project_download_export_limit: int = Field(default=1, ge=0)
     project_import_limit: int = Field(default=6, ge=0)
+    group_export_limit: int = Field(default=6, ge=0)
+    group_download_export_limit: int = Field(default=1, ge=0)
+    group_import_limit: int = Field(default=6, ge=0)
+    # Groups API limits (per user, or per IP address without one); instances upgraded to 18.0
+    # have them at 0, new ones at these values
+    group_api_limit: int = Field(default=400, ge=0)
+    group_projects_api_limit: int = Field(default=600, ge=0)
     concurrent_relation_export_limit: int = Field(default=0, ge=0)
 
 
@@ -101,6 +108,10 @@ class Profile(_Model):
     metadata_enterprise: bool = True
     metadata_kas_k8s_proxy_url: bool = True
     statistics_container_registry_size: bool = True
+    project_topics: bool = True
+    groups_api_rate_limits: bool = True
+    group_import_rate_limit: bool = False
+    group_import_keeps_visibility: bool = True
 
 
 class Timing(_Model):
@@ -114,6 +125,10 @@ class Timing(_Model):
     relation_import_queue_delay: float = Field(default=1.0, ge=0)
     relation_import_duration: float = Field(default=5.0, ge=0)
     deletion_delay: float = Field(default=0.0, ge=0)
+    group_export_queue_delay: float = Field(default=1.0, ge=0)
+    group_export_duration: float = Field(default=10.0, ge=0)
+    group_import_queue_delay: float = Field(default=1.0, ge=0)
+    group_import_duration: float = Field(default=10.0, ge=0)
 
 
 class Behaviour(_Model):

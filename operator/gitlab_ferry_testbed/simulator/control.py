@@ -28,7 +28,7 @@ from gitlab_ferry_testbed.simulator.exporting import export_status
 from gitlab_ferry_testbed.simulator.faults import FaultConfig
 from gitlab_ferry_testbed.simulator.importing import fail_import
 from gitlab_ferry_testbed.simulator.seed import Seed, SeedProject, apply_seed
-from gitlab_ferry_testbed.simulator.state import Project
+from gitlab_ferry_testbed.simulator.state import Namespace, Project
 
 PREFIX = "/-/sim"
 ControlHandler = Callable[[Core, web.Request], Awaitable[web.StreamResponse]]
@@ -235,6 +235,38 @@ async def cancel_import(core: Core, request: web.Request) -> web.StreamResponse:
     return json_response(200, await project_view(core, project))
 
 
+def group_view(core: Core, ns: Namespace) -> dict[str, Any]:
+    """A group as tests see it: ids, paths, visibility and its group imports."""
+    imports = [j for j in core.state.group_imports if j.group_id == ns.id]
+    return {
+        "id": ns.id,
+        "full_path": ns.full_path,
+        "name": ns.name,
+        "parent_id": ns.parent_id,
+        "visibility": ns.visibility,
+        "description": ns.description,
+        "relations": {name: len(records) for name, records in sorted(ns.relations.items())},
+        "projects": sum(1 for p in core.state.live_projects() if p.namespace_id == ns.id),
+        "imports": [
+            {
+                "id": j.id,
+                "status": j.status,
+                "error": j.last_error,
+                "created_groups": len(j.created_group_ids),
+                "failures": list(j.failures),
+            }
+            for j in imports
+        ],
+    }
+
+
+async def list_groups(core: Core, request: web.Request) -> web.StreamResponse:
+    groups = sorted(
+        (n for n in core.state.namespaces.values() if n.kind == "group"), key=lambda n: n.id
+    )
+    return json_response(200, [group_view(core, ns) for ns in groups])
+
+
 async def post_seed(core: Core, request: web.Request) -> web.StreamResponse:
     try:
         seed = Seed.model_validate(await _body(request))
@@ -303,6 +335,7 @@ ROUTES: tuple[tuple[str, str, ControlHandler], ...] = (
     ("GET", "/projects/{ref}", get_project),
     ("POST", "/projects/{ref}/rename", rename_project),
     ("POST", "/projects/{ref}/cancel-import", cancel_import),
+    ("GET", "/groups", list_groups),
     ("POST", "/seed", post_seed),
     ("GET", "/users", get_users),
     ("GET", "/uploads", get_uploads),

@@ -15,7 +15,7 @@ import contextlib
 from collections.abc import Coroutine
 from typing import Any
 
-from gitlab_ferry_testbed.simulator import exporting, importing
+from gitlab_ferry_testbed.simulator import exporting, group_jobs, importing
 from gitlab_ferry_testbed.simulator.core import Core
 from gitlab_ferry_testbed.simulator.state import Transition
 
@@ -115,6 +115,7 @@ class Engine:
                 times.append(tracker.created_at + timing.relation_import_queue_delay)
             elif tracker.status == "started":
                 times.append(tracker.updated_at + timing.relation_import_duration)
+        times += group_jobs.due_times(self.core)
         return min(times) if times else None
 
     # transitions
@@ -132,6 +133,7 @@ class Engine:
         core = self.core
         out = exporting.export_housekeeping(core, now)
         out += importing.import_timeouts(core, now)
+        out += group_jobs.housekeeping(core, now)
         for project in list(core.state.projects.values()):
             if (
                 project.pending_delete
@@ -176,6 +178,7 @@ class Engine:
                 t = importing.finish_tracker(core, tracker, now)
                 if t is not None:
                     out.append(t)
+        out += group_jobs.advance(core, now, self.spawn)
         return out
 
     async def step(self) -> list[Transition]:
@@ -214,6 +217,7 @@ class Engine:
                 t = importing.finish_tracker(core, tracker, core.now())
                 if t is not None:
                     out.append(t)
+        out += await group_jobs.step(core, self.spawn)
         self._record(out[done_by_tick:])
         return out
 

@@ -129,11 +129,13 @@ def project_entity(
     ns = core.state.namespaces[project.namespace_id]
     host = base.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
     body = project_identity(core, project)
+    # topics are sorted by name; tag_list is their old name, still sent in API v4
+    topics = sorted(str(t) for t in project.attributes.get("topics", []) or [])
     body.update(
         {
             "default_branch": "main" if project.content.repository.size else None,
-            "tag_list": [],
-            "topics": list(project.attributes.get("topics", []) or []),
+            "tag_list": topics,
+            "topics": topics,
             "ssh_url_to_repo": f"git@{host}:{full_path}.git",
             "http_url_to_repo": f"{base}/{full_path}.git",
             "web_url": f"{base}/{full_path}",
@@ -145,6 +147,8 @@ def project_entity(
             "namespace": namespace_entity(core, ns),
         }
     )
+    if not core.settings.profile.project_topics:
+        del body["topics"]
     if simple:
         return body
     job = project.import_job

@@ -38,6 +38,13 @@ ENDPOINTS = (
     "feature_definitions",
     "set_feature",
     "delete_feature",
+    "group",
+    "descendant_groups",
+    "group_projects",
+    "create_group",
+    "group_export",
+    "group_download",
+    "group_import",
 )
 
 FaultKind = Literal["error", "html", "timeout", "slow", "burst429", "rack_attack"]

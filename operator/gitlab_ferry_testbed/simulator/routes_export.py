@@ -9,11 +9,13 @@ export job functions; this module must not import anything outside the simulator
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import quote
 
 from aiohttp import web
 
 from gitlab_ferry_testbed.simulator.auth import can_admin_project
+from gitlab_ferry_testbed.simulator.core import Core
 from gitlab_ferry_testbed.simulator.entities import export_status_entity
 from gitlab_ferry_testbed.simulator.errors import (
     accepted,
@@ -119,21 +121,22 @@ async def download_export(ctx: Ctx) -> web.StreamResponse:
         return message(404, "404 Not found or has expired")
     if upload.object_missing or upload.path is None or not upload.path.exists():
         return message(404, "The project export file is not available yet")
+    return send_export_file(core, upload.path, upload.filename)
+
+
+def send_export_file(core: Core, path: Path, filename: str) -> web.StreamResponse:
+    """``present_carrierwave_file!``: the file, or a 302 to object storage."""
     if core.settings.behaviour.object_storage:
-        url = core.storage.presign(
-            upload.path, upload.filename, core.settings.behaviour.storage_url_ttl
-        )
+        url = core.storage.presign(path, filename, core.settings.behaviour.storage_url_ttl)
         return web.Response(
             status=302,
             text=f"This resource has been moved temporarily to {url}.",
             content_type="text/plain",
             headers={"Location": url},
         )
-    disposition = (
-        f"attachment; filename=\"{upload.filename}\"; filename*=UTF-8''{quote(upload.filename)}"
-    )
+    disposition = f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote(filename)}"
     return web.FileResponse(
-        upload.path,
+        path,
         chunk_size=1 << 20,
         headers={
             "Content-Type": core.settings.profile.download_content_type,

@@ -10,7 +10,7 @@ delay. This module must not import anything outside the simulator.
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlencode
+from urllib.parse import unquote
 
 from aiohttp import web
 
@@ -21,7 +21,8 @@ from gitlab_ferry_testbed.simulator.auth import (
 )
 from gitlab_ferry_testbed.simulator.entities import namespace_entity, project_entity, user_entity
 from gitlab_ferry_testbed.simulator.errors import accepted, forbidden, json_response, message
-from gitlab_ferry_testbed.simulator.params import ParamError, to_bool, to_int
+from gitlab_ferry_testbed.simulator.pagination import page_params, paginate
+from gitlab_ferry_testbed.simulator.params import ParamError, to_bool
 from gitlab_ferry_testbed.simulator.routes_import import unauthorized
 from gitlab_ferry_testbed.simulator.routing import Ctx, Route, find_project, route
 
@@ -55,11 +56,7 @@ async def delete_project(ctx: Ctx) -> web.StreamResponse:
 
 async def list_projects(ctx: Ctx) -> web.StreamResponse:
     core, values = ctx.core, ctx.values
-    page = to_int(values, "page") or 1
-    per_page = to_int(values, "per_page") or 20
-    if page < 1 or per_page < 1:
-        raise ParamError("page is invalid" if page < 1 else "per_page is invalid")
-    per_page = min(per_page, 100)
+    page, per_page = page_params(values)
     search = str(values.get("search") or "").lower()
     search_namespaces = to_bool(values, "search_namespaces")
     owned = to_bool(values, "owned")
@@ -92,35 +89,9 @@ async def list_projects(ctx: Ctx) -> web.StreamResponse:
     if sort not in ("asc", "desc"):
         raise ParamError("sort does not have a valid value")
     found.sort(key=lambda p: (getattr(p, order), p.id), reverse=sort == "desc")
-    total = len(found)
-    pages = max(1, -(-total // per_page))
-    chunk = found[(page - 1) * per_page : page * per_page]
+    chunk, headers = paginate(ctx.request, core.public_url, found, page, per_page)
     body = [project_entity(core, p, user, simple=simple, statistics=statistics) for p in chunk]
-    return json_response(200, body, headers=_pagination(ctx, page, per_page, total, pages))
-
-
-def _pagination(ctx: Ctx, page: int, per_page: int, total: int, pages: int) -> dict[str, str]:
-    base = f"{ctx.core.public_url}{ctx.request.rel_url.path}"
-    query = {k: v for k, v in ctx.request.rel_url.query.items() if k not in ("page", "per_page")}
-
-    def link(p: int) -> str:
-        return f"{base}?{urlencode({**query, 'page': p, 'per_page': per_page})}"
-
-    rels = []
-    if page > 1:
-        rels.append(f'<{link(page - 1)}>; rel="prev"')
-    if page < pages:
-        rels.append(f'<{link(page + 1)}>; rel="next"')
-    rels += [f'<{link(1)}>; rel="first"', f'<{link(pages)}>; rel="last"']
-    return {
-        "X-Page": str(page),
-        "X-Per-Page": str(per_page),
-        "X-Next-Page": str(page + 1) if page < pages else "",
-        "X-Prev-Page": str(page - 1) if page > 1 else "",
-        "X-Total": str(total),
-        "X-Total-Pages": str(pages),
-        "Link": ", ".join(rels),
-    }
+    return json_response(200, body, headers=headers)
 
 
 async def get_namespace(ctx: Ctx) -> web.StreamResponse:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gitlab_ferry_testbed.simulator.config import parse_size
 from gitlab_ferry_testbed.simulator.content import DEFAULT_RELATION_COUNTS, generate_content
+from gitlab_ferry_testbed.simulator.seed_trees import SeedTree
 from gitlab_ferry_testbed.simulator.state import (
     ACCESS_LEVELS,
     OWNER,
@@ -30,7 +31,7 @@ from gitlab_ferry_testbed.simulator.state import (
     Visibility,
 )
 
-BUILTIN_SEEDS = ("default", "empty")
+BUILTIN_SEEDS = ("default", "empty", "group-tree", "group-tree-scale")
 
 
 class _Model(BaseModel):
@@ -62,6 +63,7 @@ class SeedUser(_Model):
     tokens: list[SeedToken] = Field(default_factory=list)
     admin: bool = False
     external: bool = False
+    can_create_group: bool = True
 
 
 class SeedMember(_Model):
@@ -79,6 +81,9 @@ class SeedGroup(_Model):
     name: str | None = None
     visibility: Visibility = "private"
     members: list[SeedMember] = Field(default_factory=list)
+    description: str = ""
+    labels: int = Field(default=0, ge=0, description="Group labels (group exports carry them)")
+    milestones: int = Field(default=0, ge=0)
 
 
 class SeedProject(_Model):
@@ -115,6 +120,7 @@ class Seed(_Model):
     users: list[SeedUser] = Field(default_factory=list)
     groups: list[SeedGroup] = Field(default_factory=list)
     projects: list[SeedProject] = Field(default_factory=list)
+    trees: list[SeedTree] = Field(default_factory=list)
     settings: dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
@@ -124,7 +130,7 @@ class Seed(_Model):
 
     @classmethod
     def load(cls, ref: str | Path) -> Seed:
-        """A built-in seed by name (``default``, ``empty``) or a YAML file."""
+        """A built-in seed by name (``BUILTIN_SEEDS``) or a YAML file."""
         if isinstance(ref, str) and ref in BUILTIN_SEEDS:
             text = (
                 resources.files("gitlab_ferry_testbed.simulator")
@@ -149,6 +155,7 @@ def apply_seed(state: State, seed: Seed, *, now: float) -> list[Project]:
                 now=now,
             )
             user.external = su.external
+            user.can_create_group = su.can_create_group
         tokens = list(su.tokens)
         if su.token:
             tokens.insert(0, SeedToken(token=su.token, scopes=su.scopes))
@@ -161,7 +168,12 @@ def apply_seed(state: State, seed: Seed, *, now: float) -> list[Project]:
                 st.expires_at.timestamp() if st.expires_at else None,
                 st.revoked,
             )
-    for sg in seed.groups:
+    groups, projects = list(seed.groups), list(seed.projects)
+    for tree in seed.trees:
+        tree_groups, tree_projects = tree.expand()
+        groups += [SeedGroup.model_validate(g) for g in tree_groups]
+        projects += [SeedProject.model_validate(p) for p in tree_projects]
+    for sg in groups:
         ns = state.namespace_by_full_path(sg.path)
         if ns is None:
             ns = state.add_group(
@@ -172,7 +184,26 @@ def apply_seed(state: State, seed: Seed, *, now: float) -> list[Project]:
             )
         for member in sg.members:
             ns.members[_user_id(state, member.user)] = member.access_level
-    return [_add_project(state, sp, now) for sp in seed.projects]
+        ns.description = sg.description or ns.description
+        _group_relations(ns.relations, sg)
+    return [_add_project(state, sp, now) for sp in projects]
+
+
+def _group_relations(relations: dict[str, list[dict[str, Any]]], sg: SeedGroup) -> None:
+    if sg.labels:
+        relations["labels"] = [
+            {
+                "title": f"{sg.path}-label-{i}",
+                "color": f"#{zlib.crc32(sg.path.encode()) % 0xFFFFFF:06X}",
+                "type": "GroupLabel",
+            }
+            for i in range(1, sg.labels + 1)
+        ]
+    if sg.milestones:
+        relations["milestones"] = [
+            {"iid": i, "title": f"{sg.path} v{i}", "state": "active"}
+            for i in range(1, sg.milestones + 1)
+        ]
 
 
 def _user_id(state: State, username: str) -> int:

@@ -20,6 +20,8 @@ from gitlab_ferry_testbed.simulator import (
     control,
     routes_admin,
     routes_export,
+    routes_group_import_export,
+    routes_groups,
     routes_import,
     routes_projects,
     routes_relations,
@@ -49,6 +51,8 @@ def build_app(core: Core) -> web.Application:
         [
             *routes_import.ROUTES,
             *routes_relations.ROUTES,
+            *routes_group_import_export.ROUTES,
+            *routes_groups.ROUTES,
             *routes_export.ROUTES,
             *routes_projects.ROUTES,
             *routes_admin.ROUTES,

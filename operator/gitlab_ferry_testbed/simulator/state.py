@@ -15,6 +15,11 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from gitlab_ferry_testbed.simulator.content import ProjectContent
+from gitlab_ferry_testbed.simulator.group_records import (
+    GroupExportJob,
+    GroupExportUpload,
+    GroupImportJob,
+)
 
 GUEST, PLANNER, REPORTER, DEVELOPER, MAINTAINER, OWNER = 10, 15, 20, 30, 40, 50
 ACCESS_LEVELS = MappingProxyType(
@@ -81,6 +86,7 @@ class User:
     namespace_id: int
     created_at: float
     external: bool = False
+    can_create_group: bool = True
 
 
 @dataclass
@@ -95,6 +101,9 @@ class Namespace:
     visibility: Visibility = "private"
     owner_id: int | None = None
     members: dict[int, int] = field(default_factory=dict)
+    description: str = ""
+    # group labels and milestones, as group exports carry them
+    relations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -256,6 +265,9 @@ class State:
     export_uploads: dict[tuple[int, int], ExportUpload] = field(default_factory=dict)
     import_failures: list[ImportFailure] = field(default_factory=list)
     relation_trackers: list[RelationTracker] = field(default_factory=list)
+    group_export_jobs: list[GroupExportJob] = field(default_factory=list)
+    group_exports: dict[tuple[int, int], GroupExportUpload] = field(default_factory=dict)
+    group_imports: list[GroupImportJob] = field(default_factory=list)
     _ids: dict[str, int] = field(default_factory=dict)
 
     def next_id(self, kind: str) -> int:
@@ -358,11 +370,13 @@ class State:
     def project_by_full_path(
         self, full_path: str, *, include_deleted: bool = False
     ) -> Project | None:
-        wanted = full_path.lower()
+        ns_path, _, path = full_path.rpartition("/")
+        ns = self.namespace_by_full_path(ns_path)
+        wanted = path.lower()
         for project in self.projects.values():
-            if project.pending_delete and not include_deleted:
+            if ns is None or project.namespace_id != ns.id or project.path.lower() != wanted:
                 continue
-            if self.full_path(project).lower() == wanted:
+            if include_deleted or not project.pending_delete:
                 return project
         return None
 

@@ -74,6 +74,10 @@ BASELINE: Mapping[str, Any] = MappingProxyType(
         "profile.metadata_kas_k8s_proxy_url": False,
         "profile.retry_after_header": False,
         "profile.namespace_id_params": False,
+        "profile.project_topics": False,
+        "profile.groups_api_rate_limits": False,
+        "profile.group_import_rate_limit": False,
+        "profile.group_import_keeps_visibility": False,
     }
 )
 
@@ -91,6 +95,13 @@ CHANGES: tuple[Change, ...] = (
         "13.12",
         True,
         "seeds 002, 004; flag import_project_from_remote_file (milestone 13.12)",
+    ),
+    Change(
+        "profile.project_topics",
+        "14.0",
+        True,
+        "GitLab MR !62206 (issue 328226): project entities add topics beside tag_list, which "
+        "stays in API v4; release inferred from the MR",
     ),
     Change(
         "profile.stuck_import_timeout",
@@ -151,6 +162,13 @@ CHANGES: tuple[Change, ...] = (
         "GitLab MR !143332 adds container_registry_size to the REST API; release inferred",
     ),
     Change(
+        "profile.group_import_keeps_visibility",
+        "16.2",
+        True,
+        "GitLab MR !122754 (issue 405168): group exports carry visibility_level and imports keep "
+        "it within the parent's; before, subgroups became private; release inferred from the MR",
+    ),
+    Change(
         "profile.relation_import",
         "16.11",
         True,
@@ -163,6 +181,14 @@ CHANGES: tuple[Change, ...] = (
         f"{_DOCS} api/metadata.md: kas.externalK8sProxyUrl introduced in 17.6 (MR !172373)",
     ),
     Change(
+        "profile.groups_api_rate_limits",
+        "17.1",
+        True,
+        f"{_DOCS} administration/settings/rate_limit_on_groups_api.md: GET /groups/:id and "
+        "GET /groups/:id/projects limits in 17.1 behind rate_limit_groups_and_projects_api (off), "
+        "GA in 18.1",
+    ),
+    Change(
         "profile.retry_after_header",
         "18.5",
         True,
@@ -173,6 +199,14 @@ CHANGES: tuple[Change, ...] = (
         "18.7",
         True,
         "seed 004: namespace_id and namespace_path introduced in 18.7",
+    ),
+    Change(
+        "profile.group_import_rate_limit",
+        "19.0",
+        True,
+        "GitLab issue 285137: POST /groups/import checks the group_import limit only once "
+        "lib/api/group_import.rb calls check_rate_limit!; a 19.0.0-pre tree lacks the call, a "
+        "later one has it; release inferred",
     ),
 )
 
@@ -255,6 +289,16 @@ FLAGS: Mapping[str, FeatureFlag] = MappingProxyType(
                 f"{_GITLAB}/issues/350571",
                 "flag YAML (14.9, off); seed 002: on for the SaaS instance in 14.10, removed in "
                 "15.11; self-managed stays off until then",
+            ),
+            FeatureFlag(
+                "rate_limit_groups_and_projects_api",
+                "17.1",
+                "18.1",
+                None,
+                f"{_GITLAB}/merge_requests/152733",
+                f"{_GITLAB}/issues/458904",
+                f"{_DOCS} administration/settings/rate_limit_on_groups_api.md: introduced in 17.1 "
+                "with the flag off by default, GA in 18.1 with the flag removed",
             ),
             FeatureFlag(
                 "single_relation_import",
