@@ -3,24 +3,45 @@ an in-memory Kubernetes, and builders of the objects and of what the tests read 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from tests.support.kube import FakeKube
 
+from gitlab_ferry.api.group_migration import PLURAL as MIGRATIONS
 from gitlab_ferry.api.project_export import PLURAL as EXPORTS
 from gitlab_ferry.api.project_import import PLURAL as IMPORTS
 from gitlab_ferry.clock import ManualClock
 from gitlab_ferry.controller.exports import ExportReconciler
 from gitlab_ferry.controller.imports import ImportReconciler
+from gitlab_ferry.controller.migrations import MigrationReconciler
 from gitlab_ferry.controller.reconciler import Memory, Reconciler
 from gitlab_ferry.controller.runtime import Runtime
+from gitlab_ferry.reconcile.migrations import ChildRecord, child_record, migration_of
 from gitlab_ferry.settings import Settings
 from gitlab_ferry_testbed.simulator import Simulator
 from gitlab_ferry_testbed.simulator.requestlog import RequestRecord
 
 ROOT = "glpat-root-token"
 NAMESPACE = "team"
+
+
+class StoredChildren:
+    """The children of GroupMigrations as the in-memory Kubernetes holds them (the operator's
+    kopf index, read directly)."""
+
+    def __init__(self, kube: FakeKube) -> None:
+        self._kube = kube
+
+    def records(self, namespace: str, migration: str) -> Iterable[ChildRecord]:
+        return [
+            child_record(body)
+            for (plural, where, _), body in self._kube.objects.items()
+            if plural in (EXPORTS, IMPORTS)
+            and where == namespace
+            and migration_of(body) == migration
+        ]
 
 
 @dataclass
@@ -34,6 +55,8 @@ class Operator:
     runtime: Runtime
     events: list[tuple[str, str, str, str]] = field(default_factory=list)
     memories: dict[str, Memory] = field(default_factory=dict)
+    #: One migration reconciler per object, as one daemon each (they keep the listing).
+    migrations: dict[str, MigrationReconciler] = field(default_factory=dict)
 
     def _reconciler(self, plural: str) -> Reconciler:
         return (ExportReconciler if plural == EXPORTS else ImportReconciler)(self.runtime)
@@ -56,6 +79,25 @@ class Operator:
         reconciler = self._reconciler(IMPORTS)
         assert isinstance(reconciler, ImportReconciler)
         return await reconciler.delete(body)
+
+    async def migration_pass(self, name: str) -> float | None:
+        body = self.kube.body(MIGRATIONS, NAMESPACE, name)
+        uid = body["metadata"]["uid"]
+        memory = self.memories.setdefault(uid, Memory(uid=uid))
+        reconciler = self.migrations.setdefault(
+            uid, MigrationReconciler(self.runtime, StoredChildren(self.kube))
+        )
+        return await reconciler.reconcile(body, memory)
+
+    def children(self, plural: str) -> list[str]:
+        """Names of the stored objects of ``plural``."""
+        return sorted(name for (kind, _, name) in self.kube.objects if kind == plural)
+
+    async def children_pass(self) -> None:
+        """One pass over every stored ProjectExport, then every ProjectImport."""
+        for plural in (EXPORTS, IMPORTS):
+            for name in self.children(plural):
+                await self.reconcile(plural, name)
 
     def reasons(self, name: str) -> list[str]:
         return [reason for _, object_name, reason, _ in self.events if object_name == name]

@@ -21,11 +21,12 @@ class FakeKube:
         self.writes: list[tuple[ObjectRef, dict[str, Any]]] = []
 
     def put(self, plural: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Store an object as the API server would (a uid and generation 1 when missing)."""
+        """Store an object as the API server would (a uid, unique per kind and name, and
+        generation 1 when missing)."""
         stored = copy.deepcopy(dict(body))
         metadata = stored.setdefault("metadata", {})
         metadata.setdefault("namespace", "default")
-        metadata.setdefault("uid", f"uid-{metadata['name']}")
+        metadata.setdefault("uid", f"uid-{plural}-{metadata['name']}")
         metadata.setdefault("generation", 1)
         self.objects[(plural, metadata["namespace"], metadata["name"])] = stored
         return stored
