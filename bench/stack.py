@@ -17,7 +17,13 @@ import httpx
 import yaml
 from kubernetes import client, config
 
-from gitlab_ferry_testbed.demo.migration import GROUP, VERSION, apply, find_example, manifests
+from gitlab_ferry_testbed.demo.migration import (
+    GROUP,
+    VERSION,
+    apply,
+    find_example,
+    pair_manifests,
+)
 from gitlab_ferry_testbed.demo.run import install_crds
 from gitlab_ferry_testbed.demo.stack import Child, Stack
 
@@ -250,7 +256,9 @@ class BenchStack(Stack):
     ) -> list[dict[str, Any]]:
         """The example migration (``examples/migration.yaml``) once per project; imports go to
         ``<prefix>/<group>`` on the destination when a prefix is given."""
-        documents = manifests(find_example(), projects, source.url, destination.url)
+        documents = pair_manifests(
+            find_example("migration.yaml"), projects, source.url, destination.url
+        )
         if prefix:
             for doc in documents:
                 if doc["kind"] == "ProjectImport":

@@ -134,17 +134,21 @@ def make_registry() -> kopf.OperatorRegistry:
     async def migration_loop(
         stopped: kopf.DaemonStopped, body: kopf.Body, memo: Runtime, **indices: Any
     ) -> None:
-        # kopf passes every index by its name.
         children = IndexedChildren(indices["migration_exports"], indices["migration_imports"])
         await MigrationReconciler(memo, children).run(body, stopped)
 
     children_only = {MIGRATION_LABEL: kopf.PRESENT}
 
-    @kopf.index(GROUP, VERSION, EXPORTS, labels=children_only, registry=registry)
+    # kopf passes each index to handlers as a keyword argument named by the index's id.
+    @kopf.index(
+        GROUP, VERSION, EXPORTS, id="migration_exports", labels=children_only, registry=registry
+    )
     def migration_exports(body: kopf.Body, **_: Any) -> dict[tuple[str, str], ChildRecord]:
         return _child_key(body)
 
-    @kopf.index(GROUP, VERSION, IMPORTS, labels=children_only, registry=registry)
+    @kopf.index(
+        GROUP, VERSION, IMPORTS, id="migration_imports", labels=children_only, registry=registry
+    )
     def migration_imports(body: kopf.Body, **_: Any) -> dict[tuple[str, str], ChildRecord]:
         return _child_key(body)
 

@@ -6,13 +6,21 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import click
 import httpx
 import yaml
 from kubernetes import client, config
 
-from gitlab_ferry_testbed.demo.migration import apply, find_example, manifests, render, rows
+from gitlab_ferry_testbed.demo.migration import (
+    apply,
+    find_example,
+    manifest,
+    render,
+    rows,
+    summary,
+)
 from gitlab_ferry_testbed.demo.stack import Stack
 
 NAMESPACE = "gitlab-ferry-demo"
@@ -53,15 +61,43 @@ def _prepare_namespace(core: client.CoreV1Api) -> None:
         )
 
 
-def _verify(source: str, destination: str, projects: list[str]) -> int:
+def _api(
+    url: str,
+    method: str,
+    path: str,
+    *,
+    params: dict[str, str] | None = None,
+    json: dict[str, str] | None = None,
+) -> httpx.Response:
+    response = httpx.request(
+        method,
+        f"{url}/api/v4/{path}",
+        headers={"PRIVATE-TOKEN": TOKEN},
+        params=params,
+        json=json,
+        timeout=30,
+    )
+    response.raise_for_status()
+    return response
+
+
+def _selected(source: str, group: str) -> list[str]:
+    """The projects the example migrates: the group's, subgroups included, not archived."""
+    params = {"include_subgroups": "true", "archived": "false", "per_page": "100"}
+    listed = _api(source, "GET", f"groups/{group}/projects", params=params).json()
+    return sorted(str(p["path_with_namespace"]) for p in listed)
+
+
+def _verify(source: str, destination: str, projects: list[str], parent: str) -> int:
     """Projects whose repository arrived byte for byte (simulators' content digests)."""
     same = 0
     for path in projects:
-        encoded = path.replace("/", "%2F")
-        original = httpx.get(f"{source}/-/sim/projects/{encoded}", timeout=10).json()
-        copy = httpx.get(f"{destination}/-/sim/projects/{encoded}", timeout=10)
+        original = httpx.get(f"{source}/-/sim/projects/{quote(path, safe='')}", timeout=10)
+        landed = quote(f"{parent}/{path}", safe="")
+        copy = httpx.get(f"{destination}/-/sim/projects/{landed}", timeout=10)
         if copy.status_code == 200 and (
-            copy.json()["content"]["repository_sha256"] == original["content"]["repository_sha256"]
+            copy.json()["content"]["repository_sha256"]
+            == original.json()["content"]["repository_sha256"]
         ):
             same += 1
     return same
@@ -71,7 +107,8 @@ def _verify(source: str, destination: str, projects: list[str]) -> int:
 @click.option("--exit", "exit_when_done", is_flag=True, help="Stop everything when finished.")
 @click.option("--timeout", default=600.0, show_default=True, help="Seconds to wait at most.")
 def demo(exit_when_done: bool, timeout: float) -> None:
-    """Migrate twenty projects between two simulated GitLabs, live."""
+    """Migrate a group tree (its groups, then 35 projects) between two simulated GitLabs, live,
+    with one GroupMigration."""
     directory = Path(tempfile.mkdtemp(prefix="gitlab-ferry-demo-"))
     stack = Stack(directory)
     try:
@@ -82,32 +119,49 @@ def demo(exit_when_done: bool, timeout: float) -> None:
         example = find_example()
         install_crds(api, example.parent.parent / "crds")
         _prepare_namespace(client.CoreV1Api(api))
-        _say("starting two simulated GitLabs: a source with 20 projects, an empty destination")
-        source = stack.start_gitlab("source-gitlab", "default")
+        _say("starting two simulated GitLabs: a source with the group tree platform/, and a")
+        _say("destination with an empty group migrated/ to receive it")
+        source = stack.start_gitlab("source-gitlab", "group-tree")
         destination = stack.start_gitlab("destination-gitlab", "empty")
+        document = manifest(example, source, destination)
+        parent = str(document["spec"]["destination"]["parent"])
+        _api(destination, "POST", "groups", json={"name": parent.title(), "path": parent})
+        group = str(document["spec"]["source"]["group"])
+        projects = _selected(source, group)
         hosts = [url.split("://", 1)[1] for url in (source, destination)]
         _say("starting the operator")
         metrics_port = stack.start_operator(kubeconfig, NAMESPACE, hosts)
-        projects = [p["path_with_namespace"] for p in httpx.get(f"{source}/-/sim/projects").json()]
         custom = client.CustomObjectsApi(api)
-        _say(f"applying {example} for each of the {len(projects)} projects")
-        apply(custom, NAMESPACE, manifests(example, projects, source, destination))
+        name = str(document["metadata"]["name"])
+        _say(
+            f"applying {example}: {group}/ and its {len(projects)} projects (archived ones "
+            f"stay behind) into {parent}/"
+        )
+        apply(custom, NAMESPACE, [document])
         started = time.monotonic()
         interactive = sys.stdout.isatty()
-        table = rows(custom, NAMESPACE)
+        head, table = summary(custom, NAMESPACE, name), rows(custom, NAMESPACE)
+        shown = ("", "")
         while time.monotonic() - started < timeout:
-            table = rows(custom, NAMESPACE)
+            head, table = summary(custom, NAMESPACE, name), rows(custom, NAMESPACE)
+            elapsed = time.monotonic() - started
             if interactive:
-                click.echo("\x1b[2J\x1b[H" + render(table, time.monotonic() - started))
-            if table and all(row.ready == "True" for row in table):
+                click.echo("\x1b[2J\x1b[H" + render(head, table, elapsed))
+            elif (head.progress, head.groups) != shown:
+                shown = (head.progress, head.groups)
+                click.echo(head.headline(elapsed))
+            if head.done:
                 break
             time.sleep(1.0 if interactive else 3.0)
-        click.echo(render(table, time.monotonic() - started))
-        verified = _verify(source, destination, projects)
+        click.echo(render(head, table, time.monotonic() - started))
+        verified = _verify(source, destination, projects, parent)
         _say(f"contents verified on the destination: {verified}/{len(projects)}")
         _say(f"metrics: http://127.0.0.1:{metrics_port}/metrics")
-        _say(f"kubectl: export KUBECONFIG={kubeconfig}; kubectl get gitlab -n {NAMESPACE}")
-        done = all(row.ready == "True" for row in table) and verified == len(projects)
+        _say(
+            f"kubectl: export KUBECONFIG={kubeconfig}; kubectl get groupmigrations,gitlab "
+            f"-n {NAMESPACE}"
+        )
+        done = head.done and verified == len(projects)
         if not exit_when_done:
             _say("press Ctrl-C to stop everything")
             while True:

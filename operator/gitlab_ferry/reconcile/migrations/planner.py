@@ -148,7 +148,7 @@ class MigrationPlanner(Planner):
                             self.spec.destination.parent),
             f"import the group tree of {tree.root.full_path} as {top}",
             self._migrating("Importing the group tree into the destination."),
-            requeue_after=GROUP_EXPORT_LOOK,
+            requeue_after=PROGRESS_LOOK,
             inputs=(tree.root.id, requested),
         )  # fmt: skip
 
