@@ -9,10 +9,10 @@ import sys
 def test_the_demo_migrates_and_verifies(kube):
     # The demo starts its own control plane, simulators and operator, like a newcomer's run.
     result = subprocess.run(
-        [sys.executable, "-m", "gitlab_ferry_testbed", "demo", "--exit", "--timeout", "240"],
+        [sys.executable, "-m", "gitlab_ferry_testbed", "demo", "--exit", "--timeout", "420"],
         capture_output=True,
         text=True,
-        timeout=400,
+        timeout=600,
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
