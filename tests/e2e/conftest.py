@@ -191,7 +191,11 @@ REPO = E2E_DIR.parent.parent
 def crds(kube: KubeCluster, kubectl: Kubectl) -> list[str]:
     """The CRDs from ``crds/`` applied server-side and established; their names."""
     kubectl("apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds"))
-    names = ["projectexports.gitlabferry.dev", "projectimports.gitlabferry.dev"]
+    names = [
+        "projectexports.gitlabferry.dev",
+        "projectimports.gitlabferry.dev",
+        "groupmigrations.gitlabferry.dev",
+    ]
     kubectl("wait", "--for=condition=Established", "--timeout=60s", *(f"crd/{n}" for n in names))
     return names
 
