@@ -110,14 +110,15 @@ def test_a_nested_tree_migrates_with_its_groups_and_a_project_added_on_the_way(
     assert child_projects(custom_objects, namespace, "platform") == expected
     uid = done["metadata"]["uid"]
     owned = [
-        [(ref["kind"], ref["uid"], ref.get("controller")) for ref in child["metadata"]["ownerReferences"]]
+        [(r["kind"], r["uid"], r.get("controller")) for r in child["metadata"]["ownerReferences"]]
         for child in all_children(custom_objects, namespace, "platform")
-    ]  # fmt: skip
+    ]
     assert owned == [[("GroupMigration", uid, True)]] * (2 * n)
     assert [p for p in expected if not same_content(source, destination, p)] == []
 
     shown = kubectl("get", "groupmigrations", "-n", namespace).stdout
-    assert f"{n}/{n}" in shown and "platform" in shown
+    assert f"{n}/{n}" in shown
+    assert "platform" in shown
 
 
 def test_one_failing_project_does_not_stop_the_rest(
@@ -147,7 +148,8 @@ def test_one_failing_project_does_not_stop_the_rest(
     )
     status = done["status"]
     assert condition(done)["status"] == "False"
-    assert status["counts"]["finished"] == n - 1 and status["counts"]["failed"] == 1
+    assert status["counts"]["finished"] == n - 1
+    assert status["counts"]["failed"] == 1
     assert status["progress"] == f"{n - 1}/{n}"
     (failure,) = status["failures"]
     assert failure["project"] == failing
