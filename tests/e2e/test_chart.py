@@ -233,6 +233,7 @@ def test_embedded_files_are_the_chart_files() -> None:
     assert health == {
         "resource.customizations.health.gitlabferry.dev_ProjectExport": script,
         "resource.customizations.health.gitlabferry.dev_ProjectImport": script,
+        "resource.customizations.health.gitlabferry.dev_GroupMigration": script,
     }
 
 
@@ -285,7 +286,7 @@ def test_operator_settings_reach_the_operator(monkeypatch: pytest.MonkeyPatch) -
         "operator": {
             "allowedHosts": ["gitlab.example.com", "gitlab.internal:8443"],
             "logLevel": "DEBUG",
-            "rateLimits": {"export": 1000000, "import": 12, "margin": 2.5},
+            "rateLimits": {"export": 1000000, "import": 12, "margin": 2.5, "groupImport": 3},
             "polling": {"initial": 0.5},
             "recheckInterval": 86400,
             "exportAcceptanceGrace": 600,
@@ -304,6 +305,8 @@ def test_operator_settings_reach_the_operator(monkeypatch: pytest.MonkeyPatch) -
     assert settings.log_level == "DEBUG"
     assert settings.export_limit == 1000000
     assert settings.import_limit == 12
+    assert settings.group_import_limit == 3
+    assert settings.group_download_limit == 1
     assert settings.rate_limit_margin == 2.5
     assert settings.poll_initial == 0.5
     assert settings.recheck_interval == 86400

@@ -41,12 +41,16 @@ from tests.support.processes import ROOT_TOKEN
 #: In every watched namespace (a Role there, or the ClusterRole cluster-wide).
 NAMESPACED = {
     # kopf lists/watches; patches its finalizer and kopf.gitlabferry.dev/* annotations;
-    # imports read their exportRef export.
-    ("gitlabferry.dev", "projectexports"): "get list watch patch",
-    ("gitlabferry.dev", "projectimports"): "list watch patch",
+    # imports read their exportRef export; a GroupMigration creates and adopts its children.
+    ("gitlabferry.dev", "projectexports"): "get list watch patch create",
+    ("gitlabferry.dev", "projectimports"): "list watch patch create",
+    ("gitlabferry.dev", "groupmigrations"): "list watch patch",
     # Status is written through the status subresource with a merge patch.
     ("gitlabferry.dev", "projectexports/status"): "patch",
     ("gitlabferry.dev", "projectimports/status"): "patch",
+    ("gitlabferry.dev", "groupmigrations/status"): "patch",
+    # Children name their GroupMigration as owner with blockOwnerDeletion.
+    ("gitlabferry.dev", "groupmigrations/finalizers"): "update",
     # Tokens, CA bundles, upload URLs and S3 credentials, by name.
     ("", "secrets"): "get",
     # Plans and kopf's warnings.
@@ -272,6 +276,7 @@ def _refused_what_it_must_not_do(account: Account, mode: str) -> None:
     assert account.can("get", "secrets", *ns)
     assert account.can("patch", "projectimports.gitlabferry.dev", "--subresource=status", *ns)
     assert account.can("create", "events", *ns)
+    assert account.can("create", "projectimports.gitlabferry.dev", *ns)
     # ... and nothing more.
     refused = [
         ("list", "secrets", *ns),
@@ -282,8 +287,11 @@ def _refused_what_it_must_not_do(account: Account, mode: str) -> None:
         ("create", "pods", *ns),
         ("create", "pods/exec", *ns),
         ("get", "configmaps", *ns),
-        ("create", "projectexports.gitlabferry.dev", *ns),
+        ("delete", "projectexports.gitlabferry.dev", *ns),
         ("delete", "projectimports.gitlabferry.dev", *ns),
+        ("create", "groupmigrations.gitlabferry.dev", *ns),
+        ("delete", "groupmigrations.gitlabferry.dev", *ns),
+        ("update", "groupmigrations.gitlabferry.dev", *ns),
         ("update", "projectimports.gitlabferry.dev", *ns),
         ("get", "projectimports.gitlabferry.dev", "--subresource=status", *ns),
         ("patch", "events", *ns),
