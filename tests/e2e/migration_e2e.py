@@ -35,26 +35,13 @@ def operator_settings(anchor: float, *hosts: str) -> dict[str, str]:
     }
 
 
-def gitlab_api(sim: SimulatorProcess, method: str, path: str, **kwargs: Any) -> Any:
-    """GitLab's REST API on a simulator, as its administrator."""
-    response = httpx.request(
-        method,
-        f"{sim.url}/api/v4/{path}",
-        headers={"PRIVATE-TOKEN": ROOT_TOKEN},
-        timeout=30,
-        **kwargs,
-    )
-    response.raise_for_status()
-    return response.json() if response.content else None
-
-
 def secrets(core: client.CoreV1Api, namespace: str) -> None:
     token_secret(core, namespace, "source-token", {"token": ROOT_TOKEN})
     token_secret(core, namespace, "destination-token", {"token": ROOT_TOKEN})
 
 
 def destination_parent(destination: SimulatorProcess, path: str = "migrated") -> None:
-    gitlab_api(destination, "POST", "groups", json={"name": path.title(), "path": path})
+    destination.api("POST", "groups", json={"name": path.title(), "path": path})
 
 
 def migration_object(
@@ -88,8 +75,7 @@ def migration_object(
 
 def selected(source: SimulatorProcess) -> list[str]:
     """The projects a migration of ``platform/`` selects: every one not archived."""
-    listed = gitlab_api(
-        source,
+    listed = source.api(
         "GET",
         "groups/platform/projects",
         params={"include_subgroups": "true", "archived": "false", "per_page": "100"},
@@ -98,7 +84,7 @@ def selected(source: SimulatorProcess) -> list[str]:
 
 
 def source_groups(source: SimulatorProcess) -> list[str]:
-    below = gitlab_api(source, "GET", "groups/platform/descendant_groups", params={"per_page": 100})
+    below = source.api("GET", "groups/platform/descendant_groups", params={"per_page": 100})
     return sorted(["platform", *(str(g["full_path"]) for g in below)])
 
 
@@ -129,16 +115,11 @@ def status_of(api: client.CustomObjectsApi, namespace: str, name: str) -> dict[s
 
 def same_content(source: SimulatorProcess, destination: SimulatorProcess, path: str) -> bool:
     original = source.control("GET", f"/projects/{quote(path, safe='')}")
-    response = httpx.get(
-        f"{destination.url}/-/sim/projects/{quote('migrated/' + path, safe='')}",
-        headers={"PRIVATE-TOKEN": ROOT_TOKEN},
-        timeout=30,
-    )
-    return (
-        response.status_code == 200
-        and response.json()["content"]["repository_sha256"]
-        == original["content"]["repository_sha256"]
-    )
+    try:
+        copy = destination.control("GET", f"/projects/{quote('migrated/' + path, safe='')}")
+    except httpx.HTTPStatusError:
+        return False
+    return bool(copy["content"]["repository_sha256"] == original["content"]["repository_sha256"])
 
 
 def all_children(

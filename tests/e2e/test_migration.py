@@ -21,26 +21,9 @@ from ferry_e2e import (
     import_object,
     token_secret,
 )
+from migration_e2e import accelerated, operator_settings
 from tests.support.processes import wait_for
 from versions_e2e import gitlab, namespace_param
-
-SPEED = 20.0
-
-
-def accelerated(anchor: float) -> list[str]:
-    return ["--clock-speed", str(SPEED), "--clock-anchor", str(anchor)]
-
-
-def operator_settings(anchor: float, *hosts: str) -> dict[str, str]:
-    return {
-        "GITLAB_FERRY_ALLOWED_HOSTS": ",".join(hosts),
-        "GITLAB_FERRY_CLOCK_SPEED": str(SPEED),
-        "GITLAB_FERRY_CLOCK_ANCHOR": str(anchor),
-        "GITLAB_FERRY_POLL_INITIAL": "5",
-        "GITLAB_FERRY_POLL_MAX": "20",
-        "GITLAB_FERRY_RATE_LIMIT_MARGIN": "8",
-        "GITLAB_FERRY_LOG_LEVEL": "INFO",
-    }
 
 
 def test_migration_of_twenty_projects(

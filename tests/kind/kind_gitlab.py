@@ -93,12 +93,20 @@ class Simulator:
             return False
 
     def control(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The simulator's control API (``/-/sim``)."""
+        return self._request(method, f"/-/sim{path}", **kwargs)
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        """GitLab's REST API (``/api/v4``) as the simulator's administrator."""
+        return self._request(method, f"/api/v4/{path}", **kwargs)
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.cluster.service_proxy(
-            TESTBED_NAMESPACE, self.name, "http", method, f"/-/sim{path}",
+            TESTBED_NAMESPACE, self.name, "http", method, path,
             headers={"PRIVATE-TOKEN": ROOT_TOKEN}, **kwargs,
         )  # fmt: skip
         if response.status_code >= 400:
-            raise AssertionError(f"{method} /-/sim{path}: {response.status_code} {response.text}")
+            raise AssertionError(f"{method} {path}: {response.status_code} {response.text}")
         return response.json() if response.content else None
 
     def requests(self, endpoint: str | None = None) -> list[dict[str, Any]]:

@@ -121,12 +121,16 @@ class SimulatorProcess(ChildProcess):
         return self.url.split("://", 1)[1].split("/", 1)[0]
 
     def control(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The simulator's control API (``/-/sim``)."""
+        return self._request(method, f"/-/sim{path}", **kwargs)
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        """GitLab's REST API (``/api/v4``) as the simulator's administrator."""
+        return self._request(method, f"/api/v4/{path}", **kwargs)
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         response = httpx.request(
-            method,
-            f"{self.url}/-/sim{path}",
-            headers={"PRIVATE-TOKEN": ROOT_TOKEN},
-            timeout=30,
-            **kwargs,
+            method, f"{self.url}{path}", headers={"PRIVATE-TOKEN": ROOT_TOKEN}, timeout=30, **kwargs
         )
         response.raise_for_status()
         return response.json() if response.content else None
