@@ -21,7 +21,13 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from gitlab_ferry.api import ProjectExport, ProjectExportSpec, ProjectImport, ProjectImportSpec
+from gitlab_ferry.api import (
+    ProjectExport,
+    ProjectExportSpec,
+    ProjectImport,
+    ProjectImportSpec,
+)
+from gitlab_ferry.api.group_migration import GroupMigration
 from gitlab_ferry.controller.validation import validated
 
 Kubectl = Callable[..., "subprocess.CompletedProcess[str]"]
@@ -29,10 +35,15 @@ Kubectl = Callable[..., "subprocess.CompletedProcess[str]"]
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
 GROUP, VERSION = "gitlabferry.dev", "v1alpha1"
-PLURALS = {"ProjectExport": "projectexports", "ProjectImport": "projectimports"}
-MODELS: dict[str, type[ProjectExport] | type[ProjectImport]] = {
+PLURALS = {
+    "ProjectExport": "projectexports",
+    "ProjectImport": "projectimports",
+    "GroupMigration": "groupmigrations",
+}
+MODELS: dict[str, type[ProjectExport] | type[ProjectImport] | type[GroupMigration]] = {
     "ProjectExport": ProjectExport,
     "ProjectImport": ProjectImport,
+    "GroupMigration": GroupMigration,
 }
 
 GITLAB = {"url": "https://gitlab.example.com", "tokenSecretRef": {"name": "gitlab-token"}}
@@ -119,7 +130,7 @@ def test_crds_are_established_and_structural(
         assert conditions["NamesAccepted"].status == "True", name
         # the server reports a non-structural schema (or a bad CEL rule) as a condition
         assert "NonStructuralSchema" not in conditions, conditions["NonStructuralSchema"].message
-        assert status.accepted_names.short_names in (["pexport"], ["pimport"])
+        assert status.accepted_names.short_names in (["pexport"], ["pimport"], ["gmig"])
         assert status.accepted_names.categories == ["gitlab"]
         assert status.stored_versions == [VERSION]
 
@@ -147,9 +158,15 @@ def test_example_is_accepted_and_defaulted_like_the_models(
         assert stored["spec"] == expected
         assert "status" not in stored
         spec, written = stored["spec"], doc["spec"]
+        assert spec["suspend"] is False
+        if doc["kind"] == "GroupMigration":
+            for side in ("source", "destination"):
+                assert spec[side]["gitlab"]["tokenSecretRef"]["key"] == "token"
+            assert spec["source"]["subgroups"] is True
+            assert spec["maxInFlight"] == written.get("maxInFlight", 20)
+            continue
         assert spec["gitlab"]["tokenSecretRef"]["key"] == "token"  # no example names the key
         assert spec["gitlab"]["tokenType"] == "PrivateToken"
-        assert spec["suspend"] is False
         if doc["kind"] == E:
             assert spec["timeout"] == written.get("timeout", "6h")
             if "upload" in spec:

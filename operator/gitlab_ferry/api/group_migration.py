@@ -47,7 +47,7 @@ class ProjectFilter(SpecModel):
     """Which of the group's projects migrate."""
 
     include: list[str] = Field(
-        default_factory=lambda: ["**"],
+        default=["**"],
         max_length=100,
         description=(
             "Globs over a project's path inside the group (e.g. apps/*, **/web-*): '*' is any "
@@ -55,7 +55,7 @@ class ProjectFilter(SpecModel):
         ),
     )
     exclude: list[str] = Field(
-        default_factory=list,
+        default=[],
         max_length=100,
         description="Globs of projects to leave out, applied after include.",
     )
