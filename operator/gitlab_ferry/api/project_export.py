@@ -102,15 +102,17 @@ class S3Destination(ExportDestination):
 
 #: The spec fields that name a destination (each an ``ExportDestination``); at most one is set,
 #: and none keeps the archive on GitLab.
-DESTINATIONS = ("upload", "s3")
+DESTINATION_FIELDS = ("upload", "s3")
 
 
 def _at_most_one_destination() -> Rule:
-    names = [to_camel(name) for name in DESTINATIONS]
+    names = [to_camel(name) for name in DESTINATION_FIELDS]
     return Rule(
         f"[{', '.join(f'has(self.{name})' for name in names)}].filter(x, x).size() <= 1",
         f"at most one destination may be set: {' or '.join(names)}",
-        lambda spec: [getattr(spec, name) for name in DESTINATIONS].count(None) >= len(names) - 1,
+        lambda spec: (
+            [getattr(spec, name) for name in DESTINATION_FIELDS].count(None) >= len(names) - 1
+        ),
         field_path=f".{names[-1]}",
     )
 
@@ -186,7 +188,7 @@ class ProjectExportSpec(SpecModel):
 
     def destination(self) -> ExportDestination | None:
         """The destination set, if any: None keeps the archive on GitLab."""
-        chosen = (getattr(self, name) for name in DESTINATIONS)
+        chosen = (getattr(self, name) for name in DESTINATION_FIELDS)
         return next((value for value in chosen if value is not None), None)
 
 

@@ -1,6 +1,6 @@
 """Where GitLab pushes an export's archive (effects layer): one module per destination, and
-the registry the exporting effect dispatches on. A new destination is its module and one
-line in ``DESTINATIONS``; its spec field is named in ``api.project_export.DESTINATIONS``."""
+``DESTINATIONS``, the registry the exporting effect dispatches on, keyed by the spec field
+(``api.project_export.DESTINATION_FIELDS``) that selects each."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ class Destination(Protocol):
 
     @property
     def field(self) -> str:
-        """The spec field (one of ``api.project_export.DESTINATIONS``) that selects it."""
+        """The spec field (one of ``api.project_export.DESTINATION_FIELDS``) that selects it."""
         ...
 
     async def credentials(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from gitlab_ferry.api import ArtifactLocation, ProjectExportSpec, ProjectExportStatus
-from gitlab_ferry.api.project_export import DESTINATIONS, ExportDestination
+from gitlab_ferry.api.project_export import DESTINATION_FIELDS, ExportDestination
 from gitlab_ferry.gitlab_states import EXPORT_IN_FLIGHT, ExportState, parse_state
 from gitlab_ferry.gitlab_versions import GitLabInfo
 from gitlab_ferry.reconcile.plan import Problem, stable_hash
@@ -87,7 +87,7 @@ def export_spec_hash(spec: ProjectExportSpec) -> str:
             "gitlab": spec.gitlab.url,
             "project": spec.project,
             "description": spec.description,
-            **{name: _dumped(getattr(spec, name)) for name in DESTINATIONS},
+            **{name: _dumped(getattr(spec, name)) for name in DESTINATION_FIELDS},
         }
     )
 
