@@ -6,7 +6,14 @@ message states who may import on that GitLab version)."""
 from __future__ import annotations
 
 import pytest
-from component_harness import NAMESPACE, export_object, import_object, posts, run_jobs
+from component_harness import (
+    NAMESPACE,
+    export_object,
+    import_object,
+    posts,
+    ready_of,
+    run_jobs,
+)
 
 from gitlab_ferry.api.project_export import PLURAL as EXPORTS
 from gitlab_ferry.api.project_import import PLURAL as IMPORTS
@@ -19,8 +26,7 @@ def status(operator, name):
 
 
 def ready(operator, name):
-    found = next(c for c in status(operator, name)["conditions"] if c["type"] == "Ready")
-    return found["status"], found["reason"], found["message"]
+    return ready_of(operator.kube, IMPORTS, name)
 
 
 async def test_a_route_closed_by_a_feature_flag_is_not_tried_again(gitlabs, operator_for):

@@ -5,7 +5,7 @@ checked before GitLab is asked for anything."""
 
 from __future__ import annotations
 
-from component_harness import NAMESPACE, export_object, posts, run_jobs
+from component_harness import NAMESPACE, export_object, large_project, posts, ready_of, run_jobs
 from tests.support.s3 import S3_KEYS
 
 from gitlab_ferry.api.project_export import PLURAL as EXPORTS
@@ -16,9 +16,7 @@ UPLOAD = {"upload": {"urlSecretRef": {"name": "upload-url"}}}
 
 
 def ready(operator, name):
-    status = operator.kube.body(EXPORTS, NAMESPACE, name)["status"]
-    found = next(c for c in status["conditions"] if c["type"] == "Ready")
-    return found["status"], found["reason"], found["message"]
+    return ready_of(operator.kube, EXPORTS, name)
 
 
 def presigned_put_url(s3, bucket, key):
@@ -64,14 +62,7 @@ async def test_a_presigned_s3_url_past_5_gib_is_refused_before_any_request(
     gitlabs, operator_for, s3
 ):
     gitlab = await gitlabs()
-    gitlab.create_project(
-        {
-            "path_with_namespace": "gitlab-org/monorepo",
-            "owner": "root",
-            "repository_size": "11MiB",
-            "statistics": {"repository_size": "6GiB"},
-        }
-    )
+    large_project(gitlab, "gitlab-org/monorepo")
     operator = operator_for(gitlab, hosts=[s3.host])
     url = presigned_put_url(s3, s3.bucket(), "mono.tar.gz")
     operator.kube.secrets[(NAMESPACE, "upload-url")] = {"url": url}
