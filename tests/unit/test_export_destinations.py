@@ -1,5 +1,6 @@
-"""Export destinations: every spec field that names one has a registered effect, and the
-spec, the planner's location and the effect agree on which one an object chose."""
+"""Export destinations: every spec field that names one has a registered effect, the spec,
+the planner's location and the effect agree on which one an object chose, and a spec's
+fingerprint (a change of which means a new export) stays what stored objects recorded."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from gitlab_ferry.api import ArtifactLocation, ProjectExportSpec
 from gitlab_ferry.api.project_export import DESTINATION_FIELDS
 from gitlab_ferry.effects.destinations import DESTINATIONS, destination_for
-from gitlab_ferry.reconcile.exports import destination
+from gitlab_ferry.reconcile.exports import destination, export_spec_hash
 
 GITLAB = {"url": "https://gitlab.example.com", "tokenSecretRef": {"name": "token"}}
 UPLOAD = {"urlSecretRef": {"name": "upload-url"}}
@@ -46,3 +47,18 @@ def test_the_chosen_destination_is_the_one_the_spec_sets(
 def test_two_destinations_are_refused() -> None:
     with pytest.raises(ValueError, match="at most one destination may be set: upload or s3"):
         spec(upload=UPLOAD, s3=S3)
+
+
+@pytest.mark.parametrize(
+    ("destinations", "fingerprint"),
+    [
+        ({}, "09267b0afe9fb1ef"),
+        ({"upload": UPLOAD}, "b1f0f13b51a510a8"),
+        ({"s3": S3}, "d9f5e3c93403117d"),
+    ],
+    ids=["kept", "upload", "s3"],
+)
+def test_the_fingerprint_of_a_spec_stays_what_stored_objects_recorded(
+    destinations: dict[str, object], fingerprint: str
+) -> None:
+    assert export_spec_hash(spec(**destinations)) == fingerprint

@@ -80,14 +80,25 @@ class ExportObservation:
         return parse_state(ExportState, self.export_status)
 
 
+#: Destination fields that are in every fingerprint, set or not. Any other enters it only when
+#: set, so adding a destination leaves the fingerprints of stored objects, and with them their
+#: exports, as they were.
+_ALWAYS_FINGERPRINTED = ("upload", "s3")
+
+
 def export_spec_hash(spec: ProjectExportSpec) -> str:
     """Fingerprint of what shapes an export: a change means a new export is due."""
+    destinations = {
+        name: _dumped(getattr(spec, name))
+        for name in DESTINATION_FIELDS
+        if name in _ALWAYS_FINGERPRINTED or getattr(spec, name) is not None
+    }
     return stable_hash(
         {
             "gitlab": spec.gitlab.url,
             "project": spec.project,
             "description": spec.description,
-            **{name: _dumped(getattr(spec, name)) for name in DESTINATION_FIELDS},
+            **destinations,
         }
     )
 
