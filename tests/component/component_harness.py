@@ -132,6 +132,26 @@ def import_object(
     }
 
 
+def large_project(sim: Simulator, path: str) -> None:
+    """A project on ``sim`` whose statistics say 6 GiB (past S3's 5 GiB single PUT) while its
+    content stays small."""
+    sim.create_project(
+        {
+            "path_with_namespace": path,
+            "owner": "root",
+            "repository_size": "11MiB",
+            "statistics": {"repository_size": "6GiB"},
+        }
+    )
+
+
+def ready_of(kube: FakeKube, plural: str, name: str) -> tuple[str, str, str]:
+    """The stored object's Ready condition: status, reason and message."""
+    conditions = kube.body(plural, NAMESPACE, name)["status"]["conditions"]
+    found = next(c for c in conditions if c["type"] == "Ready")
+    return found["status"], found["reason"], found["message"]
+
+
 def posts(sim: Simulator, endpoint: str) -> list[RequestRecord]:
     """POSTs the simulated GitLab received on ``endpoint``."""
     return sim.requests(endpoint, method="POST")

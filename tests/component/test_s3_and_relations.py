@@ -10,7 +10,14 @@ import asyncio
 import hashlib
 
 import pytest
-from component_harness import NAMESPACE, export_object, import_object, posts, run_jobs
+from component_harness import (
+    NAMESPACE,
+    export_object,
+    import_object,
+    large_project,
+    posts,
+    run_jobs,
+)
 from tests.support.s3 import S3_KEYS
 
 from gitlab_ferry.api.project_export import PLURAL as EXPORTS
@@ -59,14 +66,7 @@ async def test_an_export_to_s3_is_checked_in_the_bucket(gitlabs, operator_for, s
 
 async def test_a_project_past_5_gib_is_copied_to_s3_in_parts(gitlabs, operator_for, s3):
     gitlab = await gitlabs()
-    gitlab.create_project(
-        {
-            "path_with_namespace": "gitlab-org/monorepo",
-            "owner": "root",
-            "repository_size": "11MiB",
-            "statistics": {"repository_size": "6GiB"},
-        }
-    )
+    large_project(gitlab, "gitlab-org/monorepo")
     bucket = s3.bucket()
     operator = operator_for(gitlab, hosts=[s3.host], s3_part_size=5 * 1024**2)
     operator.kube.secrets[(NAMESPACE, "bucket")] = dict(S3_KEYS)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from gitlab_ferry.effects.exporting import is_presigned_s3
+from gitlab_ferry.effects.destinations import is_presigned_s3
 from gitlab_ferry.effects.instances import InstanceFacts
 from gitlab_ferry.effects.network import gitlab_can_fetch
 from gitlab_ferry.gitlab import GitLabClient, errors

@@ -1,5 +1,5 @@
-"""The api layer: pydantic models of the ProjectExport and ProjectImport resources, from which
-the CRDs are generated. Pydantic only."""
+"""The api layer: pydantic models of the ProjectExport, ProjectImport and GroupMigration
+resources, from which the CRDs are generated. Pydantic only."""
 
 from gitlab_ferry.api.base import (
     API_VERSION,

@@ -7,9 +7,10 @@ import anything that performs I/O.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, StrictBool
+from pydantic.alias_generators import to_camel
 
 from gitlab_ferry.api.base import (
     PROJECT_REF_CEL,
@@ -25,7 +26,7 @@ from gitlab_ferry.api.base import (
     validations,
     with_rules,
 )
-from gitlab_ferry.api.status import Artifact, ReconciledStatus, Timestamp
+from gitlab_ferry.api.status import Artifact, ArtifactLocation, ReconciledStatus, Timestamp
 
 KIND = "ProjectExport"
 PLURAL = "projectexports"
@@ -41,8 +42,17 @@ class HttpMethod(StrEnum):
     POST = "POST"
 
 
-class UploadDestination(SpecModel):
+class ExportDestination(SpecModel):
+    """A place GitLab pushes the archive to instead of keeping it."""
+
+    #: Where the archive is found once GitLab has pushed it.
+    location: ClassVar[ArtifactLocation]
+
+
+class UploadDestination(ExportDestination):
     """Have GitLab push the archive to a URL (GitLab's ``upload[url]``)."""
+
+    location = ArtifactLocation.UPLOAD
 
     url_secret_ref: UrlSecretRef = Field(
         description=(
@@ -56,8 +66,10 @@ class UploadDestination(SpecModel):
     )
 
 
-class S3Destination(SpecModel):
+class S3Destination(ExportDestination):
     """Have GitLab upload the archive to S3 through a URL the operator pre-signs."""
+
+    location = ArtifactLocation.S3
 
     bucket: str = Field(min_length=3, max_length=63, description="Bucket name.")
     key: str = Field(
@@ -88,16 +100,28 @@ class S3Destination(SpecModel):
     )
 
 
+#: The spec fields that name a destination (each an ``ExportDestination``); at most one is set,
+#: and none keeps the archive on GitLab.
+DESTINATION_FIELDS = ("upload", "s3")
+
+
+def _at_most_one_destination() -> Rule:
+    names = [to_camel(name) for name in DESTINATION_FIELDS]
+    return Rule(
+        f"[{', '.join(f'has(self.{name})' for name in names)}].filter(x, x).size() <= 1",
+        f"at most one destination may be set: {' or '.join(names)}",
+        lambda spec: (
+            [getattr(spec, name) for name in DESTINATION_FIELDS].count(None) >= len(names) - 1
+        ),
+        field_path=f".{names[-1]}",
+    )
+
+
 class ProjectExportSpec(SpecModel):
     """Desired state: an up-to-date export archive of one GitLab project."""
 
     rules = (
-        Rule(
-            "!(has(self.upload) && has(self.s3))",
-            "at most one destination may be set: upload or s3",
-            lambda spec: not (spec.upload and spec.s3),
-            field_path=".s3",
-        ),
+        _at_most_one_destination(),
         Rule(
             "!(has(self.schedule) && has(self.maxAge))",
             "schedule and maxAge are mutually exclusive",
@@ -161,6 +185,11 @@ class ProjectExportSpec(SpecModel):
         default=False,
         description="Pause: no GitLab calls while true; an export in flight is left alone.",
     )
+
+    def destination(self) -> ExportDestination | None:
+        """The destination set, if any: None keeps the archive on GitLab."""
+        chosen = (getattr(self, name) for name in DESTINATION_FIELDS)
+        return next((value for value in chosen if value is not None), None)
 
 
 class ExportLinks(StatusModel):

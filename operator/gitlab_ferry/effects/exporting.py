@@ -6,38 +6,19 @@ RequestExport plan stands for. Errors come back as ``Problem``s, never as except
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-import httpx
-
-from gitlab_ferry.api import (
-    ArtifactLocation,
-    ProjectExportSpec,
-    ProjectExportStatus,
-    parse_duration,
-)
+from gitlab_ferry.api import ArtifactLocation, ProjectExportSpec, ProjectExportStatus
 from gitlab_ferry.effects.budget import Bucket, Claim
-from gitlab_ferry.effects.connections import Connection
+from gitlab_ferry.effects.destinations import destination_for
+from gitlab_ferry.effects.export_targets import ExportTarget, s3_location
 from gitlab_ferry.effects.problems import problem_from, unsupported_version
-from gitlab_ferry.effects.s3 import (
-    S3Credentials,
-    S3Location,
-    head,
-    part_size_for,
-    presign_put,
-    upload_in_parts,
-)
-from gitlab_ferry.effects.secrets import (
-    MissingSecret,
-    gitlab_credentials,
-    s3_credentials,
-    secret_value,
-)
+from gitlab_ferry.effects.s3 import head, part_size_for, upload_in_parts
+from gitlab_ferry.effects.secrets import MissingSecret, gitlab_credentials
 from gitlab_ferry.effects.services import Services
 from gitlab_ferry.effects.sources import from_gitlab
 from gitlab_ferry.gitlab import errors
 from gitlab_ferry.gitlab_states import EXPORT_IN_FLIGHT
-from gitlab_ferry.gitlab_versions import GitLabInfo
 from gitlab_ferry.reconcile.exports import (
     ExportObservation,
     ExportRoute,
@@ -48,35 +29,20 @@ from gitlab_ferry.reconcile.exports import (
 )
 from gitlab_ferry.reconcile.plan import Done, Failed, Outcome, Problem
 
-#: Extra validity of a pre-signed upload URL beyond the export timeout.
-UPLOAD_URL_SLACK = 3600.0
-
-
-@dataclass(frozen=True)
-class ExportTarget:
-    """An export's resolved connection, the source GitLab's version and the destination
-    credentials."""
-
-    namespace: str
-    name: str
-    spec: ProjectExportSpec
-    connection: Connection
-    gitlab: GitLabInfo
-    s3: S3Credentials | None
+__all__ = ["ExportTarget", "claims", "observe", "relay_claims", "relay_to_s3", "request_export"]
 
 
 async def resolve(
     services: Services, namespace: str, name: str, spec: ProjectExportSpec
 ) -> ExportTarget | Problem:
     """The connection and credentials the spec names, or why they are missing."""
+    chosen = destination_for(spec)
     try:
         credentials = await gitlab_credentials(services.secrets, namespace, spec.gitlab)
         s3 = None
-        if spec.s3 is not None:
-            s3 = await s3_credentials(services.secrets, namespace, spec.s3.credentials_secret_ref)
+        if chosen is not None:
+            s3 = await chosen.credentials(services, namespace, spec)
         await services.policy.check(credentials.url)
-        if spec.s3 is not None and spec.s3.endpoint:
-            await services.policy.check(spec.s3.endpoint)
         connection = services.clients.get(credentials)
         gitlab = await connection.facts.info(connection.client)
     except (MissingSecret, errors.GitLabError) as exc:
@@ -86,17 +52,6 @@ async def resolve(
     return ExportTarget(namespace, name, spec, connection, gitlab, s3)
 
 
-def s3_location(spec: ProjectExportSpec, key: str) -> S3Location:
-    assert spec.s3 is not None
-    return S3Location(
-        bucket=spec.s3.bucket,
-        key=key,
-        region=spec.s3.region,
-        endpoint=spec.s3.endpoint,
-        force_path_style=spec.s3.force_path_style,
-    )
-
-
 async def observe(
     services: Services, target: ExportTarget, recorded: ProjectExportStatus
 ) -> ExportObservation:
@@ -104,14 +59,14 @@ async def observe(
     cap may matter, and the uploaded S3 object if due."""
     client = target.connection.client
     spec = target.spec
+    chosen = destination_for(spec)
     upload_to_s3 = False
     try:
         status = await client.export_status(spec.project)
         exported_size = None
-        if status.state not in EXPORT_IN_FLIGHT and spec.upload is not None:
-            url = await secret_value(services.secrets, target.namespace, spec.upload.url_secret_ref)
-            upload_to_s3 = is_presigned_s3(url)
-        if status.state not in EXPORT_IN_FLIGHT and (spec.s3 is not None or upload_to_s3):
+        if status.state not in EXPORT_IN_FLIGHT and chosen is not None:
+            upload_to_s3 = await chosen.single_put_to_s3(services, target)
+        if upload_to_s3:
             statistics = (await client.project(spec.project, statistics=True)).statistics
             exported_size = statistics.exported_size if statistics else None
     except (MissingSecret, errors.GitLabError) as exc:
@@ -155,30 +110,20 @@ async def request_export(
 ) -> Outcome:
     """``POST /projects/:id/export`` with the destination the spec asks for."""
     spec = target.spec
-    upload_url: str | None = None
-    method = "PUT"
+    chosen = destination_for(spec)
+    upload = None
     try:
-        if action.route is ExportRoute.RELAY:
-            pass  # GitLab keeps the archive; the operator copies it to S3 afterwards
-        elif spec.s3 is not None and target.s3 is not None:
-            expires = parse_duration(spec.timeout).total_seconds() + UPLOAD_URL_SLACK
-            assert action.s3_key is not None
-            location = s3_location(spec, action.s3_key)
-            upload_url = presign_put(location, target.s3, expires)
-        elif spec.upload is not None:
-            upload_url = await secret_value(
-                services.secrets, target.namespace, spec.upload.url_secret_ref
-            )
-            await services.policy.check(upload_url)
-            method = spec.upload.http_method.value
+        # A relay leaves the archive on GitLab; the operator copies it to S3 afterwards.
+        if chosen is not None and action.route is not ExportRoute.RELAY:
+            upload = await chosen.upload(services, target, action)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a condition
         return Failed(problem_from(exc, what="preparing the upload URL"), sent=False)
     try:
         await target.connection.client.schedule_export(
             spec.project,
             description=spec.description,
-            upload_url=upload_url,
-            upload_method="POST" if method == "POST" else "PUT",
+            upload_url=upload.url if upload else None,
+            upload_method=upload.method if upload else "PUT",
         )
     except errors.GitLabError as exc:
         return Failed(problem_from(exc, what="requesting the export"))
@@ -219,9 +164,3 @@ async def relay_to_s3(services: Services, target: ExportTarget, action: RelayToS
     except Exception as exc:  # noqa: BLE001 - every failure becomes a condition
         return Failed(problem_from(exc, what="copying the archive to S3"), sent=False)
     return Done(S3ObjectInfo(meta.size, meta.etag, meta.sha256))
-
-
-def is_presigned_s3(url: str) -> bool:
-    """Whether ``url`` is an S3 pre-signed URL (SigV4 or SigV2 query authentication)."""
-    query = httpx.URL(url).params
-    return "X-Amz-Signature" in query or ("Signature" in query and "AWSAccessKeyId" in query)

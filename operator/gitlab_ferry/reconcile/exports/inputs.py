@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from gitlab_ferry.api import ArtifactLocation, ProjectExportSpec, ProjectExportStatus
+from gitlab_ferry.api.project_export import DESTINATION_FIELDS, ExportDestination
 from gitlab_ferry.gitlab_states import EXPORT_IN_FLIGHT, ExportState, parse_state
 from gitlab_ferry.gitlab_versions import GitLabInfo
 from gitlab_ferry.reconcile.plan import Problem, stable_hash
@@ -68,7 +69,7 @@ class ExportObservation:
     #: About how many bytes an export of the project carries (project statistics), when
     #: the destination has a size limit and GitLab told.
     exported_size: int | None = None
-    #: ``spec.upload``'s URL is a pre-signed S3 URL (S3's single-PUT cap applies).
+    #: The destination takes the archive into S3 in one PUT (S3's single-upload cap applies).
     upload_to_s3: bool = False
     #: The value of the retry annotation (``RETRY_ANNOTATION``).
     retry_request: str | None = None
@@ -79,25 +80,37 @@ class ExportObservation:
         return parse_state(ExportState, self.export_status)
 
 
+#: Destination fields that are in every fingerprint, set or not. Any other enters it only when
+#: set, so adding a destination leaves the fingerprints of stored objects, and with them their
+#: exports, as they were.
+_ALWAYS_FINGERPRINTED = ("upload", "s3")
+
+
 def export_spec_hash(spec: ProjectExportSpec) -> str:
     """Fingerprint of what shapes an export: a change means a new export is due."""
+    destinations = {
+        name: _dumped(getattr(spec, name))
+        for name in DESTINATION_FIELDS
+        if name in _ALWAYS_FINGERPRINTED or getattr(spec, name) is not None
+    }
     return stable_hash(
         {
             "gitlab": spec.gitlab.url,
             "project": spec.project,
             "description": spec.description,
-            "upload": spec.upload.model_dump(mode="json") if spec.upload else None,
-            "s3": spec.s3.model_dump(mode="json") if spec.s3 else None,
+            **destinations,
         }
     )
 
 
+def _dumped(destination: ExportDestination | None) -> object:
+    return destination.model_dump(mode="json") if destination is not None else None
+
+
 def destination(spec: ProjectExportSpec) -> ArtifactLocation:
-    if spec.s3 is not None:
-        return ArtifactLocation.S3
-    if spec.upload is not None:
-        return ArtifactLocation.UPLOAD
-    return ArtifactLocation.GITLAB
+    """Where the archive is found once an export has finished."""
+    chosen = spec.destination()
+    return chosen.location if chosen is not None else ArtifactLocation.GITLAB
 
 
 @dataclass(frozen=True)
