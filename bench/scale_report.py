@@ -18,6 +18,14 @@ def _range(summary: dict[str, float], fmt: str, scale: float = 1.0) -> str:
     return f"**{mid:{fmt}}** ({low:{fmt}}-{high:{fmt}})"
 
 
+def _count(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.0f}"
+
+
+def _mib(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value / MIB:.0f} MiB"
+
+
 def _status(run: dict[str, Any]) -> str:
     s = run["status"]
     return (
@@ -71,18 +79,21 @@ def table(r: dict[str, Any]) -> list[str]:
         rows.append(
             f"| {index} | {run['wall_seconds']:.0f} s | {run['wall_over_bound']:.2f} | "
             f"{run['throttled']} | {run['requests_per_transfer']:.2f} | "
-            f"{run['rss_peak'] / MIB:.0f} MiB | {run['rss_steady'] / MIB:.0f} MiB | "
+            f"{_mib(run['rss_peak'])} | {_mib(run['rss_steady'])} | "
             f"{listed['projectexports']} | {listed['projectimports']} | {listed['events']} | "
-            f"{run['objects']['etcd_all']} | {_status(run)} |"
+            f"{_count(run['objects']['etcd_all'])} | {_status(run)} |"
         )
     reasons = first["objects"]["event_reasons"]
-    rows += [
-        "",
-        "Events of run 1 by reason: " + ", ".join(f"{k} {v}" for k, v in reasons.items()) + ".",
-        "Requests of run 1 by endpoint (both simulators): "
-        + ", ".join(f"{k} {v}" for k, v in first["requests"]["by_endpoint"].items())
-        + ".",
-    ]
+    rows += ["", "Events of run 1 by reason: " + ", ".join(f"{k} {v}" for k, v in reasons.items())]
+    logged = [(n, run) for n, run in enumerate(runs, start=1) if run["requests"]["by_endpoint"]]
+    if logged:
+        number, run = logged[0]
+        endpoints = run["requests"]["by_endpoint"].items()
+        rows.append(
+            f"Requests of run {number} by endpoint (both simulators): "
+            + ", ".join(f"{k} {v}" for k, v in endpoints)
+            + "."
+        )
     return rows
 
 
