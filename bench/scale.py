@@ -220,6 +220,8 @@ def run(stack: BenchStack, runs: int = 3, max_in_flight: int = MAX_IN_FLIGHT) ->
     for index in range(1, runs + 1):
         print(f"==> scale run {index} of {runs}", flush=True)
         found.append(once(stack, index, max_in_flight))
+        # Each run is kept as soon as it is measured: a harness stopped later loses none.
+        (stack.directory / "scale-runs.json").write_text(json.dumps(found, indent=1))
     summary = {key: _summary([float(r[key]) for r in found]) for key in FIGURES}
     for key in ("listed_total", "etcd_all", "status_bytes"):
         summary[f"objects_{key}"] = _summary([float(r["objects"][key]) for r in found])
