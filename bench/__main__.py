@@ -19,12 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import at_rest, compare, plots, report, streaming, throughput
+from bench import at_rest, compare, plots, report, scale, streaming, throughput
 from bench.methods import TEXT
 from bench.stack import BenchStack
 
 REPO = Path(__file__).resolve().parent.parent
-SCENARIOS = ("throughput", "compare", "streaming", "at_rest")
+SCENARIOS = ("throughput", "compare", "streaming", "at_rest", "scale")
 
 
 def _say(message: str) -> None:
@@ -43,6 +43,9 @@ def _runners(args: argparse.Namespace) -> dict[str, Callable[[BenchStack], dict[
             finished=args.rest_finished,
             in_flight=args.rest_in_flight,
             minutes=args.rest_minutes,
+        ),
+        "scale": lambda stack: scale.run(
+            stack, runs=args.scale_runs, max_in_flight=args.scale_in_flight
         ),
     }
 
@@ -117,6 +120,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rest-finished", type=int, default=1000, help="Scenario 4 objects.")
     parser.add_argument("--rest-in-flight", type=int, default=100, help="Scenario 4 in flight.")
     parser.add_argument("--rest-minutes", type=int, default=3, help="Scenario 4 minutes.")
+    parser.add_argument("--scale-runs", type=int, default=3, help="Scenario 5 runs.")
+    parser.add_argument(
+        "--scale-in-flight", type=int, default=scale.MAX_IN_FLIGHT, help="Scenario 5 maxInFlight."
+    )
     parser.add_argument("--report-only", action="store_true", help="Only redraw from results.")
     parser.add_argument("--keep", action="store_true", help="Keep the work directory.")
     parser.add_argument("--results", type=Path, default=REPO / "bench" / "results")

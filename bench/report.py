@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench import scale_report
+
 MIB = 1024 * 1024
 FINDINGS = re.compile(r"<!-- findings -->\n(.*?)<!-- /findings -->", re.DOTALL)
 BASELINES = ("asyncio script", "python-gitlab")
@@ -248,6 +250,8 @@ def targets(results: dict[str, dict[str, Any]]) -> list[str]:
             f"mean {_mib(r['rss_mean'])} | "
             f"{_mark(r['rss_max'] < 200 * MIB)} |"
         )
+    if sc := results.get("scale"):
+        rows += scale_report.targets(sc["result"])
     return rows
 
 
@@ -282,6 +286,7 @@ def render(results: dict[str, dict[str, Any]], text: dict[str, str], previous: s
         "compare": ("2. Against python-gitlab and an asyncio script", _compare, ["compare.png"]),
         "streaming": ("3. Streaming a 2 GiB archive", _streaming, []),
         "at_rest": ("4. Scale at rest", _at_rest, []),
+        "scale": ("5. One GroupMigration at scale", scale_report.table, []),
     }
     for key, (title, table, images) in sections.items():
         if key not in results:

@@ -7,6 +7,9 @@ import math
 import pytest
 from bench.measure import ideal_finishes, lower_bound, percentile
 from bench.report import targets
+from bench.scale import LIMITS as SCALE_LIMITS
+from bench.scale import seed_tree
+from bench.scale_report import targets as scale_targets
 from bench.stack import Limits, Timing
 
 TIMING = Timing(export_queue=1, export_run=10, import_queue=1, import_run=10)
@@ -60,3 +63,25 @@ def _throughput(over_bound: float, throttled: int, per_transfer: float) -> dict[
 def test_targets_are_marked_from_the_figures(over_bound, throttled, per_transfer, marks):
     rows = targets(_throughput(over_bound, throttled, per_transfer))[2:]
     assert [row.rstrip(" |").rsplit("| ", 1)[1] for row in rows] == marks
+
+
+def test_the_scale_seed_is_a_thousand_projects_in_fifty_nested_groups_and_its_bound():
+    groups, paths = seed_tree()
+    assert (len(groups), len(paths), len(set(paths))) == (50, 1000, 1000)
+    assert max(g.count("/") for g in groups) == 5
+    assert {p.rpartition("/")[0] for p in paths} == set(groups)
+    start = 60.0 * 1000 + 2
+    # 600 exports in the first minute, 400 in the second; each import follows its export.
+    assert lower_bound(paths, SCALE_LIMITS, TIMING, start) == pytest.approx(60 - 2 + 22)
+
+
+def _scale_run(progress: str, groups_ready: int) -> dict[str, object]:
+    status = {"ready": "True", "progress": progress, "groupsReady": groups_ready}
+    return {"projects": 1000, "groups_in_seed": 50, "status": status}
+
+
+def test_the_scale_target_needs_every_run_complete():
+    complete = _scale_run("1000/1000", 50)
+    assert scale_targets({"runs": [complete] * 3})[0].endswith("| 3 of 3 runs | met |")
+    short = [complete, _scale_run("999/1000", 50), _scale_run("1000/1000", 49)]
+    assert scale_targets({"runs": short})[0].endswith("| 1 of 3 runs | **missed** |")

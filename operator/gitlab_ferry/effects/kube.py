@@ -13,13 +13,17 @@ import asyncio
 import base64
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from gitlab_ferry.api.base import GROUP, VERSION
+
+_T = TypeVar("_T")
 
 
 class KubeError(Exception):
@@ -60,11 +64,22 @@ class Kube(Protocol):
 
 
 class KubeApi:
-    """The operator's Kubernetes calls, through the official client."""
+    """The operator's Kubernetes calls, through the official client.
+
+    The calls run on a thread pool of their own, as large as the client's connection pool:
+    asyncio's default pool has only a few threads on a small machine, and with thousands of
+    objects writing their status (and a GroupMigration creating its children) the calls
+    would queue for a thread rather than overlap their round trips to the API server."""
 
     def __init__(self, api_client: k8s.ApiClient) -> None:
         self._client = api_client
         self._custom = k8s.CustomObjectsApi(api_client)
+        workers = max(1, int(api_client.configuration.connection_pool_maxsize or 1))
+        self._threads = ThreadPoolExecutor(workers, thread_name_prefix="kubernetes")
+
+    async def _call(self, function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, partial(function, *args, **kwargs))
 
     def _get_secret(self, namespace: str, name: str) -> dict[str, Any]:
         """``GET`` a Secret as JSON through the generic client: ``CoreV1Api`` would load
@@ -84,7 +99,7 @@ class KubeApi:
     async def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
         """The Secret's data, decoded as text; ``None`` if it does not exist."""
         try:
-            secret = await asyncio.to_thread(self._get_secret, namespace, name)
+            secret = await self._call(self._get_secret, namespace, name)
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -101,7 +116,7 @@ class KubeApi:
     async def get_object(self, ref: ObjectRef) -> dict[str, Any] | None:
         """A custom object of this operator's group, or ``None`` if absent."""
         try:
-            obj = await asyncio.to_thread(
+            obj = await self._call(
                 self._custom.get_namespaced_custom_object,
                 GROUP,
                 VERSION,
@@ -126,7 +141,7 @@ class KubeApi:
         inside lists (``failedRelations[].exceptionMessage``), and the status is the
         operator's alone, so replacing it whole is right."""
         try:
-            await asyncio.to_thread(
+            await self._call(
                 self._custom.patch_namespaced_custom_object_status,
                 GROUP,
                 VERSION,
@@ -147,7 +162,7 @@ class KubeApi:
         ``False`` if one of that name exists already."""
         namespace = str((body.get("metadata") or {}).get("namespace", ""))
         try:
-            await asyncio.to_thread(
+            await self._call(
                 self._custom.create_namespaced_custom_object,
                 GROUP,
                 VERSION,
@@ -165,7 +180,7 @@ class KubeApi:
         """Merge ``metadata`` (labels, owner references) into an object's; ``False`` if the
         object is gone."""
         try:
-            await asyncio.to_thread(
+            await self._call(
                 self._custom.patch_namespaced_custom_object,
                 GROUP,
                 VERSION,

@@ -66,6 +66,12 @@ def _filename(response: httpx.Response, fallback: str) -> str:
     return fallback
 
 
+#: Every connection the pool opens is kept alive: with httpx's default of 20 idle ones, a
+#: thousand objects polling one GitLab close and reopen connections (TCP and TLS handshakes)
+#: on most requests.
+CONNECTION_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+
+
 class GitLabSession:
     """The plumbing every endpoint method uses, for one GitLab instance and one token."""
 
@@ -101,6 +107,7 @@ class GitLabSession:
             verify=ssl_context(ca_pem),
             transport=transport,
             follow_redirects=False,
+            limits=CONNECTION_LIMITS,
         )
 
     async def aclose(self) -> None:

@@ -15,6 +15,7 @@ from gitlab_ferry.api.group_migration import GroupMigrationSpec, GroupMigrationS
 from gitlab_ferry.reconcile.migrations import (
     AdoptChildren,
     AwaitGroups,
+    Child,
     CreateChildren,
     CreateGroups,
     ImportGroupTree,
@@ -28,7 +29,7 @@ from gitlab_ferry.reconcile.migrations import (
     record_migration,
     wanted,
 )
-from gitlab_ferry.reconcile.migrations.planner import eta
+from gitlab_ferry.reconcile.migrations.planner import CHILDREN_PER_PASS, eta
 from gitlab_ferry.reconcile.plan import Done, Plan, Problem, Reason, Suspend, UpToDate
 
 SOURCE = tree(
@@ -156,6 +157,23 @@ def test_at_most_max_in_flight_projects_are_unfinished_at_once() -> None:
     more = plan(spec, destination_groups=ALL_GROUPS, children=settled)
     assert isinstance(more.action, CreateChildren)
     assert len(more.action.pairs) == 1
+
+
+def test_a_large_fan_out_is_made_in_batches_that_resume_where_the_last_stopped() -> None:
+    large = tree(*(f"platform/team-{i % 7}/p{i:04d}" for i in range(250)),
+                 groups=tuple(f"platform/team-{i}" for i in range(7)))  # fmt: skip
+    groups = {"platform": 1} | {f"platform/team-{i}": 2 + i for i in range(7)}
+    spec = migration_spec(maxInFlight=1000)
+    names = list(wanted(large, spec, NAME))
+    first = plan(spec, observed=observation(large, destination_groups=groups))
+    assert isinstance(first.action, CreateChildren)
+    assert [pair.name for pair in first.action.pairs] == names[:CHILDREN_PER_PASS]
+    made = tuple(Child(pair.name, pair.project, Phase.PENDING) for pair in first.action.pairs)
+    second = plan(spec, observed=observation(large, destination_groups=groups, children=made))
+    assert isinstance(second.action, CreateChildren)
+    assert [pair.name for pair in second.action.pairs] == names[
+        CHILDREN_PER_PASS : 2 * CHILDREN_PER_PASS
+    ]
 
 
 def test_a_pair_cut_short_is_completed_even_when_the_limit_is_reached() -> None:

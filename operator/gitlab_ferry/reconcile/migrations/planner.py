@@ -3,8 +3,9 @@
 
 Groups come first: a project import needs its namespace, and group-level links survive only
 when the group structure was migrated before the projects. Then projects are handed to child
-ProjectExport/ProjectImport pairs, at most ``maxInFlight`` unfinished at a time, in path
-order; one failing project stops only itself. Pure: no I/O, time is ``now``.
+ProjectExport/ProjectImport pairs, at most ``maxInFlight`` unfinished at a time and at most
+``CHILDREN_PER_PASS`` made per pass, in path order; one failing project stops only itself.
+Pure: no I/O, time is ``now``.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ from gitlab_ferry.reconcile.timing import Polling
 PROGRESS_LOOK = 10.0
 #: GitLab answers a group export's download with 404 until the archive is ready.
 GROUP_EXPORT_LOOK = 30.0
+#: At most this many pairs are created in one pass, so a large fan-out writes its progress
+#: (and lets the pairs already made be counted) between batches rather than once at the end.
+CHILDREN_PER_PASS = 100
 
 
 class MigrationPlanner(Planner):
@@ -187,6 +191,8 @@ class MigrationPlanner(Planner):
         room = self.spec.max_in_flight - unfinished
         pairs: list[Pair] = []
         for name, project in projects.items():
+            if len(pairs) >= CHILDREN_PER_PASS:
+                break
             if name in existing and existing[name].complete:
                 continue
             if name not in existing and len(pairs) >= room:
