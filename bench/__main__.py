@@ -33,10 +33,12 @@ def _say(message: str) -> None:
 
 def _runners(args: argparse.Namespace) -> dict[str, Callable[[BenchStack], dict[str, Any]]]:
     return {
-        "throughput": lambda stack: throughput.run(stack, args.n),
+        "throughput": lambda stack: throughput.run(
+            stack, args.n, runs=args.runs, modes=tuple(args.mode or throughput.MODES), say=_say
+        ),
         "compare": lambda stack: compare.run(stack, args.compare_n),
         "streaming": lambda stack: streaming.run(
-            stack, size=args.stream_size, rounds=args.stream_rounds
+            stack, sizes=args.stream_size, rounds=args.stream_rounds
         ),
         "at_rest": lambda stack: at_rest.run(
             stack,
@@ -98,7 +100,8 @@ def write_outputs(results: Path, docs: Path) -> Path:
     if cp:
         plots.compare(cp, images / "compare.png")
     if tp or rest:
-        plots.memory(tp, rest, images / "memory.png")
+        largest = max(tp["cases"], key=lambda case: case["n"]) if tp else None
+        plots.memory(plots.median_run(largest) if largest else None, rest, images / "memory.png")
     target = docs / "benchmarks.md"
     previous = target.read_text() if target.exists() else ""
     target.write_text(report.render(found, TEXT, previous))
@@ -110,10 +113,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--only", action="append", choices=SCENARIOS, help="Run this scenario (repeatable)."
     )
-    parser.add_argument("--n", type=int, default=200, help="Scenario 1 migrations.")
+    parser.add_argument(
+        "--n",
+        type=lambda text: [int(part) for part in text.split(",")],
+        default=[20, 120, 500],
+        help="Scenario 1 migrations, comma-separated (default 20,120,500).",
+    )
+    parser.add_argument(
+        "--mode", action="append", choices=throughput.MODES, help="Scenario 1 way (repeatable)."
+    )
+    parser.add_argument("--runs", type=int, default=3, help="Scenario 1 runs per N and way.")
     parser.add_argument("--compare-n", type=int, default=50, help="Scenario 2 migrations.")
-    parser.add_argument("--stream-size", default="2GiB", help="Scenario 3 repository size.")
-    parser.add_argument("--stream-rounds", type=int, default=2, help="Scenario 3 rounds.")
+    parser.add_argument(
+        "--stream-size",
+        type=lambda text: text.split(","),
+        default=["1GiB", "2GiB"],
+        help="Scenario 3 repository sizes, comma-separated (default 1GiB,2GiB).",
+    )
+    parser.add_argument("--stream-rounds", type=int, default=3, help="Scenario 3 rounds.")
     parser.add_argument("--rest-finished", type=int, default=1000, help="Scenario 4 objects.")
     parser.add_argument("--rest-in-flight", type=int, default=100, help="Scenario 4 in flight.")
     parser.add_argument("--rest-minutes", type=int, default=3, help="Scenario 4 minutes.")
