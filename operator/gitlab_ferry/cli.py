@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ def run(
     Settings come from GITLAB_FERRY_* environment variables; options override them.
     """
     from gitlab_ferry import handlers, logs
-    from gitlab_ferry.controller.runtime import build_runtime
+    from gitlab_ferry.controller.runtime import KUBE_CONNECTIONS, build_runtime
     from gitlab_ferry.settings import Settings
 
     overrides: dict[str, Any] = {}
@@ -59,6 +60,10 @@ def run(
     logs.configure(settings.log_level, settings.log_format)
 
     async def operate() -> None:
+        # asyncio's default executor has only cores + 4 threads: hundreds of objects writing
+        # their status would queue there, and a GroupMigration's child creations behind them.
+        threads = ThreadPoolExecutor(KUBE_CONNECTIONS, thread_name_prefix="gitlab-ferry")
+        asyncio.get_running_loop().set_default_executor(threads)
         runtime = build_runtime(settings, events=handlers.post_event)
         await handlers.operate(runtime, namespaces=settings.namespaces, peering=peering)
 

@@ -34,6 +34,10 @@ from gitlab_ferry.reconcile.imports import ImportPolicy
 from gitlab_ferry.reconcile.timing import Polling
 from gitlab_ferry.settings import Settings
 
+#: Connections to the Kubernetes API server, and threads to use them: the official client is
+#: synchronous, so every call runs in a thread of the event loop's default executor.
+KUBE_CONNECTIONS = 32
+
 
 class Durations:
     """How long exports and imports usually take per GitLab host (moving average), so the
@@ -89,7 +93,7 @@ def kubernetes_api_client() -> k8s.ApiClient:
     except k8s_config.ConfigException:
         configuration = k8s.Configuration()
         k8s_config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    configuration.connection_pool_maxsize = 32
+    configuration.connection_pool_maxsize = KUBE_CONNECTIONS
     return k8s.ApiClient(configuration)
 
 

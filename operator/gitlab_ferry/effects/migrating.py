@@ -9,8 +9,10 @@ group import, and create or adopt the child objects. Errors come back as ``Probl
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from gitlab_ferry.api.base import DownloadLimitScope, GitLabConnection
 from gitlab_ferry.api.group_migration import GroupMigrationSpec
@@ -248,20 +250,55 @@ async def import_group_tree(
     return Done(None)
 
 
+#: Child creations under way at once: the API server answers them in parallel.
+CREATE_AT_ONCE = 8
+
+
 async def create_children(
     services: Services, owner: Owner, spec: GroupMigrationSpec, action: CreateChildren
 ) -> Outcome:
-    """Create each pair's ProjectExport, then its ProjectImport. Names are derived from the
-    project's path, so creating again after an interrupted pass only finds them there."""
+    """Create every pair's ProjectExport, then every pair's ProjectImport, a few at a time:
+    the exports are what starts work on GitLab, so they go first, and an import is needed only
+    once its export has finished. Names are derived from the project's path, so creating again
+    after an interrupted pass only finds them there (an export left without its import is
+    completed by the next pass)."""
+    bodies = [
+        (pair, child_bodies(owner, spec, pair.name, pair.project, pair.namespace_path))
+        for pair in action.pairs
+    ]
+    gate = asyncio.Semaphore(CREATE_AT_ONCE)
     created = 0
-    for pair in action.pairs:
-        export, imported = child_bodies(owner, spec, pair.name, pair.project, pair.namespace_path)
-        try:
-            for plural, body in ((EXPORTS, export), (IMPORTS, imported)):
+
+    async def create(plural: str, project: str, body: dict[str, Any]) -> None:
+        nonlocal created
+        async with gate:
+            try:
                 created += await services.kube.create_object(plural, body)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a condition
-            return Failed(problem_from(exc, what=f"creating the children of {pair.project}"))
+            except Exception as exc:
+                raise _CreateFailed(project) from exc
+
+    failed: _CreateFailed | None = None
+    try:
+        for plural, which in ((EXPORTS, 0), (IMPORTS, 1)):
+            async with asyncio.TaskGroup() as group:
+                for pair, made in bodies:
+                    group.create_task(create(plural, pair.project, made[which]))
+    except* _CreateFailed as failures:
+        first = failures.exceptions[0]
+        assert isinstance(first, _CreateFailed)
+        failed = first
+    if failed is not None:
+        cause = failed.__cause__ if isinstance(failed.__cause__, Exception) else failed
+        return Failed(problem_from(cause, what=f"creating the children of {failed.project}"))
     return Done(created)
+
+
+class _CreateFailed(Exception):
+    """Creating one child failed (its cause is the error)."""
+
+    def __init__(self, project: str) -> None:
+        super().__init__(project)
+        self.project = project
 
 
 async def adopt_children(services: Services, owner: Owner, action: AdoptChildren) -> Outcome:
