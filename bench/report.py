@@ -157,7 +157,8 @@ def _streaming_size(r: dict[str, Any]) -> list[str]:
             f"uploading curl's peak RSS {_mib(item['uploader_peak_rss'])}"
             if "uploader_peak_rss" in item
             else f"{item['bytes_streamed'] / MIB:.0f} MiB streamed; apply to Ready "
-            f"{item['apply_to_ready_seconds']:.0f} s"
+            f"{item['apply_to_ready_seconds']:.0f} s; operator CPU "
+            f"{item.get('operator_cpu_seconds', math.nan):.1f} s"
         )
         rows.append(
             f"| {item['round']} | {item['way']} | {item['seconds']:.2f} | "

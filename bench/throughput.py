@@ -10,6 +10,7 @@ apply-to-first-request latency, and keeps the timelines the plots need. Every N 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,10 +96,13 @@ def migrate(
     watcher.stop()
 
     requests = RequestSummary()
-    for sim in (source, destination):
-        requests.add(sim.requests(user))
+    logged = {"source": source.requests(user), "destination": destination.requests(user)}
+    for records in logged.values():
+        requests.add(records)
+    # Every request with its time, for a closer look at a run kept with --keep.
+    (stack.directory / f"{namespace}-requests.json").write_text(json.dumps(logged))
     ids = {p["id"]: p["path_with_namespace"] for p in source.projects()}
-    first = first_project_requests(source.requests(user), ids)
+    first = first_project_requests(logged["source"], ids)
     exports = {
         doc["metadata"]["name"]: path
         for doc, path in zip(documents[::2], paths, strict=False)
