@@ -39,6 +39,9 @@ class Memory:
     failures: int = 0
     booking: Booking | None = None
     booking_plan: str | None = None
+    #: When a status read last showed this object's work still running on GitLab: a lower
+    #: bound of its duration, learned from when its finish is seen.
+    running_at: datetime | None = None
 
 
 def identity(body: Mapping[str, Any]) -> tuple[str, str, str, int | None]:
