@@ -31,10 +31,34 @@ def _say(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
-def _runners(args: argparse.Namespace) -> dict[str, Callable[[BenchStack], dict[str, Any]]]:
+def _record(name: str, result: dict[str, Any], began: float) -> dict[str, Any]:
+    return {
+        "scenario": name,
+        "measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "duration_seconds": time.time() - began,
+        "machine": report.machine(),
+        "result": result,
+    }
+
+
+def _runners(
+    args: argparse.Namespace, results: Path
+) -> dict[str, Callable[[BenchStack], dict[str, Any]]]:
+    began = time.time()
+
+    def partial(result: dict[str, Any]) -> None:
+        # A long scenario keeps what it measured so far, should it be stopped.
+        record = _record("throughput", result, began)
+        (results / "throughput.json").write_text(json.dumps(record, indent=1))
+
     return {
         "throughput": lambda stack: throughput.run(
-            stack, args.n, runs=args.runs, modes=tuple(args.mode or throughput.MODES), say=_say
+            stack,
+            args.n,
+            runs=args.runs,
+            modes=tuple(args.mode or throughput.MODES),
+            say=_say,
+            save=partial,
         ),
         "compare": lambda stack: compare.run(stack, args.compare_n),
         "streaming": lambda stack: streaming.run(
@@ -52,7 +76,7 @@ def _runners(args: argparse.Namespace) -> dict[str, Callable[[BenchStack], dict[
 def run_scenarios(args: argparse.Namespace, chosen: list[str], results: Path) -> bool:
     work = Path(tempfile.mkdtemp(prefix="gitlab-ferry-bench-"))
     stack = BenchStack(work)
-    runners = _runners(args)
+    runners = _runners(args, results)
     ok = True
     try:
         _say(f"work directory (logs, simulator data): {work}")
@@ -68,13 +92,7 @@ def run_scenarios(args: argparse.Namespace, chosen: list[str], results: Path) ->
                 ok = False
                 continue
             took = time.time() - began
-            record = {
-                "scenario": name,
-                "measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                "duration_seconds": took,
-                "machine": report.machine(),
-                "result": result,
-            }
+            record = _record(name, result, began)
             (results / f"{name}.json").write_text(json.dumps(record, indent=1))
             _say(f"scenario {name} done in {took / 60:.1f} min")
     finally:

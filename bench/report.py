@@ -68,6 +68,10 @@ def spread_text(found: dict[str, float], fmt: str = "{:.1f}", unit: str = "") ->
     return f"{median}{unit} ({low}-{high})"
 
 
+def _ordered(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(cases, key=lambda case: (case["n"], case["mode"]))
+
+
 def _in_mib(found: dict[str, float]) -> dict[str, float]:
     return {key: value if key == "runs" else value / MIB for key, value in found.items()}
 
@@ -98,9 +102,9 @@ def _throughput(r: dict[str, Any]) -> list[str]:
         "p95 |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    rows += [_case_rows(case) for case in r["cases"]]
+    rows += [_case_rows(case) for case in _ordered(r["cases"])]
     rows += ["", "Requests by endpoint (median run of each case, both simulators):", ""]
-    for case in r["cases"]:
+    for case in _ordered(r["cases"]):
         run = sorted(case["runs"], key=lambda x: x["wall_over_bound"])[(len(case["runs"]) - 1) // 2]
         rows.append(f"- N={case['n']}, {case['mode']}: {_endpoints(run['requests'])}")
     return rows
@@ -218,7 +222,7 @@ STREAM_TARGET = 0.8
 def targets(results: dict[str, dict[str, Any]]) -> list[str]:
     rows = ["| target | measured (median, min-max) | |", "| --- | --- | --- |"]
     if tp := results.get("throughput"):
-        for case in tp["result"]["cases"]:
+        for case in _ordered(tp["result"]["cases"]):
             s = case["summary"]
             where = f"N={case['n']}, {case['mode']}"
             ok = s["wall_over_bound"]["median"] <= WALL_TARGET and s["throttled_total"] == 0

@@ -255,7 +255,9 @@ def run(
     runs: int = 3,
     modes: tuple[str, ...] = MODES,
     say: Callable[[str], None] = print,
+    save: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
+    """Every N ``runs`` times each way; ``save`` gets the result so far after each N."""
     cases: list[dict[str, Any]] = []
     for n in ns:
         found: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
@@ -273,4 +275,6 @@ def run(
                 {"n": n, "mode": mode, "limits": limits_for(n).__dict__,
                  "runs": found[mode], "summary": summarize(found[mode])}
             )  # fmt: skip
+        if save is not None:
+            save({"runs_per_case": runs, "cases": cases})
     return {"runs_per_case": runs, "cases": cases}
