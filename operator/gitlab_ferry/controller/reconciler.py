@@ -180,6 +180,14 @@ class Reconciler:
         memory.booking = memory.booking_plan = None
         begun = begin()
         await self.write(body, memory, begun)
+        if budget.lapsed(booking):
+            # The status write took the request past its window (a busy API server): sent now,
+            # it would land in a later window on top of that window's own bookings.
+            booking = budget.book(booking.claims)
+            wait = budget.wait(booking)
+            if wait > 0:
+                memory.booking, memory.booking_plan = booking, plan.id
+                return Throttled(wait, _describe(booking.claims)), None
         outcome = await apply()
         if not isinstance(outcome, Failed):
             return outcome, begun
