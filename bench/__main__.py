@@ -41,24 +41,43 @@ def _record(name: str, result: dict[str, Any], began: float) -> dict[str, Any]:
     }
 
 
+def _other_cases(saved: Path, ns: list[int]) -> list[dict[str, Any]]:
+    """Scenario 1's saved cases for other N than those about to run: running some N
+    refreshes their rows and keeps the others."""
+    if not saved.exists():
+        return []
+    cases: list[dict[str, Any]] = json.loads(saved.read_text())["result"].get("cases", [])
+    return [case for case in cases if case["n"] not in ns]
+
+
+def _with(result: dict[str, Any], kept: list[dict[str, Any]]) -> dict[str, Any]:
+    return {**result, "cases": [*kept, *result["cases"]]}
+
+
 def _runners(
     args: argparse.Namespace, results: Path
 ) -> dict[str, Callable[[BenchStack], dict[str, Any]]]:
     began = time.time()
 
+    target = results / "throughput.json"
+    kept = _other_cases(target, args.n)
+
     def partial(result: dict[str, Any]) -> None:
         # A long scenario keeps what it measured so far, should it be stopped.
-        record = _record("throughput", result, began)
-        (results / "throughput.json").write_text(json.dumps(record, indent=1))
+        record = _record("throughput", _with(result, kept), began)
+        target.write_text(json.dumps(record, indent=1))
 
     return {
-        "throughput": lambda stack: throughput.run(
-            stack,
-            args.n,
-            runs=args.runs,
-            modes=tuple(args.mode or throughput.MODES),
-            say=_say,
-            save=partial,
+        "throughput": lambda stack: _with(
+            throughput.run(
+                stack,
+                args.n,
+                runs=args.runs,
+                modes=tuple(args.mode or throughput.MODES),
+                say=_say,
+                save=partial,
+            ),
+            kept,
         ),
         "compare": lambda stack: compare.run(stack, args.compare_n),
         "streaming": lambda stack: streaming.run(

@@ -81,7 +81,8 @@ def _case_rows(case: dict[str, Any]) -> str:
     lim = case["limits"]
     done = "/".join(str(count) for count in s["completed"])
     return (
-        f"| {case['n']} | {case['mode']} | {lim['export']}/{lim['import_']}/{lim['download']} | "
+        f"| {case['n']} | {case['mode']} | {case.get('commit', '?')} | "
+        f"{lim['export']}/{lim['import_']}/{lim['download']} | "
         f"{done} | {spread_text(s['wall_seconds'], unit=' s')} | "
         f"{spread_text(s['lower_bound_seconds'], unit=' s')} | "
         f"**{spread_text(s['wall_over_bound'], '{:.3f}')}** | {s['throttled_total']} | "
@@ -97,10 +98,11 @@ def _throughput(r: dict[str, Any]) -> list[str]:
         f"Each cell: median of {r['runs_per_case']} runs (min-max). Limits are export / import "
         "/ download per minute (simulators and operator); Ready counts are per run.",
         "",
-        "| N | way | limits | Ready | wall time | lower bound | wall / bound | 429s (all runs) "
+        "| N | way | operator commit | limits | Ready | wall time | lower bound | wall / bound "
+        "| 429s (all runs) "
         "| requests per transfer | operator CPU | operator peak RSS | first-request latency "
         "p95 |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     rows += [_case_rows(case) for case in _ordered(r["cases"])]
     rows += ["", "Requests by endpoint (median run of each case, both simulators):", ""]

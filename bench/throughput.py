@@ -11,6 +11,7 @@ apply-to-first-request latency, and keeps the timelines the plots need. Every N 
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -249,6 +250,19 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
+def commit() -> str:
+    """The operator's commit being measured (``+`` when the work tree differs from it)."""
+    here = Path(__file__).resolve().parent.parent
+    try:
+        found = subprocess.run(
+            ["git", "describe", "--always", "--dirty=+", "--abbrev=7"],
+            cwd=here, capture_output=True, text=True, check=True, timeout=10,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return found.stdout.strip()
+
+
 def run(
     stack: BenchStack,
     ns: list[int],
@@ -273,7 +287,8 @@ def run(
         for mode in modes:
             cases.append(
                 {"n": n, "mode": mode, "limits": limits_for(n).__dict__,
-                 "runs": found[mode], "summary": summarize(found[mode])}
+                 "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                 "commit": commit(), "runs": found[mode], "summary": summarize(found[mode])}
             )  # fmt: skip
         if save is not None:
             save({"runs_per_case": runs, "cases": cases})
