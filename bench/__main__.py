@@ -31,12 +31,57 @@ def _say(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
-def _runners(args: argparse.Namespace) -> dict[str, Callable[[BenchStack], dict[str, Any]]]:
+def _record(name: str, result: dict[str, Any], began: float) -> dict[str, Any]:
     return {
-        "throughput": lambda stack: throughput.run(stack, args.n),
+        "scenario": name,
+        "measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "duration_seconds": time.time() - began,
+        "machine": report.machine(),
+        "result": result,
+    }
+
+
+def _other_cases(saved: Path, ns: list[int]) -> list[dict[str, Any]]:
+    """Scenario 1's saved cases for other N than those about to run: running some N
+    refreshes their rows and keeps the others."""
+    if not saved.exists():
+        return []
+    cases: list[dict[str, Any]] = json.loads(saved.read_text())["result"].get("cases", [])
+    return [case for case in cases if case["n"] not in ns]
+
+
+def _with(result: dict[str, Any], kept: list[dict[str, Any]]) -> dict[str, Any]:
+    return {**result, "cases": [*kept, *result["cases"]]}
+
+
+def _runners(
+    args: argparse.Namespace, results: Path
+) -> dict[str, Callable[[BenchStack], dict[str, Any]]]:
+    began = time.time()
+
+    target = results / "throughput.json"
+    kept = _other_cases(target, args.n)
+
+    def partial(result: dict[str, Any]) -> None:
+        # A long scenario keeps what it measured so far, should it be stopped.
+        record = _record("throughput", _with(result, kept), began)
+        target.write_text(json.dumps(record, indent=1))
+
+    return {
+        "throughput": lambda stack: _with(
+            throughput.run(
+                stack,
+                args.n,
+                runs=args.runs,
+                modes=tuple(args.mode or throughput.MODES),
+                say=_say,
+                save=partial,
+            ),
+            kept,
+        ),
         "compare": lambda stack: compare.run(stack, args.compare_n),
         "streaming": lambda stack: streaming.run(
-            stack, size=args.stream_size, rounds=args.stream_rounds
+            stack, sizes=args.stream_size, rounds=args.stream_rounds
         ),
         "at_rest": lambda stack: at_rest.run(
             stack,
@@ -53,7 +98,7 @@ def _runners(args: argparse.Namespace) -> dict[str, Callable[[BenchStack], dict[
 def run_scenarios(args: argparse.Namespace, chosen: list[str], results: Path) -> bool:
     work = Path(tempfile.mkdtemp(prefix="gitlab-ferry-bench-"))
     stack = BenchStack(work)
-    runners = _runners(args)
+    runners = _runners(args, results)
     ok = True
     try:
         _say(f"work directory (logs, simulator data): {work}")
@@ -69,13 +114,7 @@ def run_scenarios(args: argparse.Namespace, chosen: list[str], results: Path) ->
                 ok = False
                 continue
             took = time.time() - began
-            record = {
-                "scenario": name,
-                "measured_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-                "duration_seconds": took,
-                "machine": report.machine(),
-                "result": result,
-            }
+            record = _record(name, result, began)
             (results / f"{name}.json").write_text(json.dumps(record, indent=1))
             _say(f"scenario {name} done in {took / 60:.1f} min")
     finally:
@@ -101,7 +140,8 @@ def write_outputs(results: Path, docs: Path) -> Path:
     if cp:
         plots.compare(cp, images / "compare.png")
     if tp or rest:
-        plots.memory(tp, rest, images / "memory.png")
+        largest = max(tp["cases"], key=lambda case: case["n"]) if tp else None
+        plots.memory(plots.median_run(largest) if largest else None, rest, images / "memory.png")
     target = docs / "benchmarks.md"
     previous = target.read_text() if target.exists() else ""
     target.write_text(report.render(found, TEXT, previous))
@@ -113,10 +153,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--only", action="append", choices=SCENARIOS, help="Run this scenario (repeatable)."
     )
-    parser.add_argument("--n", type=int, default=200, help="Scenario 1 migrations.")
+    parser.add_argument(
+        "--n",
+        type=lambda text: [int(part) for part in text.split(",")],
+        default=[20, 120, 500],
+        help="Scenario 1 migrations, comma-separated (default 20,120,500).",
+    )
+    parser.add_argument(
+        "--mode", action="append", choices=throughput.MODES, help="Scenario 1 way (repeatable)."
+    )
+    parser.add_argument("--runs", type=int, default=3, help="Scenario 1 runs per N and way.")
     parser.add_argument("--compare-n", type=int, default=50, help="Scenario 2 migrations.")
-    parser.add_argument("--stream-size", default="2GiB", help="Scenario 3 repository size.")
-    parser.add_argument("--stream-rounds", type=int, default=2, help="Scenario 3 rounds.")
+    parser.add_argument(
+        "--stream-size",
+        type=lambda text: text.split(","),
+        default=["1GiB", "2GiB"],
+        help="Scenario 3 repository sizes, comma-separated (default 1GiB,2GiB).",
+    )
+    parser.add_argument("--stream-rounds", type=int, default=3, help="Scenario 3 rounds.")
     parser.add_argument("--rest-finished", type=int, default=1000, help="Scenario 4 objects.")
     parser.add_argument("--rest-in-flight", type=int, default=100, help="Scenario 4 in flight.")
     parser.add_argument("--rest-minutes", type=int, default=3, help="Scenario 4 minutes.")

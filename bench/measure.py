@@ -198,6 +198,19 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
+def spread(values: Iterable[float]) -> dict[str, float]:
+    """Median, minimum and maximum of repeated runs (NaN for each when there are none)."""
+    found = [value for value in values if not math.isnan(value)]
+    if not found:
+        return {"median": math.nan, "min": math.nan, "max": math.nan, "runs": 0}
+    return {
+        "median": percentile(found, 50),
+        "min": min(found),
+        "max": max(found),
+        "runs": len(found),
+    }
+
+
 def _slot(used: dict[Any, int], key: Any, moment: float, limit: int, window: float) -> float:
     """The earliest time at or after ``moment`` with room in ``key``'s fixed windows."""
     if limit <= 0:

@@ -225,9 +225,11 @@ class BenchStack(Stack):
         *,
         groups: list[str] | None = None,
         size: str = "64KiB",
+        namespace: str | None = None,
     ) -> Migration:
         """Seeds for ``projects`` (source) and their groups (destination), both simulators,
-        namespace ``bench-<name>`` and an operator with ``limits`` everywhere."""
+        a namespace (``bench-<name>`` unless given) and an operator with ``limits``
+        everywhere."""
         groups = groups or sorted({p.split("/")[0] for p in projects})
         work = self.directory
         source_seed = write_seed(work / f"{name}-source.yaml", projects, groups=groups, size=size)
@@ -235,7 +237,7 @@ class BenchStack(Stack):
         source = self.start_simulator(f"{name}-source", source_seed, limits, timing)
         destination = self.start_simulator(f"{name}-destination", destination_seed, limits, timing)
         namespace = self.namespace(
-            f"bench-{name}", {"source-token": TOKEN, "destination-token": TOKEN}
+            namespace or f"bench-{name}", {"source-token": TOKEN, "destination-token": TOKEN}
         )
         operator = self.start_bench_operator(namespace, [source, destination], limits)
         return Migration(source, destination, namespace, operator)

@@ -1,10 +1,11 @@
-"""Scenario 3, streaming: one export of a 2 GiB project kept on the source GitLab, then its
-archive carried into the destination, alternately by ``curl | curl`` and by a ProjectImport
-with ``exportRef`` (the operator streams the download into the multipart upload). Download
-limits are lifted. curl runs two ways: ``curl -F file=@-`` as people write it (curl reads a
-piped stdin into memory before it sends anything) and a hand-built multipart body sent with
-``curl -T -`` (chunked, so truly streamed). Each transfer waits for the previous import to
-finish on the destination. Measures throughput and the operator's peak memory growth.
+"""Scenario 3, streaming: for each archive size, one export of a project of that size kept
+on the source GitLab, then its archive carried into the destination, alternately by a streamed
+``curl | curl -T -`` (a hand-built multipart body sent chunked) and by a ProjectImport with
+``exportRef`` (the operator streams the download into the multipart upload), ``rounds`` times
+each. Download limits are lifted. Each transfer waits for the previous import to finish on the
+destination. Measures throughput, gitlab-ferry's throughput over curl's round by round, and the
+operator's peak memory growth. (``curl -F file=@-`` cannot carry archives this size: curl
+reads a piped stdin into memory first; ``curl_pipeline(..., streamed=False)`` shows it.)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.measure import MemorySampler, ReadyWatcher, wait_child
-from bench.procfs import memory
+from bench.procfs import cpu_seconds, memory
 from bench.stack import TOKEN, BenchStack, Limits, Operator, Simulator, Timing
 
 LIMITS = Limits(export=60, import_=60, download=0)
@@ -25,7 +26,7 @@ TIMING = Timing()
 GROUP, PROJECT = "big", "big/repo"
 BOUNDARY = "benchboundary7f3a"
 #: How the archive travels -> the destination project's path prefix.
-WAYS = {"curl -F": "curl-form", "curl -T": "curl-chunked", "gitlab-ferry": "ferry"}
+WAYS = {"curl -T": "curl-chunked", "gitlab-ferry": "ferry"}
 # The multipart body of GitLab's import form around the archive; curl -T - sends it chunked.
 STREAMED = (
     'printf -- "--%s\\r\\nContent-Disposition: form-data; name=\\"path\\"\\r\\n\\r\\n%s\\r\\n'
@@ -109,10 +110,12 @@ def ferry_transfer(
     watcher = ReadyWatcher(stack, namespace, "projectimports")
     watcher.start()
     started = time.monotonic()
+    cpu_before = cpu_seconds(operator.pid)
     stack.create(namespace, [doc])
     if not watcher.wait_for(name, timeout=3600):
         raise TimeoutError(f"the ProjectImport {name} did not finish")
     watcher.stop()
+    cpu = cpu_seconds(operator.pid) - cpu_before
     after = operator.metrics()
     upload = _sample_metric(after, metric, '{endpoint="import"}') - _sample_metric(
         before, metric, '{endpoint="import"}'
@@ -124,11 +127,13 @@ def ferry_transfer(
         "seconds": upload,
         "apply_to_ready_seconds": time.monotonic() - started,
         "bytes_streamed": streamed,
+        # The operator's CPU from apply to Ready: nearly all of it is the streaming itself.
+        "operator_cpu_seconds": cpu,
     }
 
 
-def run(stack: BenchStack, size: str = "2GiB", rounds: int = 2) -> dict[str, Any]:
-    pair = stack.start_migration("streaming", [PROJECT], LIMITS, TIMING, size=size)
+def _size_run(stack: BenchStack, size: str, rounds: int) -> dict[str, Any]:
+    pair = stack.start_migration(f"streaming-{size.lower()}", [PROJECT], LIMITS, TIMING, size=size)
     source, destination, namespace, operator = (
         pair.source,
         pair.destination,
@@ -141,7 +146,7 @@ def run(stack: BenchStack, size: str = "2GiB", rounds: int = 2) -> dict[str, Any
         exports.start()
         stack.create(namespace, documents[:1])
         if not exports.wait(1, timeout=3600):
-            raise TimeoutError("the 2 GiB export did not finish")
+            raise TimeoutError(f"the {size} export did not finish")
         exports.stop()
         archive = source.project(PROJECT)["exports"][0]["file"]["size"]
         hwm_before = memory(operator.pid)["VmHWM"]
@@ -167,12 +172,32 @@ def run(stack: BenchStack, size: str = "2GiB", rounds: int = 2) -> dict[str, Any
         hwm_after = memory(operator.pid)["VmHWM"]
         samples = sampler.stop()
         return {
+            "size": size,
             "archive_bytes": archive,
             "rounds": rounds,
             "transfers": transfers,
+            "ratios": round_ratios(transfers),
             "operator_hwm_before": hwm_before,
             "operator_hwm_after": hwm_after,
             "operator_rss_max_sampled": max(rss for _, rss in samples),
         }
     finally:
         stack.release(operator, source, destination)
+
+
+def round_ratios(transfers: list[dict[str, Any]], baseline: str = "curl -T") -> list[float]:
+    """gitlab-ferry's throughput over ``baseline``'s, one ratio per round where both carried
+    the archive (the two ran one after the other, so each ratio is a side-by-side figure)."""
+    speeds: dict[int, dict[str, float]] = {}
+    for item in transfers:
+        if "mib_per_second" in item:
+            speeds.setdefault(item["round"], {})[item["way"]] = item["mib_per_second"]
+    return [
+        found["gitlab-ferry"] / found[baseline]
+        for _, found in sorted(speeds.items())
+        if "gitlab-ferry" in found and found.get(baseline)
+    ]
+
+
+def run(stack: BenchStack, sizes: list[str], rounds: int = 3) -> dict[str, Any]:
+    return {"rounds": rounds, "sizes": [_size_run(stack, size, rounds) for size in sizes]}

@@ -44,6 +44,19 @@ def test_near_the_end_of_a_window_requests_go_to_the_next():
     assert budget.wait(budget.book([claim()])) == pytest.approx(1.5)
 
 
+def test_a_booking_lapses_when_its_window_is_over():
+    clock = ManualClock(WINDOW_START + 58.0)
+    budget = RateLimitBudget(clock, margin=1.0)
+    booking = budget.book([claim()])
+    assert budget.wait(booking) == 0
+    assert not budget.lapsed(booking)
+    clock.advance(0.5)  # still inside the usable part of the window
+    assert not budget.lapsed(booking)
+    clock.advance(1.0)  # in the margin before the next window: too close to it to send
+    assert budget.lapsed(booking)
+    assert not budget.lapsed(budget.book([claim()]))
+
+
 def test_a_429_holds_the_bucket_for_retry_after_or_the_next_window():
     clock = ManualClock(WINDOW_START + 20)
     budget = RateLimitBudget(clock)

@@ -4,6 +4,8 @@ archive URLs GitLab can fetch itself."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -46,6 +48,26 @@ async def test_the_version_is_read_once_per_ttl() -> None:
     assert (await facts.info(client)).version == GitLabVersion(17, 11, 3)
     assert seen == ["/api/v4/version"]
     clock.now += 2
+    assert (await facts.info(client)).version == GitLabVersion(18, 7, 0)
+    assert len(seen) == 2
+
+
+async def test_passes_starting_together_share_one_version_read() -> None:
+    seen: list[str] = []
+    client = client_answering([version("18.7.0")], seen)
+    facts = InstanceFacts(FakeClock(), ttl=60)
+    infos = await asyncio.gather(*(facts.info(client) for _ in range(5)))
+    assert {info.version for info in infos} == {GitLabVersion(18, 7, 0)}
+    assert seen == ["/api/v4/version"]
+
+
+async def test_a_shared_read_that_fails_fails_every_waiter_and_is_tried_again() -> None:
+    seen: list[str] = []
+    answers = [httpx.Response(401, json={"message": "401 Unauthorized"}), version("18.7.0")]
+    client = client_answering(answers, seen)
+    facts = InstanceFacts(FakeClock(), ttl=60)
+    found = await asyncio.gather(*(facts.info(client) for _ in range(3)), return_exceptions=True)
+    assert all(isinstance(item, errors.Unauthorized) for item in found)
     assert (await facts.info(client)).version == GitLabVersion(18, 7, 0)
     assert len(seen) == 2
 

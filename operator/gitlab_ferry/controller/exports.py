@@ -19,6 +19,7 @@ from gitlab_ferry.effects.budget import Claim
 from gitlab_ferry.effects.exporting import ExportTarget
 from gitlab_ferry.reconcile.conditions import invalid_spec_plan
 from gitlab_ferry.reconcile.exports import (
+    AwaitExport,
     ExportObservation,
     RelayToS3,
     RequestExport,
@@ -108,7 +109,8 @@ class ExportReconciler(Reconciler):
         status = record_export(spec, generation, base, step.observed, plan, outcome, now)
         await self.write(body, memory, status)
         report(runtime, KIND, body, before, self.recorded(body, memory), plan, status.export_status)
-        self._account(body, before, status, target)
+        self._account(body, before, status, target, memory)
+        memory.running_at = now if isinstance(plan.action, AwaitExport) else None
         return self.requeue(plan, outcome, step.observed.problem, memory)
 
     async def _claims(
@@ -135,6 +137,7 @@ class ExportReconciler(Reconciler):
         before: Mapping[str, Any],
         status: ProjectExportStatus,
         target: ExportTarget | None,
+        memory: Memory,
     ) -> None:
         """Transfer metrics and duration learning when a run ends; importers waiting for
         this export are woken when what they read of it changes."""
@@ -152,7 +155,8 @@ class ExportReconciler(Reconciler):
                 seconds = (finished - status.started_at).total_seconds()
                 runtime.metrics.transfer_duration.labels(KIND, result).observe(seconds)
                 if succeeded and target is not None:
-                    runtime.durations.record(target.connection.host, KIND, seconds)
+                    running = _running_for(memory, status.started_at)
+                    runtime.durations.record(target.connection.host, KIND, seconds, running)
             runtime.metrics.transfers.labels(KIND, result).inc()
 
     async def forget(self, body: Mapping[str, Any], memory: Memory) -> None:
@@ -169,3 +173,11 @@ def _seen_by_importers(status: ProjectExportStatus) -> tuple[object, ...]:
         status.artifact,
         status.observed_generation,
     )
+
+
+def _running_for(memory: Memory, started: datetime | None) -> float | None:
+    """Seconds the work had run when a look last saw it still running (None: no such look
+    since it began)."""
+    if memory.running_at is None or started is None or memory.running_at < started:
+        return None
+    return (memory.running_at - started).total_seconds()

@@ -23,6 +23,7 @@ from gitlab_ferry.reconcile.conditions import (
     recorded_verdict,
 )
 from gitlab_ferry.reconcile.imports import (
+    AwaitImport,
     DeleteProject,
     DeletionObservation,
     ImportObservation,
@@ -111,7 +112,8 @@ class ImportReconciler(Reconciler):
         )
         await self.write(body, memory, status)
         report(runtime, KIND, body, before, self.recorded(body, memory), plan, status.import_status)
-        self._account(before, status, subject)
+        self._account(before, status, subject, memory)
+        memory.running_at = now if isinstance(plan.action, AwaitImport) else None
         return self.requeue(plan, outcome, step.observed.problem, memory)
 
     async def _apply(self, subject: ImportSubject, plan: Plan) -> Outcome:
@@ -124,7 +126,11 @@ class ImportReconciler(Reconciler):
         raise AssertionError(f"{plan.action.name} is not applied by the import reconciler")
 
     def _account(
-        self, before: Mapping[str, Any], status: ProjectImportStatus, subject: ImportSubject | None
+        self,
+        before: Mapping[str, Any],
+        status: ProjectImportStatus,
+        subject: ImportSubject | None,
+        memory: Memory,
     ) -> None:
         """Transfer metrics, failed relations and duration learning when an import ends."""
         previous = ProjectImportStatus.model_validate(before)
@@ -139,7 +145,8 @@ class ImportReconciler(Reconciler):
             seconds = (finished - status.started_at).total_seconds()
             metrics.transfer_duration.labels(KIND, result).observe(seconds)
             if succeeded and subject is not None and status.relation_imports == []:
-                self.runtime.durations.record(subject.connection.host, KIND, seconds)
+                running = _running_for(memory, status.started_at)
+                self.runtime.durations.record(subject.connection.host, KIND, seconds, running)
         for failure in status.failed_relations:
             metrics.failed_relations.labels(failure.relation_name or "unknown").inc()
 
@@ -194,3 +201,11 @@ def _needs_archive(spec: ProjectImportSpec, recorded: ProjectImportStatus) -> bo
     if spec.relations:
         return not recorded.ready
     return recorded.project_id is None
+
+
+def _running_for(memory: Memory, started: datetime | None) -> float | None:
+    """Seconds the work had run when a look last saw it still running (None: no such look
+    since it began)."""
+    if memory.running_at is None or started is None or memory.running_at < started:
+        return None
+    return (memory.running_at - started).total_seconds()

@@ -39,6 +39,9 @@ class Memory:
     failures: int = 0
     booking: Booking | None = None
     booking_plan: str | None = None
+    #: When a status read last showed this object's work still running on GitLab: a lower
+    #: bound of its duration, learned from when its finish is seen.
+    running_at: datetime | None = None
 
 
 def identity(body: Mapping[str, Any]) -> tuple[str, str, str, int | None]:
@@ -177,6 +180,14 @@ class Reconciler:
         memory.booking = memory.booking_plan = None
         begun = begin()
         await self.write(body, memory, begun)
+        if budget.lapsed(booking):
+            # The status write took the request past its window (a busy API server): sent now,
+            # it would land in a later window on top of that window's own bookings.
+            booking = budget.book(booking.claims)
+            wait = budget.wait(booking)
+            if wait > 0:
+                memory.booking, memory.booking_plan = booking, plan.id
+                return Throttled(wait, _describe(booking.claims)), None
         outcome = await apply()
         if not isinstance(outcome, Failed):
             return outcome, begun

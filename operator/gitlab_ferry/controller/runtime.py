@@ -34,6 +34,10 @@ from gitlab_ferry.reconcile.imports import ImportPolicy
 from gitlab_ferry.reconcile.timing import Polling
 from gitlab_ferry.settings import Settings
 
+#: Connections to the Kubernetes API server (the operator's Kubernetes calls get as many
+#: threads: the official client is synchronous).
+KUBE_CONNECTIONS = 32
+
 
 class Durations:
     """How long exports and imports usually take per GitLab host (moving average), so the
@@ -46,7 +50,16 @@ class Durations:
     def expected(self, host: str, kind: str) -> float | None:
         return self._typical.get((host, kind))
 
-    def record(self, host: str, kind: str, seconds: float) -> None:
+    def record(
+        self, host: str, kind: str, seconds: float, running_until: float | None = None
+    ) -> None:
+        """Learn from work seen finished ``seconds`` after it began. ``running_until`` is when
+        it was last seen still running, if a look saw that: it finished in between, so the
+        middle is recorded. Recording only when the finish was seen would keep a first
+        estimate made with the back-off's sparse looks (an 11 s job seen at 20 s) for many
+        jobs, since the early look shrinks it only a little each time."""
+        if running_until is not None and 0 <= running_until < seconds:
+            seconds = (running_until + seconds) / 2
         key = (host, kind)
         previous = self._typical.get(key)
         self._typical[key] = (
@@ -89,7 +102,7 @@ def kubernetes_api_client() -> k8s.ApiClient:
     except k8s_config.ConfigException:
         configuration = k8s.Configuration()
         k8s_config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    configuration.connection_pool_maxsize = 32
+    configuration.connection_pool_maxsize = KUBE_CONNECTIONS
     return k8s.ApiClient(configuration)
 
 

@@ -108,6 +108,11 @@ class RateLimitBudget:
         """Seconds until ``booking`` may be used (0 when now)."""
         return max(0.0, booking.at - self._clock.time())
 
+    def lapsed(self, booking: Booking) -> bool:
+        """Whether the usable part of ``booking``'s window is over: a request sent now would
+        be counted in a later window than the one it was booked into."""
+        return self._first_usable(self._clock.time()) > self._index(booking.at)
+
     def cancel(self, booking: Booking) -> None:
         """Give back a booking that will not be used (e.g. the plan changed)."""
         index = self._index(booking.at)

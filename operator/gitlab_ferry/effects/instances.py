@@ -8,6 +8,7 @@ administrator turned off) are remembered for ``ttl`` too, so the next plan route
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from gitlab_ferry.gitlab import GitLabClient, errors
@@ -26,13 +27,22 @@ class InstanceFacts:
         self._version: GitLabVersion | None = None
         self._read_at: float | None = None
         self._disabled: dict[Capability, float] = {}
+        #: The read under way: passes that start together share it instead of each asking.
+        self._reading: asyncio.Future[GitLabVersion | None] | None = None
 
     async def info(self, client: GitLabClient) -> GitLabInfo:
         """The instance's version and the capabilities found off; raises ``GitLabError``
         when GitLab cannot be asked (a wrong token, an outage)."""
         now = self._now()
         if self._read_at is None or now - self._read_at >= self._ttl:
-            self._version = await _read_version(client)
+            reading = self._reading
+            if reading is None:
+                reading = self._reading = asyncio.ensure_future(_read_version(client))
+            try:
+                self._version = await asyncio.shield(reading)
+            finally:
+                if reading.done() and self._reading is reading:
+                    self._reading = None
             self._read_at = now
         self._disabled = {c: t for c, t in self._disabled.items() if now - t < self._ttl}
         return GitLabInfo(self._version, frozenset(self._disabled))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from gitlab_ferry.api.base import DownloadLimitScope, GitLabConnection
 from gitlab_ferry.api.group_migration import GroupMigrationSpec
@@ -35,7 +36,6 @@ from gitlab_ferry.reconcile.migrations import (
     ImportGroupTree,
     Limits,
     Owner,
-    Pair,
     SourceGroup,
     SourceProject,
     SourceTree,
@@ -256,27 +256,34 @@ async def import_group_tree(
 async def create_children(
     services: Services, owner: Owner, spec: GroupMigrationSpec, action: CreateChildren
 ) -> Outcome:
-    """Create each pair's ProjectExport, then its ProjectImport, ``CREATE_AT_ONCE`` pairs at a
-    time. Names are derived from the project's path, so creating again after an interrupted
-    pass only finds them there."""
+    """Create every pair's ProjectExport, then every pair's ProjectImport,
+    ``CREATE_AT_ONCE`` at a time: the exports start work on GitLab, so they go first, and an
+    import is needed only once its export has finished. Names are derived from the project's
+    path, so creating again after an interrupted pass only finds them there (exports left
+    without their imports are completed by the next pass)."""
     gate = asyncio.Semaphore(CREATE_AT_ONCE)
+    bodies = [
+        (pair.project, child_bodies(owner, spec, pair.name, pair.project, pair.namespace_path))
+        for pair in action.pairs
+    ]
 
-    async def create(pair: Pair) -> int | Problem:
-        export, imported = child_bodies(owner, spec, pair.name, pair.project, pair.namespace_path)
-        made = 0
+    async def create(plural: str, project: str, body: dict[str, Any]) -> bool | Problem:
         async with gate:
             try:
-                for plural, body in ((EXPORTS, export), (IMPORTS, imported)):
-                    made += await services.kube.create_object(plural, body)
+                return await services.kube.create_object(plural, body)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a condition
-                return problem_from(exc, what=f"creating the children of {pair.project}")
-        return made
+                return problem_from(exc, what=f"creating the children of {project}")
 
-    results = await asyncio.gather(*(create(pair) for pair in action.pairs))
-    problems = [result for result in results if isinstance(result, Problem)]
-    if problems:
-        return Failed(problems[0])
-    return Done(sum(result for result in results if isinstance(result, int)))
+    created = 0
+    for plural, which in ((EXPORTS, 0), (IMPORTS, 1)):
+        results = await asyncio.gather(
+            *(create(plural, project, made[which]) for project, made in bodies)
+        )
+        problems = [result for result in results if isinstance(result, Problem)]
+        if problems:
+            return Failed(problems[0])
+        created += sum(result is True for result in results)
+    return Done(created)
 
 
 async def adopt_children(services: Services, owner: Owner, action: AdoptChildren) -> Outcome:

@@ -2,12 +2,15 @@
 (a pre-signed S3 GET among them) (effects layer).
 
 Bytes pass through in chunks, counted and hashed on the way, so a multi-gigabyte archive
-moves from source to destination in constant memory and its SHA-256 is known at the end.
+moves from source to destination in constant memory and its SHA-256 is known at the end. The
+hash runs in a worker thread (hashlib releases the GIL on large buffers), one chunk behind the
+transfer, so it costs the event loop nothing while the previous chunk is being sent.
 Every URL is checked against the host policy before connecting, redirects included.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import posixpath
 from collections.abc import AsyncIterator, Callable
@@ -18,6 +21,7 @@ import httpx
 
 from gitlab_ferry.effects.network import HostPolicy
 from gitlab_ferry.gitlab import ArchiveUpload, GitLabClient, ProjectRef
+from gitlab_ferry.gitlab.chunks import coalesce
 from gitlab_ferry.redact import redact_text, redact_url
 
 CHUNK = 1024 * 1024
@@ -46,11 +50,22 @@ class TrackedArchive:
         self._on_bytes = on_bytes
 
     async def _counted(self) -> AsyncIterator[bytes]:
-        async for chunk in self._chunks:
-            self._hash.update(chunk)
-            self.seen += len(chunk)
-            self._on_bytes(len(chunk))
-            yield chunk
+        hashing: asyncio.Future[None] | None = None
+        try:
+            async for chunk in self._chunks:
+                if hashing is not None:
+                    await hashing
+                # Chunks are immutable bytes: the thread may read this one while it is sent.
+                hashing = asyncio.ensure_future(asyncio.to_thread(self._hash.update, chunk))
+                self.seen += len(chunk)
+                self._on_bytes(len(chunk))
+                yield chunk
+            if hashing is not None:
+                await hashing
+                hashing = None
+        finally:
+            if hashing is not None and not hashing.done():
+                hashing.cancel()
 
     def upload(self) -> ArchiveUpload:
         """The archive as a multipart upload body (consumable once)."""
@@ -81,7 +96,7 @@ def _filename(url: str) -> str:
 
 async def _chunks(response: httpx.Response, url: str) -> AsyncIterator[bytes]:
     try:
-        async for chunk in response.aiter_bytes(CHUNK):
+        async for chunk in coalesce(response.aiter_bytes(), CHUNK):
             yield chunk
     except httpx.HTTPError as exc:
         raise SourceError(redact_text(f"reading {redact_url(url)} failed: {exc}")) from exc

@@ -18,6 +18,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from gitlab_ferry.gitlab import errors
+from gitlab_ferry.gitlab.chunks import coalesce
 from gitlab_ferry.gitlab.multipart import ArchiveUpload, MultipartStream
 from gitlab_ferry.gitlab.transport import (
     RequestObserver,
@@ -51,7 +52,7 @@ class ArchiveDownload:
 
     async def iter_bytes(self, chunk_size: int = DOWNLOAD_CHUNK) -> AsyncIterator[bytes]:
         try:
-            async for chunk in self._response.aiter_bytes(chunk_size):
+            async for chunk in coalesce(self._response.aiter_bytes(), chunk_size):
                 yield chunk
         except httpx.HTTPError as exc:
             raise transport_error(exc, self._endpoint, self._token) from exc

@@ -21,21 +21,27 @@ class Polling:
     """How often to look at work in flight on GitLab.
 
     The first look comes after ``initial`` seconds; when similar work usually takes
-    ``expected`` seconds, at ``early`` times that and then at ``expected``. Later looks back
-    off geometrically by ``factor`` up to ``maximum``. GitLab reports no finish times, so a
-    duration is learned from when the finish was seen; the early look lets that estimate
-    shrink as well as grow instead of settling on a late first look.
+    ``expected`` seconds, at ``early`` times that, at ``expected`` and at ``late`` times it.
+    Later looks back off geometrically by ``factor`` up to ``maximum``. GitLab reports no
+    finish times, so a duration is learned from when the finish was seen; the early look lets
+    that estimate shrink as well as grow instead of settling on a late first look, and the
+    learned duration settles between the true one and the true one over ``early``, so
+    ``early`` bounds how late a finish is seen (0.9: about a tenth of the duration). The late
+    look catches work a little slower than usual without waiting a whole back-off step.
     """
 
     initial: float = 5.0
     factor: float = 2.0
     maximum: float = 60.0
     minimum: float = 0.5
-    early: float = 0.8
+    early: float = 0.9
+    late: float = 1.15
 
     def next_delay(self, elapsed: float, expected: float | None = None) -> float:
         """Seconds until the next look at work that has run for ``elapsed`` seconds."""
-        marks = (self.early * expected, expected) if expected is not None else ()
+        marks = (
+            (self.early * expected, expected, self.late * expected) if expected is not None else ()
+        )
         upcoming = [mark - elapsed for mark in marks if mark > elapsed]
         delay = upcoming[0] if upcoming else max(self.initial, elapsed * (self.factor - 1.0))
         return max(self.minimum, min(delay, self.maximum))

@@ -252,8 +252,9 @@ def test_request_renders_the_s3_key_template_into_params():
         pytest.param(20, None, 20.0, id="backs-off-with-elapsed-time"),
         pytest.param(45, None, 45.0, id="keeps-growing"),
         pytest.param(600, None, 60.0, id="capped-by-maximum"),
-        pytest.param(10, 40, 22.0, id="expected-hint-looks-a-little-before-usually-done"),
-        pytest.param(32, 40, 8.0, id="expected-hint-then-looks-when-usually-done"),
+        pytest.param(10, 40, 26.0, id="expected-hint-looks-a-little-before-usually-done"),
+        pytest.param(36, 40, 4.0, id="expected-hint-then-looks-when-usually-done"),
+        pytest.param(40, 40, 6.0, id="expected-hint-then-a-little-after"),
         pytest.param(10, 600, 60.0, id="expected-hint-capped-by-maximum"),
         pytest.param(50, 40, 50.0, id="past-expected-backs-off"),
     ],
@@ -267,7 +268,7 @@ def test_await_delay_grows_and_honours_expected_seconds(elapsed, expected_second
 
 def test_request_first_look_honours_expected_seconds():
     request = plan(GITLAB, export_status(), export_obs("none", expected_seconds=20))
-    assert request.requeue_after == 16.0  # a little before similar exports usually finish
+    assert request.requeue_after == 18.0  # a little before similar exports usually finish
 
 
 def test_policy_knobs_are_used():
