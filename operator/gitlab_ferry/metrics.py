@@ -173,6 +173,8 @@ class MigrationStates(Collector):
 #: Label values known in advance, so their series exist at 0 from the start: Prometheus
 #: counts no increase for a series whose first sample is already 1.
 KINDS = ("ProjectExport", "ProjectImport", "GroupMigration")
+#: The kinds that move an archive (a GroupMigration's transfers are its children's).
+TRANSFER_KINDS = ("ProjectExport", "ProjectImport")
 RESULTS = ("finished", "failed")
 BUCKETS = ("export", "import", "download", "group_export", "group_import", "group_download")
 RELATIONS = ("issues", "milestones", "merge_requests", "ci_pipelines")
@@ -269,6 +271,7 @@ class Metrics:
     def _prime(self, endpoints: Iterable[str]) -> None:
         for kind in KINDS:
             self.reconcile_errors.labels(kind, "Exception")
+        for kind in TRANSFER_KINDS:
             for result in RESULTS:
                 self.transfers.labels(kind, result)
                 self.transfer_duration.labels(kind, result)

@@ -166,6 +166,11 @@ def panel_queries(dashboard: Mapping[str, Any]) -> list[PanelQuery]:
     return queries
 
 
+def is_group_migration(query: PanelQuery) -> bool:
+    """A query of the dashboard's group-migration row (GroupMigration metrics only)."""
+    return "gitlab_ferry_migration_" in query.expr
+
+
 VARIABLE = re.compile(r"\$(?:\{(\w+)(?::\w+)?\}|(\w+))")
 
 

@@ -34,6 +34,16 @@ from ferry_e2e import (
     import_object,
     token_secret,
 )
+from migration_e2e import (
+    MIGRATIONS,
+    TIMING,
+    destination_parent,
+    migration_object,
+    operator_settings,
+    secrets,
+    selected,
+    source_groups,
+)
 from prometheus_e2e import (
     JOB,
     RULES,
@@ -41,6 +51,7 @@ from prometheus_e2e import (
     PrometheusProcess,
     find_prometheus,
     has_data,
+    is_group_migration,
     label_values_call,
     load_dashboard,
     load_rules,
@@ -54,7 +65,7 @@ from tests.support.processes import wait_for
 from gitlab_ferry import __version__
 
 SPEED = 20.0
-TIMING = ("--export-queue-delay", "2", "--export-duration", "10", "--import-duration", "10")
+JOB_TIMES = ("--export-queue-delay", "2", "--export-duration", "10", "--import-duration", "10")
 #: Source projects migrated (pages and payments have invalid issues: failed relations).
 MIGRATED = {
     "gitlab-test": "gitlab-org/gitlab-test",
@@ -126,8 +137,8 @@ def test_dashboard_and_alerts_on_a_real_prometheus(
     namespace, core_v1, custom_objects, simulators, operators, prometheus
 ):
     anchor = time.time()
-    source = simulators(*accelerated(anchor), *TIMING)
-    destination = simulators(*accelerated(anchor), *TIMING, seed="empty")
+    source = simulators(*accelerated(anchor), *JOB_TIMES)
+    destination = simulators(*accelerated(anchor), *JOB_TIMES, seed="empty")
     fault = {"job": "import", "project": MIGRATED[FAILING_IMPORT], "mode": "fail", "count": 1}
     destination.control("PUT", "/faults", json={"jobs": [fault]})
     token_secret(core_v1, namespace, "gitlab-token", {"token": "glpat-root-token"})
@@ -233,10 +244,14 @@ def check_dashboard(prom: PrometheusProcess, scenario: Scenario) -> None:
             return prom.query(expr)
         return prom.query_range(expr, scenario.started, scenario.end, 1.0)
 
-    # Every panel shows data in this scenario. The one that a healthy run leaves empty, 429s,
-    # is written "... or vector(0)" and must show exactly 0 (below).
+    # Every panel shows data in this scenario, except the group migrations' (there is none
+    # here; the test below has one). The one that a healthy run leaves empty, 429s, is
+    # written "... or vector(0)" and must show exactly 0 (below).
     results = {key: run(query) for key, query in queries.items()}
     for (title, ref), result in results.items():
+        if is_group_migration(queries[title, ref]):
+            assert not has_data(result), f"{title!r} {ref} shows another namespace's data"
+            continue
         assert has_data(result), f"{title!r} {ref} shows no data: {queries[title, ref].expr}"
 
     def stat(title: str, ref: str = "A", **override: str) -> dict[str, float]:
@@ -371,3 +386,62 @@ def check_rules(prom: PrometheusProcess, scenario: Scenario) -> None:
         "GitLabFerryTransferStuck",
         "GitLabFerryReconcileExceptions",
     }, alerts
+
+
+def test_group_migration_panels_on_a_real_prometheus(
+    namespace, core_v1, custom_objects, simulators, operators, prometheus
+):
+    """The dashboard's group-migration row during and after one GroupMigration of
+    ``platform/infra``: the ETA while it runs, then every project finished and every group
+    ready, as its status says."""
+    anchor = time.time()
+    source = simulators(*accelerated(anchor), *TIMING, seed="group-tree")
+    destination = simulators(*accelerated(anchor), *TIMING, seed="empty")
+    destination_parent(destination)
+    secrets(core_v1, namespace)
+    operator = operators([namespace], operator_settings(anchor, source.host, destination.host))
+    prom = prometheus(f"127.0.0.1:{operator.port}")
+    wait_for(lambda: prom.value(f'up{{job="{JOB}"}}') == 1, timeout=30, what="the first scrape")
+    projects = [p for p in selected(source) if p.startswith("platform/infra/")]
+    body = migration_object("infra", source, destination, groups="CreateMissing")
+    body["spec"]["source"]["projects"]["include"] = ["infra/**"]
+    create(custom_objects, MIGRATIONS, namespace, body)
+
+    queries = {
+        (q.title, q.ref_id): q for q in panel_queries(load_dashboard()) if is_group_migration(q)
+    }
+    values = {"namespace": namespace}
+    eta = queries["Group migrations: groups and ETA", "C"]
+    wait_for(
+        lambda: prom.value(substitute(eta.expr, values)),
+        timeout=60,
+        interval=0.5,
+        what="the ETA while the migration runs",
+    )
+    done = wait_for(
+        lambda: (
+            condition(get_object(custom_objects, MIGRATIONS, namespace, "infra")).get("status")
+            == "True"
+        ),
+        timeout=300,
+        what="the migration of platform/infra",
+    )
+    assert done
+    status = get_object(custom_objects, MIGRATIONS, namespace, "infra")["status"]
+    n, groups = len(projects), len(source_groups(source))
+    assert status["progress"] == f"{n}/{n}"
+    share = queries["Projects migrated per GroupMigration", "A"]
+    wait_for(
+        lambda: prom.value(substitute(share.expr, values)) == 1.0,
+        timeout=30,
+        what="Prometheus to see every project finished",
+    )
+    phases = queries["Group migration projects by phase", "A"]
+    by_phase = legends(prom.query(substitute(phases.expr, values)), phases.legend)
+    assert by_phase["finished"] == n
+    assert sum(by_phase.values()) == n
+    ready = queries["Group migrations: groups and ETA", "A"]
+    every = queries["Group migrations: groups and ETA", "B"]
+    # The whole tree of platform/ is made on the destination, whichever projects are selected.
+    assert prom.value(substitute(ready.expr, values)) == status["groupsReady"] == groups
+    assert prom.value(substitute(every.expr, values)) == status["groups"]
