@@ -124,11 +124,23 @@ def test_subgroups_the_group_import_did_not_make_are_created_after_a_while() -> 
     assert [g.full_path for g in made.action.groups] == ["platform/apps/deep"]
 
 
-def test_a_failed_group_import_exports_again_rather_than_importing_a_stale_archive() -> None:
+def test_an_import_attempt_that_did_not_land_imports_the_same_export_again() -> None:
+    # An attempt is written before it is made: the download was still 404, or the operator
+    # stopped before GitLab accepted it. The top group is not there, so nothing landed.
     spec = migration_spec(groups="GroupImport")
-    status = GroupMigrationStatus(group_export_at=ago(minutes=20), group_import_at=ago(minutes=10))
+    status = GroupMigrationStatus(group_export_at=ago(minutes=3), group_import_at=ago(minutes=2))
+    made = plan(spec, status, destination_groups={})
+    assert isinstance(made.action, ImportGroupTree)
+
+
+def test_an_export_never_downloadable_for_an_hour_is_requested_again() -> None:
+    spec = migration_spec(groups="GroupImport")
+    status = GroupMigrationStatus(group_export_at=ago(minutes=61), group_import_at=ago(minutes=1))
     made = plan(spec, status, destination_groups={})
     assert isinstance(made.action, RequestGroupExport)
+    assert "never became downloadable" in made.reason
+    first = plan(spec, GroupMigrationStatus(), destination_groups={})
+    assert made.id != first.id
 
 
 # -- projects ---------------------------------------------------------------------------------

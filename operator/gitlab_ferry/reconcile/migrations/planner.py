@@ -52,6 +52,9 @@ from gitlab_ferry.reconcile.timing import Polling
 PROGRESS_LOOK = 10.0
 #: GitLab answers a group export's download with 404 until the archive is ready.
 GROUP_EXPORT_LOOK = 30.0
+#: A group export still not downloadable this long after it was requested has failed on
+#: GitLab (or was removed): it is requested again.
+GROUP_EXPORT_GIVE_UP = 3600.0
 #: At most this many pairs are created in one pass, so a large fan-out writes its progress
 #: (and lets the pairs already made be counted) between batches rather than once at the end.
 CHILDREN_PER_PASS = 100
@@ -134,17 +137,21 @@ class MigrationPlanner(Planner):
         )
 
     def _group_import(self, tree: SourceTree, top: str) -> Plan:
+        """Export the source group once, then import that export until the top group is on the
+        destination (GitLab creates it when it accepts the import). An import attempt that did
+        not land (GitLab's download still 404, or the operator stopped on the way) uses the
+        same export again; only an export that never became downloadable is requested anew."""
         requested = self.status.group_export_at
-        if requested is None or (
-            self.status.group_import_at is not None and self.status.group_import_at >= requested
-        ):
+        if requested is None or (self.now - requested).total_seconds() > GROUP_EXPORT_GIVE_UP:
+            again = requested is not None
             return self.make(
                 RequestGroupExport(tree.root.id),
                 f"export the group {tree.root.full_path} to import its tree (subgroups, labels, "
-                "milestones, boards, members) before any project",
+                "milestones, boards, members) before any project"
+                + (" (the last export never became downloadable)" if again else ""),
                 self._migrating("Exporting the group tree from the source."),
                 requeue_after=GROUP_EXPORT_LOOK,
-                inputs=(tree.root.id, self.status.group_import_at),
+                inputs=(tree.root.id, requested),
             )
         path = top.rsplit("/", 1)[-1]
         return self.make(
