@@ -45,7 +45,7 @@ tries = {
     "list namespaces": call("GET", "/api/v1/namespaces")[0],
     "list projectimports": call("GET", f"{crs}/projectimports")[0],
     "delete projectimports": call("DELETE", f"{crs}/projectimports/x")[0],
-    "create projectexports": call("POST", f"{crs}/projectexports", {})[0],
+    "create groupmigrations": call("POST", f"{crs}/groupmigrations", {})[0],
 }
 status, review = call("POST", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", {
     "apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
@@ -98,7 +98,7 @@ def test_the_service_account_holds_exactly_the_charts_rbac(
         "list namespaces": 403,
         "list projectimports": 200,
         "delete projectimports": 403,
-        "create projectexports": 403,
+        "create groupmigrations": 403,
     }
 
 
