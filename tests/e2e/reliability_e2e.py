@@ -16,39 +16,19 @@ from typing import Any
 import yaml
 from ferry_e2e import EXPORTS, IMPORTS, condition, create, export_object, get_object, import_object
 from kubernetes import client
+from tests.support import seeds
 from tests.support.processes import SimulatorProcess, wait_for
 from versions_e2e import target_namespace
 
-ROOT = "glpat-root-token"
-
 
 def fleet_seed(path: Path, groups: int, per_group: int) -> Path:
-    """A source GitLab with ``groups * per_group`` small projects."""
-    seed = {
-        "users": [{"username": "root", "token": ROOT, "admin": True}],
-        "groups": [{"path": f"team-{g}"} for g in range(groups)],
-        "projects": [
-            {
-                "path_with_namespace": f"team-{g}/service-{p}",
-                "owner": "root",
-                "repository_size": "8KiB",
-                "relations": {"issues": 3, "milestones": 1},
-            }
-            for g in range(groups)
-            for p in range(per_group)
-        ],
-    }
-    path.write_text(yaml.safe_dump(seed))
+    """A source GitLab with ``groups * per_group`` small projects, as a seed file."""
+    path.write_text(yaml.safe_dump(seeds.fleet_seed(groups, per_group)))
     return path
 
 
 def destination_seed(path: Path, groups: int) -> Path:
-    seed = {
-        "users": [{"username": "root", "token": ROOT, "admin": True}],
-        "groups": [{"path": f"team-{g}"} for g in range(groups)],
-        "projects": [],
-    }
-    path.write_text(yaml.safe_dump(seed))
+    path.write_text(yaml.safe_dump(seeds.destination_seed(groups)))
     return path
 
 

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import yaml
 from ferry_e2e import GROUP, VERSION, condition, token_secret, wait_object
+from tests.support.processes import ROOT_TOKEN
 
 PROJECTS = 100
 SUBGROUPS = 9
 LIMIT = "600"
-ROOT = "glpat-root-token"
 SETTINGS = {
     "instance": {"allow_local_requests_from_web_hooks_and_services": True},
     "behaviour": {"allow_http_remote_import": True},
 }
-USERS = [{"username": "root", "token": ROOT, "admin": True, "scopes": ["api", "sudo"]}]
+USERS = [{"username": "root", "token": ROOT_TOKEN, "admin": True, "scopes": ["api", "sudo"]}]
 FAST = [
     "--export-queue-delay", "0.5", "--export-duration", "2",
     "--import-queue-delay", "0.5", "--import-duration", "2",
@@ -81,7 +81,7 @@ def test_a_nested_tree_of_a_hundred_projects_migrates_with_one_object(
     source_projects = sorted(p["path_with_namespace"] for p in source.projects())
     assert len(source_projects) == PROJECTS
     for secret in ("source-token", "destination-token"):
-        token_secret(core_v1, namespace, secret, {"token": ROOT})
+        token_secret(core_v1, namespace, secret, {"token": ROOT_TOKEN})
     operators(
         [namespace],
         {

@@ -13,15 +13,16 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from string import Template
 from typing import Any
 
 import httpx
 import yaml
+from tests.support.processes import wait_for as poll_until
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "gitlab-ferry"
@@ -33,18 +34,8 @@ RELEASE = OPERATOR_NAMESPACE = "gitlab-ferry"
 TESTBED_NAMESPACE = "testbed"
 
 
-def wait_for(
-    check: Callable[[], Any], *, timeout: float, interval: float = 0.5, what: str = "condition"
-) -> Any:
-    """Poll ``check`` until it returns something truthy; fail naming ``what`` on timeout."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+#: Polls through the API server's proxy: every half second, not the local tiers' 0.2 s.
+wait_for = partial(poll_until, interval=0.5)
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,12 @@ from typing import Any
 import httpx
 import yaml
 from kind_cluster import GROUP, TESTBED_NAMESPACE, VERSION, Cluster, manifests, wait_for
+from tests.support.processes import ROOT_TOKEN, SimulatorAccess
 
 EXPORTS, IMPORTS = "projectexports", "projectimports"
 #: Simulator options: no GitLab rate limits (the operator's are off in the tests too).
 NO_LIMITS = ("--project-export-limit", "0", "--project-import-limit", "0",
              "--project-download-export-limit", "0")  # fmt: skip
-ROOT_TOKEN = "glpat-root-token"
 #: The simulated GitLabs' Services; the tests' operator.allowedHosts names exactly these.
 SIMULATORS = ("source", "destination")
 #: Operator settings of the tests: no rate limits, quick polls and retries (as the e2e tier's
@@ -49,7 +49,7 @@ def operator_values(**extra: Any) -> dict[str, Any]:
     return {"operator": dict(FAST_OPERATOR), "probes": {"readiness": FAST_READINESS}, **extra}
 
 
-class Simulator:
+class Simulator(SimulatorAccess):
     """A simulated GitLab in the cluster (manifests/gitlab-simulator.yaml), reached by the
     operator at ``url`` and by the tests through the API server's service proxy."""
 
@@ -92,14 +92,6 @@ class Simulator:
         except (httpx.HTTPError, AssertionError):
             return False
 
-    def control(self, method: str, path: str, **kwargs: Any) -> Any:
-        """The simulator's control API (``/-/sim``)."""
-        return self._request(method, f"/-/sim{path}", **kwargs)
-
-    def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        """GitLab's REST API (``/api/v4``) as the simulator's administrator."""
-        return self._request(method, f"/api/v4/{path}", **kwargs)
-
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self.cluster.service_proxy(
             TESTBED_NAMESPACE, self.name, "http", method, path,
@@ -108,27 +100,6 @@ class Simulator:
         if response.status_code >= 400:
             raise AssertionError(f"{method} {path}: {response.status_code} {response.text}")
         return response.json() if response.content else None
-
-    def requests(self, endpoint: str | None = None) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = self.control(
-            "GET", "/requests", params={"endpoint": endpoint} if endpoint else None
-        )
-        return found
-
-    def received_posts(self, endpoint: str) -> list[dict[str, Any]]:
-        """POSTs to ``endpoint`` that arrived whole: a sender killed before its body was sent
-        leaves a 499 record, a request GitLab never saw."""
-        return [r for r in self.requests(endpoint) if r["method"] == "POST" and r["status"] != 499]
-
-    def projects(self) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = self.control("GET", "/projects")
-        return found
-
-    def project(self, path: str) -> dict[str, Any]:
-        for project in self.projects():
-            if project.get("path_with_namespace") == path:
-                return project
-        raise AssertionError(f"no project {path} on {self.name}")
 
 
 def token_secret(name: str, namespace: str) -> dict[str, Any]:
@@ -237,32 +208,6 @@ def duplicate_posts(source: Simulator, destination: Simulator) -> tuple[Counter[
         Counter({k: v - 1 for k, v in exports.items() if v > 1}),
         Counter({k: v - 1 for k, v in imports.items() if v > 1}),
     )
-
-
-def fleet_seed(groups: int, per_group: int) -> dict[str, Any]:
-    """A source GitLab with ``groups * per_group`` small projects."""
-    return {
-        "users": [{"username": "root", "token": ROOT_TOKEN, "admin": True}],
-        "groups": [{"path": f"team-{g}"} for g in range(groups)],
-        "projects": [
-            {
-                "path_with_namespace": f"team-{g}/service-{p}",
-                "owner": "root",
-                "repository_size": "8KiB",
-                "relations": {"issues": 3, "milestones": 1},
-            }
-            for g in range(groups)
-            for p in range(per_group)
-        ],
-    }
-
-
-def destination_seed(groups: int) -> dict[str, Any]:
-    return {
-        "users": [{"username": "root", "token": ROOT_TOKEN, "admin": True}],
-        "groups": [{"path": f"team-{g}"} for g in range(groups)],
-        "projects": [],
-    }
 
 
 def seeded_random(name: str) -> tuple[int, random.Random]:

@@ -25,15 +25,14 @@ from kind_cluster import (
 from kind_gitlab import (
     NO_LIMITS,
     Simulator,
-    destination_seed,
     duplicate_posts,
-    fleet_seed,
     not_ready,
     report,
     seeded_random,
     start_migrations,
     wait_all_ready,
 )
+from tests.support.seeds import destination_seed, fleet_seed
 
 KILLS = 16
 FIRST_BATCH, BATCH = 20, 10

@@ -17,15 +17,14 @@ from kind_cluster import MANIFESTS, OPERATOR_NAMESPACE, Chart, Cluster, NodeSign
 from kind_gitlab import (
     NO_LIMITS,
     Simulator,
-    destination_seed,
     duplicate_posts,
-    fleet_seed,
     operator_values,
     report,
     seeded_random,
     start_migrations,
     wait_all_ready,
 )
+from tests.support.seeds import destination_seed, fleet_seed
 
 TAKEOVERS = 4
 BATCH = 5

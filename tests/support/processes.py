@@ -89,7 +89,47 @@ class ChildProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
-class SimulatorProcess(ChildProcess):
+class SimulatorAccess:
+    """What tests read and ask of a simulated GitLab, however it is reached: its control API
+    (``/-/sim``), GitLab's REST API, its request log and its projects. Subclasses send the
+    request (``_request``: a path, GitLab's root token, the decoded JSON)."""
+
+    url: str
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def control(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The simulator's control API (``/-/sim``)."""
+        return self._request(method, f"/-/sim{path}", **kwargs)
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        """GitLab's REST API (``/api/v4``) as the simulator's administrator."""
+        return self._request(method, f"/api/v4/{path}", **kwargs)
+
+    def requests(self, endpoint: str | None = None) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = self.control(
+            "GET", "/requests", params={"endpoint": endpoint} if endpoint else None
+        )
+        return entries
+
+    def received_posts(self, endpoint: str) -> list[dict[str, Any]]:
+        """POSTs to ``endpoint`` that arrived whole: a sender killed before its body was sent
+        leaves a 499 record, a request GitLab never saw."""
+        return [r for r in self.requests(endpoint) if r["method"] == "POST" and r["status"] != 499]
+
+    def projects(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.control("GET", "/projects")
+        return found
+
+    def project(self, path: str) -> dict[str, Any]:
+        for project in self.projects():
+            if project.get("path_with_namespace") == path:
+                return project
+        raise AssertionError(f"no project {path} on {self.url}")
+
+
+class SimulatorProcess(ChildProcess, SimulatorAccess):
     """A simulated GitLab on a free loopback port: ``seed`` is a built-in seed's name or a
     YAML file, ``options`` the rest of ``simulate``'s command line. Its data, log and the file
     it writes its URL to are in ``directory``."""
@@ -120,38 +160,9 @@ class SimulatorProcess(ChildProcess):
     def host(self) -> str:
         return self.url.split("://", 1)[1].split("/", 1)[0]
 
-    def control(self, method: str, path: str, **kwargs: Any) -> Any:
-        """The simulator's control API (``/-/sim``)."""
-        return self._request(method, f"/-/sim{path}", **kwargs)
-
-    def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        """GitLab's REST API (``/api/v4``) as the simulator's administrator."""
-        return self._request(method, f"/api/v4/{path}", **kwargs)
-
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         response = httpx.request(
             method, f"{self.url}{path}", headers={"PRIVATE-TOKEN": ROOT_TOKEN}, timeout=30, **kwargs
         )
         response.raise_for_status()
         return response.json() if response.content else None
-
-    def requests(self, endpoint: str | None = None) -> list[dict[str, Any]]:
-        entries: list[dict[str, Any]] = self.control(
-            "GET", "/requests", params={"endpoint": endpoint} if endpoint else None
-        )
-        return entries
-
-    def received_posts(self, endpoint: str) -> list[dict[str, Any]]:
-        """POSTs to ``endpoint`` that arrived whole: a sender killed before its body was sent
-        leaves a 499 record, a request GitLab never saw."""
-        return [r for r in self.requests(endpoint) if r["method"] == "POST" and r["status"] != 499]
-
-    def projects(self) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = self.control("GET", "/projects")
-        return found
-
-    def project(self, path: str) -> dict[str, Any]:
-        for project in self.projects():
-            if project.get("path_with_namespace") == path:
-                return project
-        raise AssertionError(f"no project {path} on {self.url}")
