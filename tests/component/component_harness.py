@@ -3,6 +3,7 @@ an in-memory Kubernetes, and builders of the objects and of what the tests read 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -164,3 +165,24 @@ async def run_jobs(sim: Simulator, rounds: int = 10) -> None:
         moved += await sim.settle()
         if not moved:
             return
+
+
+class Stop:
+    """kopf's ``stopped`` flag: false until set; ``wait`` returns when set or timed out."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def __bool__(self) -> bool:
+        return self._event.is_set()
+
+    async def wait(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109 - kopf's shape
+        try:
+            async with asyncio.timeout(timeout):
+                await self._event.wait()
+        except TimeoutError:
+            return False
+        return True

@@ -6,7 +6,10 @@ applying it."""
 
 from __future__ import annotations
 
-from component_harness import NAMESPACE, export_object, posts, run_jobs
+import asyncio
+
+import pytest
+from component_harness import NAMESPACE, Stop, export_object, posts, run_jobs
 
 from gitlab_ferry.api.project_export import PLURAL as EXPORTS
 from gitlab_ferry.controller.preview import preview, render
@@ -119,3 +122,35 @@ async def test_plan_previews_the_pass_without_applying_it(gitlabs, operator_for)
     assert "RequestExport" in text
     assert posts(gitlab, "export") == []
     assert operator.kube.writes == []
+
+
+async def test_one_export_scouts_a_new_gitlab_and_its_finding_wakes_the_others(
+    gitlabs, operator_for, clock
+):
+    gitlab = await gitlabs()
+    operator = operator_for(gitlab)
+    projects = {"a": PROJECT, "b": "gitlab-org/gitaly", "c": "gitlab-org/docs"}
+    for name, project in projects.items():
+        operator.kube.put(EXPORTS, export_object(name, gitlab, project))
+    delays = {name: await operator.export_pass(name) for name in projects}
+    # Nothing is learned of this GitLab: "a" looks often, the others wait for its finding.
+    assert delays == {"a": 5.0, "b": 20.0, "c": 20.0}
+    uid = operator.kube.body(EXPORTS, NAMESPACE, "b")["metadata"]["uid"]
+    follower = asyncio.create_task(operator.runtime.wakeups.sleep(uid, 60.0, Stop()))
+    clock.advance(5)
+    assert await operator.export_pass("a") == 1.0
+    await run_jobs(gitlab)
+    clock.advance(1)
+    await operator.export_pass("a")
+    assert ready(operator, "a") == ("True", "Finished")
+    await asyncio.wait_for(follower, 1.0)  # woken at once: "b" is as old as "a" was
+    looks_before = len(gitlab.requests("export_status"))
+    await operator.export_pass("b")
+    assert ready(operator, "b") == ("True", "Finished")
+    assert len(gitlab.requests("export_status")) == looks_before + 1
+    # Learned now: the next export's looks come by the learned duration.
+    operator.kube.put(EXPORTS, export_object("d", gitlab, "gitlab-org/omnibus"))
+    learned = operator.runtime.durations.expected(gitlab.url.split("://", 1)[1], "ProjectExport")
+    assert learned is not None
+    assert 5.5 <= learned <= 6.0  # between 5.5 ("a": running at 5 s, finished at 6 s) and 6
+    assert await operator.export_pass("d") == pytest.approx(0.9 * learned)

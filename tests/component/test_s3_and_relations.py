@@ -12,6 +12,7 @@ import hashlib
 import pytest
 from component_harness import (
     NAMESPACE,
+    Stop,
     export_object,
     import_object,
     large_project,
@@ -146,27 +147,6 @@ async def test_relations_are_reimported_one_at_a_time(gitlabs, operator_for):
         "issues",
         "milestones",
     ]
-
-
-class Stop:
-    """kopf's ``stopped`` flag: false until set; ``wait`` returns when set or timed out."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def set(self) -> None:
-        self._event.set()
-
-    def __bool__(self) -> bool:
-        return self._event.is_set()
-
-    async def wait(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109 - kopf's shape
-        try:
-            async with asyncio.timeout(timeout):
-                await self._event.wait()
-        except TimeoutError:
-            return False
-        return True
 
 
 async def test_the_object_loop_runs_passes_until_stopped(gitlabs, operator_for):

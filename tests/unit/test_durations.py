@@ -1,11 +1,14 @@
-"""Learned job durations: the first status poll of similar work comes when it is likely done."""
+"""Learned job durations: the first status poll of similar work comes when it is likely done;
+until one is learned, one object scouts and its finding wakes the rest."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from gitlab_ferry.controller.runtime import Durations
-from gitlab_ferry.reconcile.timing import Polling
+from gitlab_ferry.controller.durations import SCOUT_STALE, Durations
+from gitlab_ferry.reconcile.timing import Pace, Polling
 
 
 def test_a_finish_seen_without_an_earlier_look_is_learned_as_seen():
@@ -49,3 +52,67 @@ def test_the_learned_duration_settles_near_the_true_one(true_seconds):
     # Without the middle it stayed near the back-off's first sighting (20 s for 11 s jobs).
     learned = _learn(true_seconds, 60)
     assert true_seconds * 0.9 <= learned <= true_seconds * 1.12
+
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def test_the_first_object_in_flight_on_an_unknown_host_scouts_and_the_others_follow():
+    durations = Durations()
+    assert durations.pace("gitlab", "export", "a", at(0)) is Pace.SCOUT
+    durations.track("gitlab", "export", "a", at(0), Pace.SCOUT, at(0))
+    assert durations.pace("gitlab", "export", "a", at(1)) is Pace.SCOUT
+    assert durations.pace("gitlab", "export", "b", at(1)) is Pace.FOLLOW
+    assert durations.pace("gitlab", "import", "b", at(1)) is Pace.SCOUT
+    assert durations.pace("other", "export", "b", at(1)) is Pace.SCOUT
+
+
+def test_a_second_scout_planned_at_the_same_time_becomes_a_follower():
+    durations = Durations()
+    durations.track("gitlab", "export", "a", at(0), Pace.SCOUT, at(0))
+    durations.track("gitlab", "export", "b", at(0), Pace.SCOUT, at(0))
+    assert durations.pace("gitlab", "export", "b", at(1)) is Pace.FOLLOW
+    wakes = durations.record("gitlab", "export", 12.0, 11.0, now=at(12))
+    assert [wake.uid for wake in wakes] == ["b"]
+
+
+def test_a_scout_whose_work_ended_or_went_quiet_is_replaced():
+    durations = Durations()
+    durations.track("gitlab", "export", "a", at(0), Pace.SCOUT, at(0))
+    durations.untrack("a")
+    assert durations.pace("gitlab", "export", "b", at(1)) is Pace.SCOUT
+    durations.track("gitlab", "export", "b", at(1), Pace.SCOUT, at(1))
+    assert durations.pace("gitlab", "export", "c", at(100)) is Pace.FOLLOW
+    assert durations.pace("gitlab", "export", "c", at(1 + SCOUT_STALE + 1)) is Pace.SCOUT
+
+
+def test_a_finding_wakes_each_follower_when_its_work_is_as_old_as_the_scouts_was():
+    durations = Durations()
+    durations.track("gitlab", "export", "scout", at(0), Pace.SCOUT, at(0))
+    durations.track("gitlab", "export", "same-time", at(0.5), Pace.FOLLOW, at(0.5))
+    durations.track("gitlab", "export", "later", at(4), Pace.FOLLOW, at(4))
+    # The scout looked at 11 s (running) and 12 s (finished).
+    wakes = durations.record("gitlab", "export", 12.0, 11.0, now=at(12))
+    assert {wake.uid: wake.after for wake in wakes} == {"same-time": 0.5, "later": 4.0}
+    assert durations.expected("gitlab", "export") == 11.5
+    # Learned: nobody scouts any more, and nobody is woken twice.
+    assert durations.pace("gitlab", "export", "x", at(13)) is Pace.ALONE
+    assert durations.record("gitlab", "export", 12.5, now=at(13)) == []
+
+
+def test_a_scout_sees_a_finish_within_a_tenth_of_its_duration_and_a_follower_looks_late():
+    polling = Polling()
+    for true_seconds in (7.0, 11.0, 40.0, 300.0):
+        elapsed = 0.0
+        while elapsed < true_seconds:
+            elapsed += polling.next_delay(elapsed, None, Pace.SCOUT)
+        assert elapsed - true_seconds <= max(polling.scout_floor, 0.1 * elapsed)
+    assert polling.next_delay(0.0, None, Pace.SCOUT) == polling.initial
+    assert polling.next_delay(0.0, None, Pace.FOLLOW) == polling.follow_first
+    assert polling.next_delay(20.0, None, Pace.FOLLOW) == polling.next_delay(20.0)
+    # What is learned outranks the pace.
+    assert polling.next_delay(0.0, 10.0, Pace.FOLLOW) == 9.0

@@ -51,7 +51,7 @@ class ExportReconciler(Reconciler):
         """Validate, observe and plan, without applying: the reconcile pass and
         ``gitlab-ferry plan`` both start here. ``before`` is the status the plan starts from."""
         runtime = self.runtime
-        namespace, name, _, generation = identity(body)
+        namespace, name, uid, generation = identity(body)
         now = utcnow(runtime.clock)
         recorded = ProjectExportStatus.model_validate(before)
         spec = validated(ProjectExportSpec, body)
@@ -66,6 +66,7 @@ class ExportReconciler(Reconciler):
                 observed,
                 consumers_waiting=runtime.dependents.waiting(namespace, name),
                 expected_seconds=runtime.durations.expected(target.connection.host, KIND),
+                pace=self.pace(target.connection.host, uid, now),
             )
         else:
             assert not isinstance(resolved, ExportTarget)
@@ -85,7 +86,7 @@ class ExportReconciler(Reconciler):
 
     async def reconcile(self, body: Mapping[str, Any], memory: Memory) -> float | None:
         runtime = self.runtime
-        generation = identity(body)[3]
+        _, _, uid, generation = identity(body)
         before = self.recorded(body, memory)
         step = await self.plan_pass(body, before)
         recorded, plan, now = step.recorded, step.plan, step.now
@@ -109,8 +110,16 @@ class ExportReconciler(Reconciler):
         status = record_export(spec, generation, base, step.observed, plan, outcome, now)
         await self.write(body, memory, status)
         report(runtime, KIND, body, before, self.recorded(body, memory), plan, status.export_status)
-        self._account(body, before, status, target, memory)
+        self._account(body, before, status, target, memory, now)
         memory.running_at = now if isinstance(plan.action, AwaitExport) else None
+        self.track_work(
+            target.connection.host if target else None,
+            uid,
+            status.started_at,
+            isinstance(plan.action, (RequestExport, AwaitExport)) and isinstance(outcome, Done),
+            step.observed.pace,
+            now,
+        )
         return self.requeue(plan, outcome, step.observed.problem, memory)
 
     async def _claims(
@@ -138,6 +147,7 @@ class ExportReconciler(Reconciler):
         status: ProjectExportStatus,
         target: ExportTarget | None,
         memory: Memory,
+        now: datetime,
     ) -> None:
         """Transfer metrics and duration learning when a run ends; importers waiting for
         this export are woken when what they read of it changes."""
@@ -156,7 +166,7 @@ class ExportReconciler(Reconciler):
                 runtime.metrics.transfer_duration.labels(KIND, result).observe(seconds)
                 if succeeded and target is not None:
                     running = _running_for(memory, status.started_at)
-                    runtime.durations.record(target.connection.host, KIND, seconds, running)
+                    self.learn(target.connection.host, seconds, running, now)
             runtime.metrics.transfers.labels(KIND, result).inc()
 
     async def forget(self, body: Mapping[str, Any], memory: Memory) -> None:

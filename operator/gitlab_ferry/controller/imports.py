@@ -23,6 +23,7 @@ from gitlab_ferry.reconcile.conditions import (
     recorded_verdict,
 )
 from gitlab_ferry.reconcile.imports import (
+    AdoptImport,
     AwaitImport,
     DeleteProject,
     DeletionObservation,
@@ -36,6 +37,9 @@ from gitlab_ferry.reconcile.imports import (
     record_import,
 )
 from gitlab_ferry.reconcile.plan import Done, Failed, Outcome, Plan
+
+#: Plans after which the import runs on GitLab (what learned durations time the looks at).
+IN_FLIGHT_ACTIONS = (ImportProject, AdoptImport, AwaitImport)
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ class ImportReconciler(Reconciler):
         """Validate, observe and plan, without applying: the reconcile pass and
         ``gitlab-ferry plan`` both start here. ``before`` is the status the plan starts from."""
         runtime = self.runtime
-        generation = identity(body)[3]
+        _, _, uid, generation = identity(body)
         now = utcnow(runtime.clock)
         recorded = ProjectImportStatus.model_validate(before)
         spec = validated(ProjectImportSpec, body)
@@ -73,6 +77,7 @@ class ImportReconciler(Reconciler):
             observed = replace(
                 observed,
                 expected_seconds=runtime.durations.expected(subject.connection.host, KIND),
+                pace=self.pace(subject.connection.host, uid, now),
             )
         else:
             assert not isinstance(resolved, ImportSubject)
@@ -112,8 +117,16 @@ class ImportReconciler(Reconciler):
         )
         await self.write(body, memory, status)
         report(runtime, KIND, body, before, self.recorded(body, memory), plan, status.import_status)
-        self._account(before, status, subject, memory)
+        self._account(before, status, subject, memory, now)
         memory.running_at = now if isinstance(plan.action, AwaitImport) else None
+        self.track_work(
+            subject.connection.host if subject else None,
+            uid,
+            status.started_at,
+            isinstance(plan.action, IN_FLIGHT_ACTIONS) and isinstance(outcome, Done),
+            step.observed.pace,
+            now,
+        )
         return self.requeue(plan, outcome, step.observed.problem, memory)
 
     async def _apply(self, subject: ImportSubject, plan: Plan) -> Outcome:
@@ -131,6 +144,7 @@ class ImportReconciler(Reconciler):
         status: ProjectImportStatus,
         subject: ImportSubject | None,
         memory: Memory,
+        now: datetime,
     ) -> None:
         """Transfer metrics, failed relations and duration learning when an import ends."""
         previous = ProjectImportStatus.model_validate(before)
@@ -146,7 +160,7 @@ class ImportReconciler(Reconciler):
             metrics.transfer_duration.labels(KIND, result).observe(seconds)
             if succeeded and subject is not None and status.relation_imports == []:
                 running = _running_for(memory, status.started_at)
-                self.runtime.durations.record(subject.connection.host, KIND, seconds, running)
+                self.learn(subject.connection.host, seconds, running, now)
         for failure in status.failed_relations:
             metrics.failed_relations.labels(failure.relation_name or "unknown").inc()
 

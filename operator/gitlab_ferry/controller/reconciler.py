@@ -24,6 +24,7 @@ from gitlab_ferry.effects.kube import ObjectRef
 from gitlab_ferry.effects.problems import problem_from
 from gitlab_ferry.reconcile.conditions import recorded_verdict
 from gitlab_ferry.reconcile.plan import Failed, Outcome, Plan, Problem, Reason, Throttled
+from gitlab_ferry.reconcile.timing import Pace
 from gitlab_ferry.redact import redact_text
 
 logger = logging.getLogger("gitlab_ferry.controller")
@@ -107,9 +108,39 @@ class Reconciler:
                     await stopped.wait(spacing)
         finally:
             self.runtime.wakeups.forget(uid)
+            self.runtime.durations.untrack(uid)
             if memory.booking is not None:
                 self.runtime.services.budget.cancel(memory.booking)
             await self.forget(body, memory)
+
+    # -- learned durations ---------------------------------------------------------------------
+
+    def pace(self, host: str, uid: str, now: datetime) -> Pace:
+        """How ``uid`` times its looks at its work on ``host`` (see ``Durations``)."""
+        return self.runtime.durations.pace(host, self.kind, uid, now)
+
+    def track_work(
+        self,
+        host: str | None,
+        uid: str,
+        started: datetime | None,
+        in_flight: bool,
+        pace: Pace,
+        now: datetime,
+    ) -> None:
+        """After a pass: note ``uid``'s work on ``host`` as in flight, or as over."""
+        durations = self.runtime.durations
+        if in_flight and host is not None and started is not None:
+            durations.track(host, self.kind, uid, started, pace, now)
+        else:
+            durations.untrack(uid)
+
+    def learn(self, host: str, seconds: float, running: float | None, now: datetime) -> None:
+        """Learn how long a finished run took on ``host`` and wake the objects that were
+        waiting for that finding."""
+        runtime = self.runtime
+        for wake in runtime.durations.record(host, self.kind, seconds, running, now):
+            runtime.wakeups.wake_later(wake.uid, runtime.clock.real_seconds(wake.after))
 
     # -- status -------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from gitlab_ferry import __version__
 from gitlab_ferry.api.base import DownloadLimitScope
 from gitlab_ferry.clock import Clock, clock_from_settings
+from gitlab_ferry.controller.durations import Durations
 from gitlab_ferry.controller.status_writer import StatusWriter
 from gitlab_ferry.controller.wakeups import ChildChanges, Dependents, EventSink, Wakeups
 from gitlab_ferry.effects.budget import RateLimitBudget
@@ -37,34 +38,6 @@ from gitlab_ferry.settings import Settings
 #: Connections to the Kubernetes API server (the operator's Kubernetes calls get as many
 #: threads: the official client is synchronous).
 KUBE_CONNECTIONS = 32
-
-
-class Durations:
-    """How long exports and imports usually take per GitLab host (moving average), so the
-    first status poll comes about when the work is likely done."""
-
-    def __init__(self, weight: float = 0.3) -> None:
-        self._weight = weight
-        self._typical: dict[tuple[str, str], float] = {}
-
-    def expected(self, host: str, kind: str) -> float | None:
-        return self._typical.get((host, kind))
-
-    def record(
-        self, host: str, kind: str, seconds: float, running_until: float | None = None
-    ) -> None:
-        """Learn from work seen finished ``seconds`` after it began. ``running_until`` is when
-        it was last seen still running, if a look saw that: it finished in between, so the
-        middle is recorded. Recording only when the finish was seen would keep a first
-        estimate made with the back-off's sparse looks (an 11 s job seen at 20 s) for many
-        jobs, since the early look shrinks it only a little each time."""
-        if running_until is not None and 0 <= running_until < seconds:
-            seconds = (running_until + seconds) / 2
-        key = (host, kind)
-        previous = self._typical.get(key)
-        self._typical[key] = (
-            seconds if previous is None else previous + self._weight * (seconds - previous)
-        )
 
 
 def _discard_event(body: object, kind: str, reason: str, message: str) -> None:

@@ -41,6 +41,13 @@ class Wakeups:
         if event is not None:
             event.set()
 
+    def wake_later(self, uid: str, real_seconds: float) -> None:
+        """Wake ``uid``'s loop after ``real_seconds`` (at once if not positive)."""
+        if real_seconds <= 0:
+            self.wake(uid)
+        else:
+            asyncio.get_running_loop().call_later(real_seconds, self.wake, uid)
+
     def forget(self, uid: str) -> None:
         self._events.pop(uid, None)
 

@@ -8,12 +8,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 
 from croniter import croniter
 
 #: How long GitLab keeps a finished export file (its hourly sweep removes files whose upload
 #: record is older than 24 h).
 EXPORT_RETENTION = timedelta(hours=24)
+
+
+class Pace(Enum):
+    """How an object's looks are timed while no duration is learned for its GitLab host.
+
+    Work started together usually finishes together, so one object in flight, the scout,
+    looks often and learns the duration for all; the others follow, looking late unless the
+    scout's finding wakes them. Once a duration is learned every object looks by it.
+    """
+
+    ALONE = "alone"
+    SCOUT = "scout"
+    FOLLOW = "follow"
 
 
 @dataclass(frozen=True)
@@ -28,6 +42,11 @@ class Polling:
     learned duration settles between the true one and the true one over ``early``, so
     ``early`` bounds how late a finish is seen (0.9: about a tenth of the duration). The late
     look catches work a little slower than usual without waiting a whole back-off step.
+
+    With nothing learned yet, a scout (``Pace.SCOUT``) looks every ``scout_step`` of the time
+    its work has run (at least ``scout_floor`` seconds apart), so its finish is seen at most
+    about a tenth late; a follower (``Pace.FOLLOW``) looks first after ``follow_first``
+    seconds, then backs off, unless woken by what the scout learns.
     """
 
     initial: float = 5.0
@@ -36,15 +55,32 @@ class Polling:
     minimum: float = 0.5
     early: float = 0.9
     late: float = 1.15
+    scout_step: float = 0.1
+    scout_floor: float = 1.0
+    follow_first: float = 20.0
 
-    def next_delay(self, elapsed: float, expected: float | None = None) -> float:
+    def next_delay(
+        self, elapsed: float, expected: float | None = None, pace: Pace = Pace.ALONE
+    ) -> float:
         """Seconds until the next look at work that has run for ``elapsed`` seconds."""
-        marks = (
-            (self.early * expected, expected, self.late * expected) if expected is not None else ()
-        )
-        upcoming = [mark - elapsed for mark in marks if mark > elapsed]
-        delay = upcoming[0] if upcoming else max(self.initial, elapsed * (self.factor - 1.0))
+        if expected is not None:
+            marks = (self.early * expected, expected, self.late * expected)
+            upcoming = [mark - elapsed for mark in marks if mark > elapsed]
+            delay = upcoming[0] if upcoming else self._backoff(elapsed)
+        elif pace is Pace.SCOUT:
+            delay = (
+                self.initial - elapsed
+                if elapsed < self.initial
+                else max(self.scout_floor, self.scout_step * elapsed)
+            )
+        elif pace is Pace.FOLLOW:
+            delay = max(self._backoff(elapsed), self.follow_first - elapsed)
+        else:
+            delay = self._backoff(elapsed)
         return max(self.minimum, min(delay, self.maximum))
+
+    def _backoff(self, elapsed: float) -> float:
+        return max(self.initial, elapsed * (self.factor - 1.0))
 
 
 def seconds_between(earlier: datetime | None, later: datetime) -> float:

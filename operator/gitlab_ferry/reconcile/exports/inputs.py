@@ -14,7 +14,7 @@ from gitlab_ferry.api.project_export import DESTINATION_FIELDS, ExportDestinatio
 from gitlab_ferry.gitlab_states import EXPORT_IN_FLIGHT, ExportState, parse_state
 from gitlab_ferry.gitlab_versions import GitLabInfo
 from gitlab_ferry.reconcile.plan import Problem, stable_hash
-from gitlab_ferry.reconcile.timing import Polling
+from gitlab_ferry.reconcile.timing import Pace, Polling
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,8 @@ class ExportObservation:
     consumers_waiting: int = 0
     #: How long exports usually take on this GitLab, if known.
     expected_seconds: float | None = None
+    #: How to time looks while nothing is learned (one scout looks often, the rest follow).
+    pace: Pace = Pace.ALONE
     #: The source GitLab's version and what it was seen to lack.
     gitlab: GitLabInfo = field(default_factory=GitLabInfo)
     #: About how many bytes an export of the project carries (project statistics), when

@@ -238,7 +238,9 @@ class ExportPlanner(Planner):
         )
 
     def _await(self, why: str, reason: Reason, elapsed: float) -> Plan:
-        delay = self.policy.polling.next_delay(elapsed, self.observed.expected_seconds)
+        delay = self.policy.polling.next_delay(
+            elapsed, self.observed.expected_seconds, self.observed.pace
+        )
         return self.make(
             AwaitExport(),
             f"{why}; looking again in {delay:.0f}s",
@@ -359,7 +361,9 @@ class ExportPlanner(Planner):
             RequestExport(attempt=attempt, spec_hash=self.hash, route=route, s3_key=s3_key),
             f"{why}, so request a new export{relayed}",
             Verdict(False, verdict_reason, "Export requested from GitLab."),
-            requeue_after=self.policy.polling.next_delay(0.0, self.observed.expected_seconds),
+            requeue_after=self.policy.polling.next_delay(
+                0.0, self.observed.expected_seconds, self.observed.pace
+            ),
             inputs=(self.hash, attempt, s3_key),
         )
 

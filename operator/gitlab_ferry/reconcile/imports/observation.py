@@ -14,6 +14,7 @@ from gitlab_ferry.api import ArtifactLocation
 from gitlab_ferry.gitlab_states import ImportState, RelationImportState, parse_state
 from gitlab_ferry.gitlab_versions import GitLabInfo
 from gitlab_ferry.reconcile.plan import Problem
+from gitlab_ferry.reconcile.timing import Pace
 
 GITLAB_PROJECT_IMPORT = "gitlab_project"
 
@@ -107,6 +108,8 @@ class ImportObservation:
     approved_plan: str | None = None
     #: How long imports usually take on this GitLab, if known.
     expected_seconds: float | None = None
+    #: How to time looks while nothing is learned (one scout looks often, the rest follow).
+    pace: Pace = Pace.ALONE
     #: The destination GitLab's version and what it was seen to lack.
     gitlab: GitLabInfo = field(default_factory=GitLabInfo)
     #: A ``url``/``urlSecretRef`` source is a public https URL that GitLab can fetch itself.

@@ -218,7 +218,9 @@ class ImportPlanner(Planner):
                     f"the import has not finished after {self.spec.timeout} (spec.timeout)",
                 )
             reason = Reason.SCHEDULED if info.state is ImportState.SCHEDULED else Reason.IMPORTING
-            delay = self.policy.polling.next_delay(elapsed, self.observed.expected_seconds)
+            delay = self.policy.polling.next_delay(
+                elapsed, self.observed.expected_seconds, self.observed.pace
+            )
             return self.make(
                 AwaitImport(),
                 f"GitLab is importing the project ({info.import_status}); looking again in "
@@ -315,7 +317,9 @@ class ImportPlanner(Planner):
             action,
             f"{why}, so import it into {observed.full_path} by {choice.route.value}: {choice.why}",
             Verdict(False, Reason.SCHEDULED, f"Import requested from GitLab{replacing}."),
-            requeue_after=self.policy.polling.next_delay(0.0, observed.expected_seconds),
+            requeue_after=self.policy.polling.next_delay(
+                0.0, observed.expected_seconds, observed.pace
+            ),
             inputs=(
                 choice.route.value,
                 observed.full_path,

@@ -1,0 +1,105 @@
+"""How long exports and imports take per GitLab host, learned as they finish, and which
+object scouts for a host while nothing is learned yet (controller layer).
+
+In memory: a restarted operator learns again. Work started together (a batch of pairs, a
+GroupMigration's fan-out) usually takes about as long everywhere, so while a host's duration
+is unknown one object in flight looks often (the scout) and the others look late; when the
+scout's work finishes, each follower is woken when its own work is as old as the scout's was
+when seen finished. A batch is then seen finished about a second late at the cost of one
+object's frequent looks, instead of everyone's back-off looks at 5, 10 and 20 s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from gitlab_ferry.reconcile.timing import Pace
+
+#: A scout that has not looked for this long (seconds) is replaced by the next object asking.
+SCOUT_STALE = 120.0
+
+
+@dataclass(frozen=True)
+class Wake:
+    """A follower to wake ``after`` seconds (clock time; zero or less: now)."""
+
+    uid: str
+    after: float
+
+
+class Durations:
+    """Learned durations (moving average) and scouting, keyed by GitLab host and kind."""
+
+    def __init__(self, weight: float = 0.3) -> None:
+        self._weight = weight
+        self._typical: dict[tuple[str, str], float] = {}
+        self._scouts: dict[tuple[str, str], tuple[str, datetime]] = {}
+        self._followers: dict[tuple[str, str], dict[str, datetime]] = {}
+
+    def expected(self, host: str, kind: str) -> float | None:
+        return self._typical.get((host, kind))
+
+    def pace(self, host: str, kind: str, uid: str, now: datetime) -> Pace:
+        """How object ``uid`` should time its looks at work on ``host`` (a query: the role
+        is taken by ``track`` once the work is in flight)."""
+        key = (host, kind)
+        if key in self._typical:
+            return Pace.ALONE
+        scout = self._scouts.get(key)
+        if scout is None or scout[0] == uid or (now - scout[1]).total_seconds() > SCOUT_STALE:
+            return Pace.SCOUT
+        return Pace.FOLLOW
+
+    def track(
+        self, host: str, kind: str, uid: str, started: datetime, pace: Pace, now: datetime
+    ) -> None:
+        """Note that ``uid``'s work (begun at ``started``) is in flight after a pass planned
+        with ``pace``."""
+        key = (host, kind)
+        if pace is Pace.SCOUT and self.pace(host, kind, uid, now) is Pace.SCOUT:
+            self._scouts[key] = (uid, now)
+            self._followers.get(key, {}).pop(uid, None)
+        elif pace is not Pace.ALONE:
+            self._followers.setdefault(key, {})[uid] = started
+
+    def untrack(self, uid: str) -> None:
+        """``uid`` has no work in flight any more (finished, failed, throttled or gone)."""
+        for key, (scout, _) in list(self._scouts.items()):
+            if scout == uid:
+                del self._scouts[key]
+        for followers in self._followers.values():
+            followers.pop(uid, None)
+
+    def record(
+        self,
+        host: str,
+        kind: str,
+        seconds: float,
+        running_until: float | None = None,
+        now: datetime | None = None,
+    ) -> list[Wake]:
+        """Learn from work seen finished ``seconds`` after it began. ``running_until`` is when
+        it was last seen still running, if a look saw that: it finished in between, so the
+        middle is recorded. Recording only when the finish was seen would keep a first
+        estimate made with the back-off's sparse looks (an 11 s job seen at 20 s) for many
+        jobs, since the early look shrinks it only a little each time.
+
+        Returns the followers on that host to wake, each when its work is ``seconds`` old
+        (``now`` is when the finish was seen)."""
+        key = (host, kind)
+        followers = self._followers.pop(key, {})
+        self._scouts.pop(key, None)
+        learned = seconds
+        if running_until is not None and 0 <= running_until < seconds:
+            learned = (running_until + seconds) / 2
+        previous = self._typical.get(key)
+        self._typical[key] = (
+            learned if previous is None else previous + self._weight * (learned - previous)
+        )
+        if now is None:
+            return []
+        return [
+            Wake(uid, seconds - (now - started).total_seconds())
+            for uid, started in followers.items()
+        ]
