@@ -6,13 +6,11 @@ loop that runs passes until it is stopped."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 
 import pytest
 from component_harness import (
     NAMESPACE,
-    Stop,
     export_object,
     import_object,
     large_project,
@@ -23,7 +21,6 @@ from tests.support.s3 import S3_KEYS
 
 from gitlab_ferry.api.project_export import PLURAL as EXPORTS
 from gitlab_ferry.api.project_import import PLURAL as IMPORTS
-from gitlab_ferry.controller.exports import ExportReconciler
 
 PROJECT = "gitlab-org/gitlab-test"
 
@@ -147,28 +144,6 @@ async def test_relations_are_reimported_one_at_a_time(gitlabs, operator_for):
         "issues",
         "milestones",
     ]
-
-
-async def test_the_object_loop_runs_passes_until_stopped(gitlabs, operator_for):
-    gitlab = await gitlabs()
-    operator = operator_for(gitlab)
-    body = operator.kube.put(EXPORTS, export_object("e", gitlab, PROJECT))
-    stop = Stop()
-    loop = asyncio.create_task(ExportReconciler(operator.runtime).run(body, stop))
-    for _ in range(50):
-        await asyncio.sleep(0.01)
-        if posts(gitlab, "export"):
-            break
-    assert len(posts(gitlab, "export")) == 1
-    await run_jobs(gitlab)
-    operator.runtime.wakeups.wake(body["metadata"]["uid"])
-    for _ in range(50):
-        await asyncio.sleep(0.01)
-        if ready(operator, EXPORTS, "e") == ("True", "Finished"):
-            break
-    assert ready(operator, EXPORTS, "e") == ("True", "Finished")
-    stop.set()
-    await asyncio.wait_for(loop, 5)
 
 
 async def _archive_of(gitlab, project: str) -> bytes:

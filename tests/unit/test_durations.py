@@ -61,40 +61,32 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def test_the_first_object_in_flight_on_an_unknown_host_scouts_and_the_others_follow():
+def test_the_first_object_to_ask_on_an_unknown_host_scouts_and_the_others_follow():
     durations = Durations()
     assert durations.pace("gitlab", "export", "a", at(0)) is Pace.SCOUT
-    durations.track("gitlab", "export", "a", at(0), Pace.SCOUT, at(0))
+    # Asked while "a"'s pass is still under way: planned together, only one scouts.
+    assert durations.pace("gitlab", "export", "b", at(0)) is Pace.FOLLOW
     assert durations.pace("gitlab", "export", "a", at(1)) is Pace.SCOUT
-    assert durations.pace("gitlab", "export", "b", at(1)) is Pace.FOLLOW
     assert durations.pace("gitlab", "import", "b", at(1)) is Pace.SCOUT
     assert durations.pace("other", "export", "b", at(1)) is Pace.SCOUT
 
 
-def test_a_second_scout_planned_at_the_same_time_becomes_a_follower():
-    durations = Durations()
-    durations.track("gitlab", "export", "a", at(0), Pace.SCOUT, at(0))
-    durations.track("gitlab", "export", "b", at(0), Pace.SCOUT, at(0))
-    assert durations.pace("gitlab", "export", "b", at(1)) is Pace.FOLLOW
-    wakes = durations.record("gitlab", "export", 12.0, 11.0, now=at(12))
-    assert [wake.uid for wake in wakes] == ["b"]
-
-
 def test_a_scout_whose_work_ended_or_went_quiet_is_replaced():
     durations = Durations()
-    durations.track("gitlab", "export", "a", at(0), Pace.SCOUT, at(0))
+    durations.pace("gitlab", "export", "a", at(0))
     durations.untrack("a")
     assert durations.pace("gitlab", "export", "b", at(1)) is Pace.SCOUT
-    durations.track("gitlab", "export", "b", at(1), Pace.SCOUT, at(1))
     assert durations.pace("gitlab", "export", "c", at(100)) is Pace.FOLLOW
     assert durations.pace("gitlab", "export", "c", at(1 + SCOUT_STALE + 1)) is Pace.SCOUT
 
 
 def test_a_finding_wakes_each_follower_when_its_work_is_as_old_as_the_scouts_was():
     durations = Durations()
-    durations.track("gitlab", "export", "scout", at(0), Pace.SCOUT, at(0))
-    durations.track("gitlab", "export", "same-time", at(0.5), Pace.FOLLOW, at(0.5))
-    durations.track("gitlab", "export", "later", at(4), Pace.FOLLOW, at(4))
+    durations.pace("gitlab", "export", "scout", at(0))
+    for uid, started in (("same-time", 0.5), ("later", 4.0), ("over", 1.0)):
+        assert durations.pace("gitlab", "export", uid, at(started)) is Pace.FOLLOW
+        durations.track("gitlab", "export", uid, at(started), Pace.FOLLOW)
+    durations.untrack("over")
     # The scout looked at 11 s (running) and 12 s (finished).
     wakes = durations.record("gitlab", "export", 12.0, 11.0, now=at(12))
     assert {wake.uid: wake.after for wake in wakes} == {"same-time": 0.5, "later": 4.0}

@@ -41,27 +41,24 @@ class Durations:
         return self._typical.get((host, kind))
 
     def pace(self, host: str, kind: str, uid: str, now: datetime) -> Pace:
-        """How object ``uid`` should time its looks at work on ``host`` (a query: the role
-        is taken by ``track`` once the work is in flight)."""
+        """How object ``uid`` should time its looks at its work on ``host``. While nothing
+        is learned, the first object to ask becomes the scout, at once (objects planned
+        together must not all scout), until its work ends (``untrack``) or it stops asking."""
         key = (host, kind)
         if key in self._typical:
             return Pace.ALONE
         scout = self._scouts.get(key)
         if scout is None or scout[0] == uid or (now - scout[1]).total_seconds() > SCOUT_STALE:
+            self._scouts[key] = (uid, now)
+            self._followers.get(key, {}).pop(uid, None)
             return Pace.SCOUT
         return Pace.FOLLOW
 
-    def track(
-        self, host: str, kind: str, uid: str, started: datetime, pace: Pace, now: datetime
-    ) -> None:
+    def track(self, host: str, kind: str, uid: str, started: datetime, pace: Pace) -> None:
         """Note that ``uid``'s work (begun at ``started``) is in flight after a pass planned
-        with ``pace``."""
-        key = (host, kind)
-        if pace is Pace.SCOUT and self.pace(host, kind, uid, now) is Pace.SCOUT:
-            self._scouts[key] = (uid, now)
-            self._followers.get(key, {}).pop(uid, None)
-        elif pace is not Pace.ALONE:
-            self._followers.setdefault(key, {})[uid] = started
+        with ``pace``: a follower waits to be woken by the scout's finding."""
+        if pace is Pace.FOLLOW:
+            self._followers.setdefault((host, kind), {})[uid] = started
 
     def untrack(self, uid: str) -> None:
         """``uid`` has no work in flight any more (finished, failed, throttled or gone)."""

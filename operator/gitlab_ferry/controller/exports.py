@@ -118,7 +118,6 @@ class ExportReconciler(Reconciler):
             status.started_at,
             isinstance(plan.action, (RequestExport, AwaitExport)) and isinstance(outcome, Done),
             step.observed.pace,
-            now,
         )
         return self.requeue(plan, outcome, step.observed.problem, memory)
 

@@ -125,7 +125,6 @@ class ImportReconciler(Reconciler):
             status.started_at,
             isinstance(plan.action, IN_FLIGHT_ACTIONS) and isinstance(outcome, Done),
             step.observed.pace,
-            now,
         )
         return self.requeue(plan, outcome, step.observed.problem, memory)
 

@@ -89,7 +89,7 @@ class _Listing:
 class MigrationReconciler(Reconciler):
     kind = KIND
     plural = PLURAL
-    #: Children finishing in bursts wake the migration; its passes are spaced by this much.
+    #: Children finishing in bursts wake the migration; such passes are spaced by this much.
     min_interval = 2.0
 
     def __init__(self, runtime: Runtime, children: ChildIndex | None = None) -> None:

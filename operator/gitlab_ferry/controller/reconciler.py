@@ -66,7 +66,8 @@ class Reconciler:
 
     kind = ""
     plural = ""
-    #: The least time (real seconds) between two passes, however often the loop is woken.
+    #: The least time (real seconds) between a pass and the next when wake-ups come sooner;
+    #: never later than the time the pass's plan asked for.
     min_interval = 0.0
 
     def __init__(self, runtime: Runtime) -> None:
@@ -84,6 +85,7 @@ class Reconciler:
         namespace, name, uid, _ = identity(body)
         memory = Memory(uid=uid)
         clock = self.runtime.clock
+        self.runtime.wakeups.listen(uid)
         try:
             while not stopped:
                 try:
@@ -102,10 +104,11 @@ class Reconciler:
                     self.runtime.metrics.reconcile_errors.labels(self.kind, "Exception").inc()
                 real = None if delay is None else clock.real_seconds(delay)
                 passed = time.monotonic()
-                await self.runtime.wakeups.sleep(uid, real, stopped)
-                spacing = self.min_interval - (time.monotonic() - passed)
-                if spacing > 0 and not stopped:
-                    await stopped.wait(spacing)
+                if await self.runtime.wakeups.sleep(uid, real, stopped):
+                    least = self.min_interval if real is None else min(self.min_interval, real)
+                    spacing = least - (time.monotonic() - passed)
+                    if spacing > 0 and not stopped:
+                        await stopped.wait(spacing)
         finally:
             self.runtime.wakeups.forget(uid)
             self.runtime.durations.untrack(uid)
@@ -116,7 +119,8 @@ class Reconciler:
     # -- learned durations ---------------------------------------------------------------------
 
     def pace(self, host: str, uid: str, now: datetime) -> Pace:
-        """How ``uid`` times its looks at its work on ``host`` (see ``Durations``)."""
+        """How ``uid`` times its looks at its work on ``host`` (see ``Durations``; asking
+        may make it the host's scout, until ``track_work`` says its work is over)."""
         return self.runtime.durations.pace(host, self.kind, uid, now)
 
     def track_work(
@@ -126,12 +130,11 @@ class Reconciler:
         started: datetime | None,
         in_flight: bool,
         pace: Pace,
-        now: datetime,
     ) -> None:
         """After a pass: note ``uid``'s work on ``host`` as in flight, or as over."""
         durations = self.runtime.durations
         if in_flight and host is not None and started is not None:
-            durations.track(host, self.kind, uid, started, pace, now)
+            durations.track(host, self.kind, uid, started, pace)
         else:
             durations.untrack(uid)
 

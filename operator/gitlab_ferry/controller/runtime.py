@@ -28,7 +28,7 @@ from gitlab_ferry.effects.kube import Kube, KubeApi, SecretCache
 from gitlab_ferry.effects.namespaces import NamespacePaths
 from gitlab_ferry.effects.network import HostPolicy
 from gitlab_ferry.effects.services import DefaultLimits, Services
-from gitlab_ferry.gitlab import ENDPOINTS
+from gitlab_ferry.gitlab import ENDPOINTS, widen_response_reads
 from gitlab_ferry.metrics import Metrics
 from gitlab_ferry.reconcile.exports import ExportPolicy
 from gitlab_ferry.reconcile.imports import ImportPolicy
@@ -91,6 +91,7 @@ def build_runtime(
 ) -> Runtime:
     """Everything the handlers need, wired together. ``kube`` and ``transport`` replace
     the Kubernetes API and the GitLab clients' HTTP transport (tests stand in for them)."""
+    widen_response_reads()
     clock = clock or clock_from_settings(settings.clock_speed, settings.clock_anchor)
     metrics = Metrics(
         registry or CollectorRegistry(auto_describe=True), version=__version__, endpoints=ENDPOINTS

@@ -36,6 +36,11 @@ class Wakeups:
     def __init__(self) -> None:
         self._events: dict[str, asyncio.Event] = {}
 
+    def listen(self, uid: str) -> None:
+        """Keep wake-ups for ``uid``'s loop from now on (one that comes during its first pass
+        is not lost)."""
+        self._events.setdefault(uid, asyncio.Event())
+
     def wake(self, uid: str) -> None:
         event = self._events.get(uid)
         if event is not None:
@@ -51,18 +56,20 @@ class Wakeups:
     def forget(self, uid: str) -> None:
         self._events.pop(uid, None)
 
-    async def sleep(self, uid: str, real_seconds: float | None, stopped: StopFlag) -> None:
-        """Sleep ``real_seconds`` (forever if ``None``), or until woken or stopped."""
+    async def sleep(self, uid: str, real_seconds: float | None, stopped: StopFlag) -> bool:
+        """Sleep ``real_seconds`` (forever if ``None``), or until woken or stopped; whether
+        it was woken."""
         event = self._events.setdefault(uid, asyncio.Event())
         if event.is_set() or stopped:
             event.clear()
-            return
+            return not stopped
         waiters = {
             asyncio.ensure_future(event.wait()),
             asyncio.ensure_future(stopped.wait(real_seconds)),
         }
         try:
             await asyncio.wait(waiters, timeout=real_seconds, return_when=asyncio.FIRST_COMPLETED)
+            return event.is_set()
         finally:
             for waiter in waiters:
                 waiter.cancel()
