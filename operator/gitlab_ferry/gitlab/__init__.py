@@ -5,7 +5,7 @@ kopf or metrics."""
 from gitlab_ferry.gitlab.client import ArchiveDownload, GitLabClient, TokenType
 from gitlab_ferry.gitlab.multipart import ArchiveUpload
 from gitlab_ferry.gitlab.params import ENDPOINTS, ImportParameters, ProjectRef, S3Object
-from gitlab_ferry.gitlab.transport import RequestObserver, UrlGuard
+from gitlab_ferry.gitlab.transport import RequestObserver, UrlGuard, widen_response_reads
 
 __all__ = [
     "ENDPOINTS",
@@ -18,4 +18,5 @@ __all__ = [
     "S3Object",
     "TokenType",
     "UrlGuard",
+    "widen_response_reads",
 ]
