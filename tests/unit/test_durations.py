@@ -91,9 +91,11 @@ def test_a_finding_wakes_each_follower_when_its_work_is_as_old_as_the_scouts_was
     wakes = durations.record("gitlab", "export", 12.0, 11.0, now=at(12))
     assert {wake.uid: wake.after for wake in wakes} == {"same-time": 0.5, "later": 4.0}
     assert durations.expected("gitlab", "export") == 11.5
-    # Learned: nobody scouts any more, and nobody is woken twice.
-    assert durations.pace("gitlab", "export", "x", at(13)) is Pace.ALONE
-    assert durations.record("gitlab", "export", 12.5, now=at(13)) == []
+    # Learned: the role is free again; followers are no longer kept to be woken.
+    assert durations.pace("gitlab", "export", "x", at(13)) is Pace.SCOUT
+    assert durations.pace("gitlab", "export", "y", at(13)) is Pace.FOLLOW
+    durations.track("gitlab", "export", "y", at(13), Pace.FOLLOW)
+    assert durations.record("gitlab", "export", 12.5, now=at(14)) == []
 
 
 def test_a_scout_sees_a_finish_within_a_tenth_of_its_duration_and_a_follower_looks_late():
@@ -106,5 +108,57 @@ def test_a_scout_sees_a_finish_within_a_tenth_of_its_duration_and_a_follower_loo
     assert polling.next_delay(0.0, None, Pace.SCOUT) == polling.initial
     assert polling.next_delay(0.0, None, Pace.FOLLOW) == polling.follow_first
     assert polling.next_delay(20.0, None, Pace.FOLLOW) == polling.next_delay(20.0)
-    # What is learned outranks the pace.
-    assert polling.next_delay(0.0, 10.0, Pace.FOLLOW) == 9.0
+    # Once a duration is learned, only the scout (or an object alone) looks early.
+    assert polling.next_delay(0.0, 10.0, Pace.SCOUT) == 9.0
+    assert polling.next_delay(0.0, 10.0, Pace.ALONE) == 9.0
+    assert polling.next_delay(0.0, 10.0, Pace.FOLLOW) == 10.0
+    assert polling.next_delay(10.0, 10.0, Pace.FOLLOW) == pytest.approx(1.5)
+
+
+def test_a_first_look_that_sees_the_finish_only_lowers_the_estimate():
+    durations = Durations()
+    durations.record("gitlab", "export", 12.0)
+    durations.record("gitlab", "export", 12.4)  # a follower's look at the estimate, and later
+    assert durations.expected("gitlab", "export") == 12.0
+    durations.record("gitlab", "export", 10.8)  # the scout's early look already saw it
+    assert durations.expected("gitlab", "export") == pytest.approx(12.0 - 0.3 * 1.2)
+
+
+def _looks_until_done(polling: Polling, true_seconds: float, expected: float | None, pace: Pace):
+    """Looks at one job of ``true_seconds``: when the finish was seen, the last look that saw
+    it running (or None) and how many looks it took."""
+    elapsed, running, looks = 0.0, None, 0
+    while True:
+        elapsed += polling.next_delay(elapsed, expected, pace)
+        looks += 1
+        if elapsed >= true_seconds:
+            return elapsed, running, looks
+        running = elapsed
+
+
+@pytest.mark.parametrize("true_seconds", [11.0, 40.0])
+def test_batches_with_one_scout_settle_near_the_true_duration_and_followers_look_once(
+    true_seconds,
+):
+    # Jobs shorter than the longest poll interval (60 s); longer ones are looked at that often.
+    durations, polling = Durations(), Polling()
+    # A first estimate far too high (a late first sighting), then batches of one scout and
+    # nine followers.
+    durations.record("gitlab", "export", true_seconds * 1.8)
+    follower_looks = []
+    for _ in range(50):
+        expected = durations.expected("gitlab", "export")
+        seen = _looks_until_done(polling, true_seconds, expected, Pace.SCOUT)
+        durations.record("gitlab", "export", seen[0], seen[1])
+        for _follower in range(9):
+            elapsed, running, looks = _looks_until_done(
+                polling, true_seconds, expected, Pace.FOLLOW
+            )
+            durations.record("gitlab", "export", elapsed, running)
+            follower_looks.append(looks)
+    learned = durations.expected("gitlab", "export")
+    assert learned is not None
+    # The scout's early looks pull it down, the followers' late sightings up.
+    assert 0.95 * true_seconds <= learned <= true_seconds / polling.early
+    recent = follower_looks[-90:]
+    assert sum(recent) / len(recent) <= 1.2

@@ -1,12 +1,19 @@
 """How long exports and imports take per GitLab host, learned as they finish, and which
-object scouts for a host while nothing is learned yet (controller layer).
+object scouts for a host (controller layer).
 
 In memory: a restarted operator learns again. Work started together (a batch of pairs, a
 GroupMigration's fan-out) usually takes about as long everywhere, so while a host's duration
 is unknown one object in flight looks often (the scout) and the others look late; when the
 scout's work finishes, each follower is woken when its own work is as old as the scout's was
 when seen finished. A batch is then seen finished about a second late at the cost of one
-object's frequent looks, instead of everyone's back-off looks at 5, 10 and 20 s.
+object's frequent looks, instead of everyone's back-off looks at 5, 10 and 20 s. Once a
+duration is learned, the scout alone looks early (so the estimate can shrink), and the
+followers look when their work is likely done: one look each when it is.
+
+What is learned: a finish seen after a look that saw the work still running lies between the
+two (the middle is learned); a finish seen at the first look is only known to be earlier, so
+it is learned only where it is below the estimate (followers, who look at the estimate, would
+otherwise hold it wherever it stands).
 """
 
 from __future__ import annotations
@@ -41,12 +48,10 @@ class Durations:
         return self._typical.get((host, kind))
 
     def pace(self, host: str, kind: str, uid: str, now: datetime) -> Pace:
-        """How object ``uid`` should time its looks at its work on ``host``. While nothing
-        is learned, the first object to ask becomes the scout, at once (objects planned
-        together must not all scout), until its work ends (``untrack``) or it stops asking."""
+        """How object ``uid`` should time its looks at its work on ``host``. The first object
+        to ask becomes the scout, at once (objects planned together must not all scout),
+        until its work ends (``untrack``), a finish is learned, or it stops asking."""
         key = (host, kind)
-        if key in self._typical:
-            return Pace.ALONE
         scout = self._scouts.get(key)
         if scout is None or scout[0] == uid or (now - scout[1]).total_seconds() > SCOUT_STALE:
             self._scouts[key] = (uid, now)
@@ -56,8 +61,9 @@ class Durations:
 
     def track(self, host: str, kind: str, uid: str, started: datetime, pace: Pace) -> None:
         """Note that ``uid``'s work (begun at ``started``) is in flight after a pass planned
-        with ``pace``: a follower waits to be woken by the scout's finding."""
-        if pace is Pace.FOLLOW:
+        with ``pace``: while nothing is learned, a follower waits to be woken by the scout's
+        finding."""
+        if pace is Pace.FOLLOW and (host, kind) not in self._typical:
             self._followers.setdefault((host, kind), {})[uid] = started
 
     def untrack(self, uid: str) -> None:
@@ -78,22 +84,24 @@ class Durations:
     ) -> list[Wake]:
         """Learn from work seen finished ``seconds`` after it began. ``running_until`` is when
         it was last seen still running, if a look saw that: it finished in between, so the
-        middle is recorded. Recording only when the finish was seen would keep a first
-        estimate made with the back-off's sparse looks (an 11 s job seen at 20 s) for many
-        jobs, since the early look shrinks it only a little each time.
+        middle is learned. Otherwise it finished at most ``seconds`` after it began, which
+        says something only where that is below the estimate.
 
         Returns the followers on that host to wake, each when its work is ``seconds`` old
         (``now`` is when the finish was seen)."""
         key = (host, kind)
         followers = self._followers.pop(key, {})
         self._scouts.pop(key, None)
-        learned = seconds
+        previous = self._typical.get(key)
+        learned: float | None = seconds
         if running_until is not None and 0 <= running_until < seconds:
             learned = (running_until + seconds) / 2
-        previous = self._typical.get(key)
-        self._typical[key] = (
-            learned if previous is None else previous + self._weight * (learned - previous)
-        )
+        elif previous is not None and seconds >= previous:
+            learned = None
+        if learned is not None:
+            self._typical[key] = (
+                learned if previous is None else previous + self._weight * (learned - previous)
+            )
         if now is None:
             return []
         return [

@@ -18,12 +18,10 @@ EXPORT_RETENTION = timedelta(hours=24)
 
 
 class Pace(Enum):
-    """How an object's looks are timed while no duration is learned for its GitLab host.
-
-    Work started together usually finishes together, so one object in flight, the scout,
-    looks often and learns the duration for all; the others follow, looking late unless the
-    scout's finding wakes them. Once a duration is learned every object looks by it.
-    """
+    """How an object's looks at its work are timed among the objects working on one GitLab
+    host: one object, the scout, looks often (or early) and keeps what is learned of the
+    host's durations honest; the others follow, looking only when the work is likely done.
+    ``ALONE``: no such company (the looks are timed by the object's own work only)."""
 
     ALONE = "alone"
     SCOUT = "scout"
@@ -34,19 +32,19 @@ class Pace(Enum):
 class Polling:
     """How often to look at work in flight on GitLab.
 
-    The first look comes after ``initial`` seconds; when similar work usually takes
-    ``expected`` seconds, at ``early`` times that, at ``expected`` and at ``late`` times it.
-    Later looks back off geometrically by ``factor`` up to ``maximum``. GitLab reports no
-    finish times, so a duration is learned from when the finish was seen; the early look lets
-    that estimate shrink as well as grow instead of settling on a late first look, and the
-    learned duration settles between the true one and the true one over ``early``, so
-    ``early`` bounds how late a finish is seen (0.9: about a tenth of the duration). The late
-    look catches work a little slower than usual without waiting a whole back-off step.
+    GitLab reports no finish times, so durations are learned from when finishes are seen.
+    When similar work usually takes ``expected`` seconds, a follower looks at ``expected`` and
+    at ``late`` times it; a scout (or an object alone) looks at ``early`` times it first,
+    which lets the learned duration shrink as well as grow instead of settling on a late look:
+    it settles between the true one and the true one over ``early`` (0.9: a finish is seen at
+    most about a tenth late). The late look catches work a little slower than usual without
+    waiting a whole back-off step; later looks back off geometrically by ``factor`` up to
+    ``maximum``, starting at ``initial``.
 
-    With nothing learned yet, a scout (``Pace.SCOUT``) looks every ``scout_step`` of the time
-    its work has run (at least ``scout_floor`` seconds apart), so its finish is seen at most
-    about a tenth late; a follower (``Pace.FOLLOW``) looks first after ``follow_first``
-    seconds, then backs off, unless woken by what the scout learns.
+    With nothing learned yet, the scout looks after ``initial`` seconds and then every
+    ``scout_step`` of the time its work has run (at least ``scout_floor`` seconds apart), so
+    its finish is seen at most about a tenth late; a follower looks first after
+    ``follow_first`` seconds, then backs off, unless woken by what the scout learns.
     """
 
     initial: float = 5.0
@@ -64,7 +62,8 @@ class Polling:
     ) -> float:
         """Seconds until the next look at work that has run for ``elapsed`` seconds."""
         if expected is not None:
-            marks = (self.early * expected, expected, self.late * expected)
+            first = expected if pace is Pace.FOLLOW else self.early * expected
+            marks = (first, expected, self.late * expected)
             upcoming = [mark - elapsed for mark in marks if mark > elapsed]
             delay = upcoming[0] if upcoming else self._backoff(elapsed)
         elif pace is Pace.SCOUT:
