@@ -19,10 +19,12 @@ for each N the two ways alternate (GroupMigration run 1, pairs run 1, GroupMigra
 GitLab's export/import defaults times ten (60/min) up to N = 200; above that 250/min, so that
 three runs each way fit in the time the machine has (the lower bound is computed from the
 limits in force, so the ratio keeps its meaning). Every other operator setting is its default
-(status polls after 5 s backing off x2 up to 60 s, or, once a host's usual duration is learned,
-at 0.9x, 1x and 1.15x of it; 1 s margin at minute edges). **Wall time** runs from the first
-create to the moment a watch sees the last ProjectImport turn Ready. **Lower bound**: GitLab
-counts requests in fixed minutes aligned to the epoch, so an ideal client requests export *i*
+(until a host's usual duration is learned, one object in flight scouts, looking after 5 s and
+then every tenth of its work's age, at least 1 s apart, while the others look first after 20 s
+unless the scout's finding wakes them; once learned, the scout looks at 0.9x, 1x and 1.15x of
+it and the others at 1x and 1.15x, then a back-off x2 up to 60 s; 1 s margin at minute
+edges). **Wall time** runs from the first create to the moment a watch sees the last
+ProjectImport turn Ready. **Lower bound**: GitLab counts requests in fixed minutes aligned to the epoch, so an ideal client requests export *i*
 in the first minute with room (or at once), imports it the moment its export has finished (a
 download slot per group, an import slot per minute), and never waits on a poll or on the
 Kubernetes API; the bound is its last finish. Started at offset *o* into a minute with *L* per
