@@ -21,21 +21,22 @@ three runs each way fit in the time the machine has (the lower bound is computed
 limits in force, so the ratio keeps its meaning). Every other operator setting is its default
 (until a host's usual duration is learned, one object in flight scouts, looking after 5 s and
 then every tenth of its work's age, at least 1 s apart, while the others look first after 20 s
-unless the scout's finding wakes them; once learned, the scout looks at 0.9x, 1x and 1.15x of
-it and the others at 1x and 1.15x, then a back-off x2 up to 60 s; 1 s margin at minute
-edges). **Wall time** runs from the first create to the moment a watch sees the last
-ProjectImport turn Ready. **Lower bound**: GitLab counts requests in fixed minutes aligned to the epoch, so an ideal client requests export *i*
-in the first minute with room (or at once), imports it the moment its export has finished (a
-download slot per group, an import slot per minute), and never waits on a poll or on the
-Kubernetes API; the bound is its last finish. Started at offset *o* into a minute with *L* per
-minute and jobs shorter than a minute, that is `(ceil(N/L) - 1) * 60 s - o + export time +
-import time` (here the export and import times are queue delay plus run time, 11 s each).
-**Requests** are every API request both simulators logged (the GroupMigration's listing of the
-source tree and its group lookups and creations included; the archive is one download request),
-per transfer (an export or an import, as `gitlab_ferry_transfers_total` counts them); **latency**
-is the time from the create call returning (the ProjectExport's, or the GroupMigration's) to the
-first request the source logged for that project. CPU is utime+stime from `/proc/<pid>/stat`
-over the run; peak RSS is VmHWM; the plots show the run with the median wall time over the
+unless the scout's finding wakes them; once learned, the scout looks at 0.9x, 1x and 1.15x of it
+and the others at 1x and 1.15x, then a back-off x2 up to 60 s; 1 s margin at minute edges).
+**Wall time** runs from the first create to the moment a watch sees the last ProjectImport turn
+Ready. **Lower bound**: GitLab counts requests in fixed minutes aligned to the epoch, so an
+ideal client requests export *i* in the first minute with room (or at once), imports it the
+moment its export has finished (a download slot per group, an import slot per minute), and never
+waits on a poll or on the Kubernetes API; the bound is its last finish. Started at offset *o*
+into a minute with *L* per minute and jobs shorter than a minute, that is `(ceil(N/L) - 1) * 60
+s - o + export time + import time` (here the export and import times are queue delay plus run
+time, 11 s each). **Requests** are every API request both simulators logged (the
+GroupMigration's listing of the source tree and its group lookups and creations included; the
+archive is one download request), per transfer (an export or an import, as
+`gitlab_ferry_transfers_total` counts them); **latency** is the time from the create call
+returning (the ProjectExport's, or the GroupMigration's) to the first request the source logged
+for that project. CPU is utime+stime from `/proc/<pid>/stat` over the run; peak RSS is VmHWM;
+the plots show the run with the median wall time over the
 bound at the largest N."""
 
 COMPARE = """\
