@@ -116,6 +116,16 @@ def test_group_import_is_not_repeated_while_gitlab_creates_the_subgroups() -> No
     assert not made.verdict.stalled
 
 
+def test_the_wait_for_a_group_import_does_not_follow_the_recheck_interval() -> None:
+    # An operator that rechecks refusals every few seconds still gives GitLab's import job
+    # time to create the subgroups before making them one by one.
+    spec = migration_spec(groups="GroupImport")
+    status = GroupMigrationStatus(group_export_at=ago(minutes=3), group_import_at=ago(minutes=2))
+    observed = observation(SOURCE, destination_groups={"platform": 1})
+    made = plan_migration(spec, NAME, 1, status, observed, NOW, recheck=3.0)
+    assert isinstance(made.action, AwaitGroups)
+
+
 def test_subgroups_the_group_import_did_not_make_are_created_after_a_while() -> None:
     spec = migration_spec(groups="GroupImport")
     status = GroupMigrationStatus(group_export_at=ago(minutes=20), group_import_at=ago(minutes=10))

@@ -55,6 +55,9 @@ GROUP_EXPORT_LOOK = 30.0
 #: A group export still not downloadable this long after it was requested has failed on
 #: GitLab (or was removed): it is requested again.
 GROUP_EXPORT_GIVE_UP = 3600.0
+#: GitLab creates an imported group at once and its subgroups as its import job runs: missing
+#: subgroups are waited for this long after the import was accepted, then created one by one.
+GROUP_IMPORT_WAIT = 300.0
 #: At most this many pairs are created in one pass, so a large fan-out writes its progress
 #: (and lets the pairs already made be counted) between batches rather than once at the end.
 CHILDREN_PER_PASS = 100
@@ -117,7 +120,7 @@ class MigrationPlanner(Planner):
             return self._group_import(tree, top)
         if strategy is GroupStrategy.GROUP_IMPORT and self.status.group_import_at is not None:
             waited = (self.now - self.status.group_import_at).total_seconds()
-            if waited < self.recheck:
+            if waited < GROUP_IMPORT_WAIT:
                 return self.make(
                     AwaitGroups(),
                     f"GitLab is importing the group tree; {len(missing)} group(s) to go",
