@@ -22,7 +22,8 @@ limits in force, so the ratio keeps its meaning). Every other operator setting i
 (until a host's usual duration is learned, one object in flight scouts, looking after 5 s and
 then every tenth of its work's age, at least 1 s apart, while the others look first after 20 s
 unless the scout's finding wakes them; once learned, the scout looks at 0.9x, 1x and 1.15x of it
-and the others at 1x and 1.15x, then a back-off x2 up to 60 s; 1 s margin at minute edges).
+and the others at 1.05x and 1.15x, then a back-off x2 up to 60 s; work is timed from when GitLab
+answered its request; 1 s margin at minute edges).
 **Wall time** runs from the first create to the moment a watch sees the last ProjectImport turn
 Ready. **Lower bound**: GitLab counts requests in fixed minutes aligned to the epoch, so an
 ideal client requests export *i* in the first minute with room (or at once), imports it the

@@ -57,6 +57,19 @@ def test_a_booking_lapses_when_its_window_is_over():
     assert not budget.lapsed(budget.book([claim()]))
 
 
+def test_a_held_window_books_every_bucket_into_the_next():
+    clock = ManualClock(WINDOW_START + 10)
+    budget = RateLimitBudget(clock, margin=1.0)
+    assert budget.in_current_window(WINDOW_START + 0.5)
+    assert budget.in_current_window(WINDOW_START - 0.5)  # within the margin
+    assert not budget.in_current_window(WINDOW_START - 2)
+    assert budget.hold_current_window() == pytest.approx(WINDOW_START + 61)
+    for bucket in (Bucket.EXPORT, Bucket.IMPORT, Bucket.DOWNLOAD):
+        assert budget.wait(budget.book([claim(bucket)])) == pytest.approx(51.0)
+    clock.advance(51)
+    assert budget.wait(budget.book([claim(Bucket.EXPORT)])) == 0
+
+
 def test_a_429_holds_the_bucket_for_retry_after_or_the_next_window():
     clock = ManualClock(WINDOW_START + 20)
     budget = RateLimitBudget(clock)

@@ -80,6 +80,43 @@ async def test_objects_sharing_a_token_share_the_export_budget(gitlabs, operator
     assert ready(operator, "b") == ("False", "Scheduled")
 
 
+async def test_a_restarted_operator_does_not_spend_the_window_its_predecessor_spent(
+    gitlabs, operator_for, clock
+):
+    """The budget lives in memory: a new process must not send GitLab a request its
+    predecessor already spent the current window on (GitLab would answer 429)."""
+    gitlab = await gitlabs()
+    first = operator_for(gitlab, export_limit=1)
+    first.kube.put(EXPORTS, export_object("a", gitlab, PROJECT))
+    await first.export_pass("a")
+    assert len(posts(gitlab, "export")) == 1
+    clock.advance(5)
+    second = operator_for(gitlab, kube=first.kube, export_limit=1)
+    second.kube.put(EXPORTS, export_object("b", gitlab, "gitlab-org/gitaly"))
+    wait = await second.export_pass("b")
+    assert ready(second, "b") == ("False", "Throttled")
+    assert wait is not None
+    assert 25 <= wait <= 27  # the next window opens in 25 s (+ the margin)
+    assert len(posts(gitlab, "export")) == 1
+    clock.advance(wait)
+    await second.export_pass("b")
+    assert len(posts(gitlab, "export")) == 2
+    assert [r.status for r in gitlab.requests("export")] == [202, 202]
+
+
+async def test_a_restart_after_a_quiet_window_requests_at_once(gitlabs, operator_for, clock):
+    gitlab = await gitlabs()
+    first = operator_for(gitlab, export_limit=1)
+    first.kube.put(EXPORTS, export_object("a", gitlab, PROJECT))
+    await first.export_pass("a")
+    clock.advance(60)  # the window of "a"'s request is over
+    second = operator_for(gitlab, kube=first.kube, export_limit=1)
+    second.kube.put(EXPORTS, export_object("b", gitlab, "gitlab-org/gitaly"))
+    await second.export_pass("b")
+    assert len(posts(gitlab, "export")) == 2
+    assert ready(second, "b") == ("False", "Scheduled")
+
+
 async def test_an_export_over_the_size_limit_is_refused_once(gitlabs, operator_for):
     gitlab = await gitlabs(instance={"max_export_size": 1})
     gitlab.create_project(
@@ -154,3 +191,46 @@ async def test_one_export_scouts_a_new_gitlab_and_its_finding_wakes_the_others(
     assert learned is not None
     assert 5.5 <= learned <= 6.0  # between 5.5 ("a": running at 5 s, finished at 6 s) and 6
     assert await operator.export_pass("d") == pytest.approx(0.9 * learned)
+
+
+async def test_a_follower_is_woken_by_when_gitlab_got_its_request_not_by_its_status(
+    gitlabs, operator_for, clock
+):
+    """The start a status records is written before the request; a slow write (a busy API
+    server) must not make the follower's work look older than it is on GitLab."""
+    gitlab = await gitlabs()
+    operator = operator_for(gitlab)
+    for name, project in {"a": PROJECT, "b": "gitlab-org/gitaly"}.items():
+        operator.kube.put(EXPORTS, export_object(name, gitlab, project))
+    write_status = operator.kube.write_status
+
+    async def slow_applying_write_of_b(ref, status):
+        if ref.name == "b" and status["plan"]["phase"] == "Applying":
+            clock.advance(4)
+        return await write_status(ref, status)
+
+    operator.kube.write_status = slow_applying_write_of_b
+    durations = operator.runtime.durations
+    record = durations.record
+    wakes = []
+
+    def recorded_wakes(*args, **kwargs):
+        found = record(*args, **kwargs)
+        wakes.extend(found)
+        return found
+
+    durations.record = recorded_wakes
+    await operator.export_pass("a")  # the scout, answered at once
+    await operator.export_pass("b")  # recorded as started 4 s before GitLab got it
+    assert len(posts(gitlab, "export")) == 2
+    clock.advance(2)
+    await operator.export_pass("a")  # "a" still running 6 s after its request
+    await run_jobs(gitlab)
+    clock.advance(1)
+    await operator.export_pass("a")  # finished 7 s after its request: 6.5 s is learned
+    assert ready(operator, "a") == ("True", "Finished")
+    b_uid = operator.kube.body(EXPORTS, NAMESPACE, "b")["metadata"]["uid"]
+    # "b" reached GitLab 3 s ago, so it is woken when it is 7 s old there: in 4 s.
+    assert [(wake.uid, wake.after) for wake in wakes] == [(b_uid, pytest.approx(4.0))]
+    host = gitlab.url.split("://", 1)[1]
+    assert durations.expected(host, "ProjectExport") == pytest.approx(6.5)

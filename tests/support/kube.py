@@ -5,7 +5,7 @@ reconcile passes in milliseconds; the end-to-end tier uses a real API server."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gitlab_ferry.effects.kube import ObjectRef
@@ -49,6 +49,13 @@ class FakeKube:
     async def read_secret(self, namespace: str, name: str) -> dict[str, str] | None:
         data = self.secrets.get((namespace, name))
         return dict(data) if data is not None else None
+
+    async def list_objects(self, plural: str, namespaces: Sequence[str]) -> list[dict[str, Any]]:
+        return [
+            copy.deepcopy(body)
+            for (kind, namespace, _), body in self.objects.items()
+            if kind == plural and (not namespaces or namespace in namespaces)
+        ]
 
     async def get_object(self, ref: ObjectRef) -> dict[str, Any] | None:
         found = self.objects.get((ref.plural, ref.namespace, ref.name))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gitlab_ferry.controller.durations import SCOUT_STALE, Durations
+from gitlab_ferry.controller.durations import SCOUT_STALE, Durations, Wake
 from gitlab_ferry.reconcile.timing import Pace, Polling
 
 
@@ -80,6 +80,38 @@ def test_a_scout_whose_work_ended_or_went_quiet_is_replaced():
     assert durations.pace("gitlab", "export", "c", at(1 + SCOUT_STALE + 1)) is Pace.SCOUT
 
 
+def test_a_scout_leaving_before_a_finding_hands_its_role_to_the_first_follower():
+    durations = Durations()
+    # "idle" asked on a pass that started no work (a waiting import), so it scouted briefly.
+    assert durations.pace("gitlab", "import", "idle", at(0)) is Pace.SCOUT
+    for uid, started in (("second", 0.4), ("first", 0.2)):
+        assert durations.pace("gitlab", "import", uid, at(started)) is Pace.FOLLOW
+        assert durations.track("gitlab", "import", uid, at(started), Pace.FOLLOW) == []
+    assert durations.untrack("idle") == [Wake("first", 0.0)]
+    # Woken, "first" asks again and scouts; "second" still follows.
+    assert durations.pace("gitlab", "import", "first", at(0.5)) is Pace.SCOUT
+    assert durations.track("gitlab", "import", "first", at(0.2), Pace.SCOUT) == []
+    assert durations.untrack("second") == []
+
+
+def test_a_follower_tracked_after_its_scout_left_is_woken_to_scout():
+    durations = Durations()
+    durations.pace("gitlab", "export", "idle", at(0))
+    assert durations.pace("gitlab", "export", "late", at(0.1)) is Pace.FOLLOW
+    assert durations.untrack("idle") == []  # "late" was not tracked yet
+    assert durations.track("gitlab", "export", "late", at(0.1), Pace.FOLLOW) == [Wake("late", 0.0)]
+    assert durations.pace("gitlab", "export", "late", at(0.2)) is Pace.SCOUT
+
+
+def test_nothing_is_handed_on_once_a_duration_is_learned():
+    durations = Durations()
+    durations.record("gitlab", "export", 10.0)
+    durations.pace("gitlab", "export", "scout", at(0))
+    assert durations.pace("gitlab", "export", "other", at(0)) is Pace.FOLLOW
+    assert durations.track("gitlab", "export", "other", at(0), Pace.FOLLOW) == []
+    assert durations.untrack("scout") == []
+
+
 def test_a_finding_wakes_each_follower_when_its_work_is_as_old_as_the_scouts_was():
     durations = Durations()
     durations.pace("gitlab", "export", "scout", at(0))
@@ -111,8 +143,22 @@ def test_a_scout_sees_a_finish_within_a_tenth_of_its_duration_and_a_follower_loo
     # Once a duration is learned, only the scout (or an object alone) looks early.
     assert polling.next_delay(0.0, 10.0, Pace.SCOUT) == 9.0
     assert polling.next_delay(0.0, 10.0, Pace.ALONE) == 9.0
-    assert polling.next_delay(0.0, 10.0, Pace.FOLLOW) == 10.0
-    assert polling.next_delay(10.0, 10.0, Pace.FOLLOW) == pytest.approx(1.5)
+    # A follower looks just after the estimate, then at the late mark.
+    assert polling.next_delay(0.0, 10.0, Pace.FOLLOW) == pytest.approx(10.5)
+    assert polling.next_delay(10.5, 10.0, Pace.FOLLOW) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("share", [0.96, 1.0, 1.04])
+def test_one_look_of_a_follower_sees_a_finish_the_estimate_is_a_little_off(share):
+    # The scout keeps the estimate within about 5% of the true duration, either way. (Jobs
+    # longer than the longest poll interval, 60 s, are looked at that often.)
+    polling = Polling()
+    for true_seconds in (11.0, 40.0, 55.0):
+        elapsed, _, looks = _looks_until_done(
+            polling, true_seconds, share * true_seconds, Pace.FOLLOW
+        )
+        assert looks == 1
+        assert elapsed <= 1.1 * true_seconds
 
 
 def test_a_first_look_that_sees_the_finish_only_lowers_the_estimate():

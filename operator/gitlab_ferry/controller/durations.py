@@ -6,7 +6,10 @@ GroupMigration's fan-out) usually takes about as long everywhere, so while a hos
 is unknown one object in flight looks often (the scout) and the others look late; when the
 scout's work finishes, each follower is woken when its own work is as old as the scout's was
 when seen finished. A batch is then seen finished about a second late at the cost of one
-object's frequent looks, instead of everyone's back-off looks at 5, 10 and 20 s. Once a
+object's frequent looks, instead of everyone's back-off looks at 5, 10 and 20 s. A scout
+that leaves before a finding (its pass started no work, or its work failed) hands the role to
+the follower whose work began first, so that no batch is left without one. Work counts from
+when GitLab answered its request, not from the start the status records before it. Once a
 duration is learned, the scout alone looks early (so the estimate can shrink), and the
 followers look when their work is likely done: one look each when it is.
 
@@ -59,20 +62,35 @@ class Durations:
             return Pace.SCOUT
         return Pace.FOLLOW
 
-    def track(self, host: str, kind: str, uid: str, started: datetime, pace: Pace) -> None:
+    def track(self, host: str, kind: str, uid: str, started: datetime, pace: Pace) -> list[Wake]:
         """Note that ``uid``'s work (begun at ``started``) is in flight after a pass planned
         with ``pace``: while nothing is learned, a follower waits to be woken by the scout's
-        finding."""
-        if pace is Pace.FOLLOW and (host, kind) not in self._typical:
-            self._followers.setdefault((host, kind), {})[uid] = started
+        finding. A follower left with no scout (the one it saw has since left) is returned,
+        to be woken now and scout."""
+        key = (host, kind)
+        if pace is not Pace.FOLLOW or key in self._typical:
+            return []
+        self._followers.setdefault(key, {})[uid] = started
+        return [] if key in self._scouts else [Wake(uid, 0.0)]
 
-    def untrack(self, uid: str) -> None:
-        """``uid`` has no work in flight any more (finished, failed, throttled or gone)."""
+    def untrack(self, uid: str) -> list[Wake]:
+        """``uid`` has no work in flight any more (finished, failed, throttled or gone).
+
+        A scout leaving before anything is learned hands its role on: the follower whose work
+        began first is returned, to be woken now, so that it asks again and scouts (else it
+        would sleep until its late first look)."""
+        handed_on: list[Wake] = []
         for key, (scout, _) in list(self._scouts.items()):
             if scout == uid:
                 del self._scouts[key]
+                followers = self._followers.get(key, {})
+                followers.pop(uid, None)
+                if followers and key not in self._typical:
+                    heir = min(followers, key=followers.__getitem__)
+                    handed_on.append(Wake(heir, 0.0))
         for followers in self._followers.values():
             followers.pop(uid, None)
+        return handed_on
 
     def record(
         self,

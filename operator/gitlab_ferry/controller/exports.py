@@ -11,7 +11,13 @@ from typing import Any
 from gitlab_ferry.api import RETRY_ANNOTATION, ProjectExportSpec, ProjectExportStatus
 from gitlab_ferry.api.project_export import KIND, PLURAL
 from gitlab_ferry.clock import utcnow
-from gitlab_ferry.controller.reconciler import Memory, Reconciler, annotation, identity
+from gitlab_ferry.controller.reconciler import (
+    Memory,
+    Reconciler,
+    annotation,
+    identity,
+    work_began,
+)
 from gitlab_ferry.controller.reporting import report
 from gitlab_ferry.controller.validation import validated
 from gitlab_ferry.effects import exporting
@@ -28,6 +34,9 @@ from gitlab_ferry.reconcile.exports import (
     record_export,
 )
 from gitlab_ferry.reconcile.plan import Done, Outcome, Plan
+
+#: Plans after which the export runs on GitLab (what learned durations time the looks at).
+IN_FLIGHT_ACTIONS = (RequestExport, AwaitExport)
 
 
 @dataclass(frozen=True)
@@ -47,7 +56,9 @@ class ExportReconciler(Reconciler):
     kind = KIND
     plural = PLURAL
 
-    async def plan_pass(self, body: Mapping[str, Any], before: Mapping[str, Any]) -> ExportPass:
+    async def plan_pass(
+        self, body: Mapping[str, Any], before: Mapping[str, Any], memory: Memory | None = None
+    ) -> ExportPass:
         """Validate, observe and plan, without applying: the reconcile pass and
         ``gitlab-ferry plan`` both start here. ``before`` is the status the plan starts from."""
         runtime = self.runtime
@@ -65,7 +76,7 @@ class ExportReconciler(Reconciler):
             observed = replace(
                 observed,
                 consumers_waiting=runtime.dependents.waiting(namespace, name),
-                expected_seconds=runtime.durations.expected(target.connection.host, KIND),
+                expected_seconds=self.expected(target.connection.host, memory, recorded.started_at),
                 pace=self.pace(target.connection.host, uid, now),
             )
         else:
@@ -88,7 +99,7 @@ class ExportReconciler(Reconciler):
         runtime = self.runtime
         _, _, uid, generation = identity(body)
         before = self.recorded(body, memory)
-        step = await self.plan_pass(body, before)
+        step = await self.plan_pass(body, before, memory)
         recorded, plan, now = step.recorded, step.plan, step.now
         if step.spec is None:
             await self.report_invalid(body, memory, recorded, plan, now, recorded.export_status)
@@ -115,8 +126,8 @@ class ExportReconciler(Reconciler):
         self.track_work(
             target.connection.host if target else None,
             uid,
-            status.started_at,
-            isinstance(plan.action, (RequestExport, AwaitExport)) and isinstance(outcome, Done),
+            work_began(memory, status.started_at),
+            isinstance(plan.action, IN_FLIGHT_ACTIONS) and isinstance(outcome, Done),
             step.observed.pace,
         )
         return self.requeue(plan, outcome, step.observed.problem, memory)
@@ -164,8 +175,7 @@ class ExportReconciler(Reconciler):
                 seconds = (finished - status.started_at).total_seconds()
                 runtime.metrics.transfer_duration.labels(KIND, result).observe(seconds)
                 if succeeded and target is not None:
-                    running = _running_for(memory, status.started_at)
-                    self.learn(target.connection.host, seconds, running, now)
+                    self.learn(target.connection.host, memory, status.started_at, finished, now)
             runtime.metrics.transfers.labels(KIND, result).inc()
 
     async def forget(self, body: Mapping[str, Any], memory: Memory) -> None:
@@ -182,11 +192,3 @@ def _seen_by_importers(status: ProjectExportStatus) -> tuple[object, ...]:
         status.artifact,
         status.observed_generation,
     )
-
-
-def _running_for(memory: Memory, started: datetime | None) -> float | None:
-    """Seconds the work had run when a look last saw it still running (None: no such look
-    since it began)."""
-    if memory.running_at is None or started is None or memory.running_at < started:
-        return None
-    return (memory.running_at - started).total_seconds()

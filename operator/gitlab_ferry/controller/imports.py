@@ -12,7 +12,7 @@ from typing import Any
 from gitlab_ferry.api import ProjectImportSpec, ProjectImportStatus
 from gitlab_ferry.api.project_import import KIND, PLURAL
 from gitlab_ferry.clock import utcnow
-from gitlab_ferry.controller.reconciler import Memory, Reconciler, identity
+from gitlab_ferry.controller.reconciler import Memory, Reconciler, identity, work_began
 from gitlab_ferry.controller.reporting import report
 from gitlab_ferry.controller.validation import validated
 from gitlab_ferry.effects import importing
@@ -59,7 +59,9 @@ class ImportReconciler(Reconciler):
     kind = KIND
     plural = PLURAL
 
-    async def plan_pass(self, body: Mapping[str, Any], before: Mapping[str, Any]) -> ImportPass:
+    async def plan_pass(
+        self, body: Mapping[str, Any], before: Mapping[str, Any], memory: Memory | None = None
+    ) -> ImportPass:
         """Validate, observe and plan, without applying: the reconcile pass and
         ``gitlab-ferry plan`` both start here. ``before`` is the status the plan starts from."""
         runtime = self.runtime
@@ -74,10 +76,11 @@ class ImportReconciler(Reconciler):
         subject = resolved if isinstance(resolved, ImportSubject) else None
         if subject is not None:
             observed = await importing.observe(subject, recorded)
+            host = subject.connection.host
             observed = replace(
                 observed,
-                expected_seconds=runtime.durations.expected(subject.connection.host, KIND),
-                pace=self.pace(subject.connection.host, uid, now),
+                expected_seconds=self.expected(host, memory, recorded.started_at),
+                pace=self.pace(host, uid, now),
             )
         else:
             assert not isinstance(resolved, ImportSubject)
@@ -89,7 +92,7 @@ class ImportReconciler(Reconciler):
         runtime = self.runtime
         namespace, _, uid, generation = identity(body)
         before = self.recorded(body, memory)
-        step = await self.plan_pass(body, before)
+        step = await self.plan_pass(body, before, memory)
         recorded, plan, now = step.recorded, step.plan, step.now
         if step.spec is None:
             await self.report_invalid(body, memory, recorded, plan, now, recorded.import_status)
@@ -122,7 +125,7 @@ class ImportReconciler(Reconciler):
         self.track_work(
             subject.connection.host if subject else None,
             uid,
-            status.started_at,
+            work_began(memory, status.started_at),
             isinstance(plan.action, IN_FLIGHT_ACTIONS) and isinstance(outcome, Done),
             step.observed.pace,
         )
@@ -158,8 +161,7 @@ class ImportReconciler(Reconciler):
             seconds = (finished - status.started_at).total_seconds()
             metrics.transfer_duration.labels(KIND, result).observe(seconds)
             if succeeded and subject is not None and status.relation_imports == []:
-                running = _running_for(memory, status.started_at)
-                self.learn(subject.connection.host, seconds, running, now)
+                self.learn(subject.connection.host, memory, status.started_at, finished, now)
         for failure in status.failed_relations:
             metrics.failed_relations.labels(failure.relation_name or "unknown").inc()
 
@@ -214,11 +216,3 @@ def _needs_archive(spec: ProjectImportSpec, recorded: ProjectImportStatus) -> bo
     if spec.relations:
         return not recorded.ready
     return recorded.project_id is None
-
-
-def _running_for(memory: Memory, started: datetime | None) -> float | None:
-    """Seconds the work had run when a look last saw it still running (None: no such look
-    since it began)."""
-    if memory.running_at is None or started is None or memory.running_at < started:
-        return None
-    return (memory.running_at - started).total_seconds()

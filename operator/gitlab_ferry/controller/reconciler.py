@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from gitlab_ferry.api import ReconciledStatus
+from gitlab_ferry.clock import utcnow
+from gitlab_ferry.controller.durations import Wake
 from gitlab_ferry.controller.reporting import report
 from gitlab_ferry.controller.runtime import Runtime
 from gitlab_ferry.controller.wakeups import StopFlag
@@ -43,6 +45,19 @@ class Memory:
     #: When a status read last showed this object's work still running on GitLab: a lower
     #: bound of its duration, learned from when its finish is seen.
     running_at: datetime | None = None
+    #: When GitLab answered this loop's last request. The recorded start is written before
+    #: the request, and a streamed import downloads its archive in between, so the work on
+    #: GitLab begins up to seconds later than the status says.
+    answered_at: datetime | None = None
+
+
+def work_began(memory: Memory | None, started: datetime | None) -> datetime | None:
+    """When the work recorded as started at ``started`` began on GitLab: when its request was
+    answered, if this loop sent it, else the recorded start."""
+    answered = memory.answered_at if memory is not None else None
+    if started is None or answered is None or answered < started:
+        return started
+    return answered
 
 
 def identity(body: Mapping[str, Any]) -> tuple[str, str, str, int | None]:
@@ -111,12 +126,21 @@ class Reconciler:
                         await stopped.wait(spacing)
         finally:
             self.runtime.wakeups.forget(uid)
-            self.runtime.durations.untrack(uid)
+            self.wake(self.runtime.durations.untrack(uid))
             if memory.booking is not None:
                 self.runtime.services.budget.cancel(memory.booking)
             await self.forget(body, memory)
 
     # -- learned durations ---------------------------------------------------------------------
+
+    def expected(self, host: str, memory: Memory | None, started: datetime | None) -> float | None:
+        """Seconds after ``started`` (the recorded start) this object's work should end: the
+        duration learned for ``host``, plus the time its request took to be answered."""
+        learned = self.runtime.durations.expected(host, self.kind)
+        began = work_began(memory, started)
+        if learned is None or began is None or started is None:
+            return learned
+        return learned + (began - started).total_seconds()
 
     def pace(self, host: str, uid: str, now: datetime) -> Pace:
         """How ``uid`` times its looks at its work on ``host`` (see ``Durations``; asking
@@ -134,15 +158,27 @@ class Reconciler:
         """After a pass: note ``uid``'s work on ``host`` as in flight, or as over."""
         durations = self.runtime.durations
         if in_flight and host is not None and started is not None:
-            durations.track(host, self.kind, uid, started, pace)
+            self.wake(durations.track(host, self.kind, uid, started, pace))
         else:
-            durations.untrack(uid)
+            self.wake(durations.untrack(uid))
 
-    def learn(self, host: str, seconds: float, running: float | None, now: datetime) -> None:
-        """Learn how long a finished run took on ``host`` and wake the objects that were
-        waiting for that finding."""
+    def learn(
+        self, host: str, memory: Memory, started: datetime, finished: datetime, now: datetime
+    ) -> None:
+        """Learn how long a run recorded as started at ``started`` and seen finished at
+        ``finished`` took on ``host`` (counted from when GitLab got its request), and wake
+        the objects that were waiting for that finding."""
         runtime = self.runtime
-        for wake in runtime.durations.record(host, self.kind, seconds, running, now):
+        began = work_began(memory, started) or started
+        seconds = (finished - began).total_seconds()
+        running = memory.running_at
+        ran = (running - began).total_seconds() if running and running >= began else None
+        self.wake(runtime.durations.record(host, self.kind, seconds, ran, now))
+
+    def wake(self, wakes: list[Wake]) -> None:
+        """Wake each loop ``wakes`` names when it says."""
+        runtime = self.runtime
+        for wake in wakes:
             runtime.wakeups.wake_later(wake.uid, runtime.clock.real_seconds(wake.after))
 
     # -- status -------------------------------------------------------------------------------
@@ -195,7 +231,11 @@ class Reconciler:
 
         Returns the outcome and the status written before applying (``None`` if the plan was
         not applied)."""
-        budget = self.runtime.services.budget
+        runtime = self.runtime
+        budget = runtime.services.budget
+        await runtime.resumption.ensure(
+            runtime.services.kube, budget, runtime.clock, runtime.settings.namespaces
+        )
         booking = memory.booking if memory.booking_plan == plan.id else None
         if booking is None:
             if memory.booking is not None:
@@ -224,6 +264,7 @@ class Reconciler:
                 return Throttled(wait, _describe(booking.claims)), None
         outcome = await apply()
         if not isinstance(outcome, Failed):
+            memory.answered_at = utcnow(self.runtime.clock)
             return outcome, begun
         if outcome.problem.reason is Reason.THROTTLED:
             waits = [

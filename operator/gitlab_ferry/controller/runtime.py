@@ -20,6 +20,7 @@ from gitlab_ferry import __version__
 from gitlab_ferry.api.base import DownloadLimitScope
 from gitlab_ferry.clock import Clock, clock_from_settings
 from gitlab_ferry.controller.durations import Durations
+from gitlab_ferry.controller.resumption import BudgetResumption
 from gitlab_ferry.controller.status_writer import StatusWriter
 from gitlab_ferry.controller.wakeups import ChildChanges, Dependents, EventSink, Wakeups
 from gitlab_ferry.effects.budget import RateLimitBudget
@@ -58,6 +59,7 @@ class Runtime:
     dependents: Dependents = field(default_factory=Dependents)
     child_changes: ChildChanges = field(default_factory=ChildChanges)
     durations: Durations = field(default_factory=Durations)
+    resumption: BudgetResumption = field(default_factory=BudgetResumption)
     #: Where Kubernetes Events go: kopf's queue when the operator runs, nowhere for a preview.
     events: EventSink = _discard_event
 

@@ -74,6 +74,7 @@ class RateLimitBudget:
         self._margin = margin
         self._counts: dict[tuple[tuple[str, str, Bucket, str], int], int] = defaultdict(int)
         self._blocked_until: dict[tuple[str, str, Bucket, str], float] = {}
+        self._held_until = 0.0
         self._oldest = 0
 
     def _index(self, moment: float) -> int:
@@ -93,7 +94,7 @@ class RateLimitBudget:
         """Book one request for every claim into the earliest window where all have room."""
         now = self._clock.time()
         self._forget_before(self._index(now))
-        starts = [now] + [
+        starts = [now, self._held_until] + [
             until for claim in claims if (until := self._blocked_until.get(claim.key, 0)) > now
         ]
         index = self._first_usable(max(starts))
@@ -128,6 +129,17 @@ class RateLimitBudget:
             retry_after = self._opens(self._index(now) + 1) - now
         self._blocked_until[claim.key] = now + retry_after
         return retry_after
+
+    def in_current_window(self, moment: float) -> bool:
+        """Whether a request sent at ``moment`` may count in GitLab's current window (the
+        margin allows for a clock skew between the operator and GitLab)."""
+        return moment >= self._index(self._clock.time()) * self._window - self._margin
+
+    def hold_current_window(self) -> float:
+        """Book nothing more into the window under way (requests this process does not know
+        of may have spent it); returns when the next one opens."""
+        self._held_until = self._opens(self._index(self._clock.time()) + 1)
+        return self._held_until
 
     def used(self, claim: Claim) -> int:
         """Requests booked for ``claim``'s bucket in the current window."""

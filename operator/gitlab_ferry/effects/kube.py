@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -46,6 +46,10 @@ class Kube(Protocol):
 
     async def get_object(self, ref: ObjectRef) -> dict[str, Any] | None:
         """A custom object of this operator's group, or ``None`` if absent."""
+        ...
+
+    async def list_objects(self, plural: str, namespaces: Sequence[str]) -> list[dict[str, Any]]:
+        """The custom objects of ``plural`` in ``namespaces`` (every namespace if empty)."""
         ...
 
     async def write_status(self, ref: ObjectRef, status: Mapping[str, Any]) -> bool:
@@ -133,6 +137,34 @@ class KubeApi:
         if not isinstance(obj, dict):
             raise KubeError(f"unexpected answer reading {ref.plural} {ref.namespace}/{ref.name}")
         return obj
+
+    async def list_objects(self, plural: str, namespaces: Sequence[str]) -> list[dict[str, Any]]:
+        """The custom objects of ``plural`` in ``namespaces`` (every namespace if empty)."""
+        try:
+            if not namespaces:
+                answers = [
+                    await self._call(
+                        self._custom.list_cluster_custom_object, GROUP, VERSION, plural
+                    )
+                ]
+            else:
+                answers = [
+                    await self._call(
+                        self._custom.list_namespaced_custom_object,
+                        GROUP,
+                        VERSION,
+                        namespace,
+                        plural,
+                    )
+                    for namespace in namespaces
+                ]
+        except ApiException as exc:
+            raise KubeError(f"listing {plural}: {exc.status}") from exc
+        items: list[dict[str, Any]] = []
+        for answer in answers:
+            if isinstance(answer, dict):
+                items.extend(item for item in answer.get("items") or [] if isinstance(item, dict))
+        return items
 
     async def write_status(self, ref: ObjectRef, status: Mapping[str, Any]) -> bool:
         """Replace the status subresource; ``False`` if the object is gone.

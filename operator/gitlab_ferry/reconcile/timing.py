@@ -33,8 +33,10 @@ class Polling:
     """How often to look at work in flight on GitLab.
 
     GitLab reports no finish times, so durations are learned from when finishes are seen.
-    When similar work usually takes ``expected`` seconds, a follower looks at ``expected`` and
-    at ``late`` times it; a scout (or an object alone) looks at ``early`` times it first,
+    When similar work usually takes ``expected`` seconds, a follower looks at ``follow`` and
+    at ``late`` times it (just after the estimate, which the scout's looks keep within about
+    a twentieth of the true duration either way, so that one look usually sees the finish); a
+    scout (or an object alone) looks at ``early`` times it first,
     which lets the learned duration shrink as well as grow instead of settling on a late look:
     it settles between the true one and the true one over ``early`` (0.9: a finish is seen at
     most about a tenth late). The late look catches work a little slower than usual without
@@ -52,6 +54,7 @@ class Polling:
     maximum: float = 60.0
     minimum: float = 0.5
     early: float = 0.9
+    follow: float = 1.05
     late: float = 1.15
     scout_step: float = 0.1
     scout_floor: float = 1.0
@@ -62,8 +65,8 @@ class Polling:
     ) -> float:
         """Seconds until the next look at work that has run for ``elapsed`` seconds."""
         if expected is not None:
-            first = expected if pace is Pace.FOLLOW else self.early * expected
-            marks = (first, expected, self.late * expected)
+            firsts = (self.follow,) if pace is Pace.FOLLOW else (self.early, 1.0)
+            marks = [share * expected for share in (*firsts, self.late)]
             upcoming = [mark - elapsed for mark in marks if mark > elapsed]
             delay = upcoming[0] if upcoming else self._backoff(elapsed)
         elif pace is Pace.SCOUT:

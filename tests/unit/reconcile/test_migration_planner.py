@@ -29,8 +29,9 @@ from gitlab_ferry.reconcile.migrations import (
     record_migration,
     wanted,
 )
-from gitlab_ferry.reconcile.migrations.planner import CHILDREN_PER_PASS, eta
+from gitlab_ferry.reconcile.migrations.planner import AFTER_GROUPS, CHILDREN_PER_PASS, eta
 from gitlab_ferry.reconcile.plan import Done, Plan, Problem, Reason, Suspend, UpToDate
+from gitlab_ferry.reconcile.timing import Polling
 
 SOURCE = tree(
     "platform/web",
@@ -65,6 +66,8 @@ def test_create_missing_creates_the_missing_groups_parents_first() -> None:
     assert made.mutating
     assert made.verdict.reason is Reason.MIGRATING
     assert not made.verdict.stalled
+    # GitLab answered the creates: the next pass hands out the projects at once.
+    assert made.requeue_after == AFTER_GROUPS < Polling().minimum
 
 
 def test_a_missing_destination_parent_is_never_created() -> None:

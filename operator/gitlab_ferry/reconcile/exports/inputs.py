@@ -62,7 +62,8 @@ class ExportObservation:
     uploaded: S3ObjectInfo | None = None
     #: ProjectImports that reference this export and have not taken its archive yet.
     consumers_waiting: int = 0
-    #: How long exports usually take on this GitLab, if known.
+    #: Seconds after ``status.startedAt`` the work should end: how long exports usually take
+    #: on this GitLab, plus how long this object's request took to be answered; if known.
     expected_seconds: float | None = None
     #: How to time looks while nothing is learned (one scout looks often, the rest follow).
     pace: Pace = Pace.ALONE

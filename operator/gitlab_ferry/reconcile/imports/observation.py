@@ -106,7 +106,8 @@ class ImportObservation:
     trackers: tuple[TrackerInfo, ...] = ()
     #: The annotation value approving a plan (``approval: Manual``).
     approved_plan: str | None = None
-    #: How long imports usually take on this GitLab, if known.
+    #: Seconds after ``status.startedAt`` the work should end: how long imports usually take
+    #: on this GitLab, plus how long this object's request took to be answered; if known.
     expected_seconds: float | None = None
     #: How to time looks while nothing is learned (one scout looks often, the rest follow).
     pace: Pace = Pace.ALONE

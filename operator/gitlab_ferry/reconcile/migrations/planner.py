@@ -58,6 +58,9 @@ GROUP_EXPORT_GIVE_UP = 3600.0
 #: GitLab creates an imported group at once and its subgroups as its import job runs: missing
 #: subgroups are waited for this long after the import was accepted, then created one by one.
 GROUP_IMPORT_WAIT = 300.0
+#: Seconds before the pass after one that created groups: GitLab answered every create, so
+#: the next pass sees them on the destination and can hand out the projects at once.
+AFTER_GROUPS = 0.05
 #: At most this many pairs are created in one pass, so a large fan-out writes its progress
 #: (and lets the pairs already made be counted) between batches rather than once at the end.
 CHILDREN_PER_PASS = 100
@@ -135,7 +138,7 @@ class MigrationPlanner(Planner):
             + ", ".join(g.full_path for g in new[:5])
             + (" ..." if len(new) > 5 else ""),
             self._migrating(f"Creating {len(new)} group(s)."),
-            requeue_after=self.polling.minimum,
+            requeue_after=AFTER_GROUPS,
             inputs=tuple(g.full_path for g in new),
         )
 

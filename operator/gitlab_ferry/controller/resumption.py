@@ -1,0 +1,92 @@
+"""A restarted operator books nothing into GitLab's current window when its objects record
+requests there (controller layer).
+
+The rate-limit budget lives in memory. A process that starts, or a standby that takes over,
+does not know what the process before it spent in the window under way, and GitLab counts
+every request, so its first requests could be answered 429. Before its first booking the
+operator therefore lists its objects once: if any status records a request (or an attempt)
+made within the current window, the budget holds that window and requests wait for the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from gitlab_ferry.api import PlanPhase, parse_timestamp
+from gitlab_ferry.api.group_migration import PLURAL as MIGRATIONS
+from gitlab_ferry.api.project_export import PLURAL as EXPORTS
+from gitlab_ferry.api.project_import import PLURAL as IMPORTS
+from gitlab_ferry.clock import Clock, utcnow
+from gitlab_ferry.effects.budget import RateLimitBudget
+from gitlab_ferry.effects.kube import Kube, KubeError
+
+logger = logging.getLogger("gitlab_ferry.controller")
+
+#: Status fields that record when an object last sent GitLab a budgeted request (or later).
+REQUEST_TIMES = ("startedAt", "groupExportAt", "groupImportAt")
+
+
+def last_request(status: Mapping[str, Any], now: datetime) -> datetime | None:
+    """The latest moment ``status`` says a request may have been sent: the recorded starts,
+    and the time its plan entered its phase (which is after the request once it is applied).
+    A plan still applying may be sending right now."""
+    plan = status.get("plan") or {}
+    if plan.get("phase") == PlanPhase.APPLYING.value:
+        return now
+    texts = [status.get(field) for field in REQUEST_TIMES]
+    if plan.get("phase") == PlanPhase.APPLIED.value:
+        texts.append(plan.get("since"))
+    moments = [parse_timestamp(text) for text in texts if isinstance(text, str)]
+    return max((moment for moment in moments if moment is not None), default=None)
+
+
+def latest(objects: Iterable[Mapping[str, Any]], now: datetime) -> datetime | None:
+    found = [last_request(obj.get("status") or {}, now) for obj in objects]
+    return max((moment for moment in found if moment is not None), default=None)
+
+
+class BudgetResumption:
+    """Runs the check once per process, before its first booking."""
+
+    def __init__(self) -> None:
+        self._checked = False
+        self._lock = asyncio.Lock()
+
+    async def ensure(
+        self, kube: Kube, budget: RateLimitBudget, clock: Clock, namespaces: Sequence[str]
+    ) -> None:
+        if self._checked:
+            return
+        async with self._lock:
+            if self._checked:
+                return
+            now = utcnow(clock)
+            try:
+                objects = [
+                    obj
+                    for plural in (EXPORTS, IMPORTS, MIGRATIONS)
+                    for obj in await kube.list_objects(plural, namespaces)
+                ]
+            except KubeError as exc:
+                opens = budget.hold_current_window()
+                logger.warning(
+                    "could not list the objects to resume the rate-limit budget (%s); "
+                    "requesting nothing before the next window, %.0fs from now",
+                    exc,
+                    opens - clock.time(),
+                )
+            else:
+                recent = latest(objects, now)
+                if recent is not None and budget.in_current_window(recent.timestamp()):
+                    opens = budget.hold_current_window()
+                    logger.info(
+                        "objects record GitLab requests in the current rate-limit window "
+                        "(the last at %s); requesting nothing before the next, %.0fs from now",
+                        recent.isoformat(),
+                        opens - clock.time(),
+                    )
+            self._checked = True

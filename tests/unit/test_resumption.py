@@ -1,0 +1,41 @@
+"""What a restarted operator reads from its objects' statuses to resume the rate-limit budget:
+the latest moment any of them may have sent GitLab a request."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from gitlab_ferry.controller.resumption import last_request, latest
+
+NOW = datetime(2026, 12, 7, 12, 0, 30, tzinfo=UTC)
+
+
+def stamp(seconds_ago: float) -> str:
+    return (NOW - timedelta(seconds=seconds_ago)).isoformat().replace("+00:00", "Z")
+
+
+def test_a_plan_still_applying_may_be_sending_now():
+    status = {"startedAt": stamp(90), "plan": {"phase": "Applying", "since": stamp(90)}}
+    assert last_request(status, NOW) == NOW
+
+
+def test_an_applied_plan_counts_from_when_it_was_applied():
+    status = {"startedAt": stamp(40), "plan": {"phase": "Applied", "since": stamp(20)}}
+    assert last_request(status, NOW) == NOW - timedelta(seconds=20)
+
+
+def test_a_later_plan_that_sent_nothing_does_not_count():
+    status = {"startedAt": stamp(40), "plan": {"phase": "Planned", "since": stamp(2)}}
+    assert last_request(status, NOW) == NOW - timedelta(seconds=40)
+
+
+def test_a_group_migration_counts_its_group_export_and_import():
+    status = {"groupExportAt": stamp(50), "groupImportAt": stamp(10)}
+    assert last_request(status, NOW) == NOW - timedelta(seconds=10)
+
+
+def test_objects_that_never_requested_say_nothing():
+    assert last_request({}, NOW) is None
+    assert latest([{"metadata": {"name": "fresh"}}, {"status": {}}], NOW) is None
+    busy = {"status": {"startedAt": stamp(5)}}
+    assert latest([{"status": {}}, busy], NOW) == NOW - timedelta(seconds=5)
