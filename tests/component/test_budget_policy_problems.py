@@ -63,6 +63,8 @@ def test_a_held_window_books_every_bucket_into_the_next():
     assert budget.in_current_window(WINDOW_START + 0.5)
     assert budget.in_current_window(WINDOW_START - 0.5)  # within the margin
     assert not budget.in_current_window(WINDOW_START - 2)
+    assert budget.in_current_window(WINDOW_START + 30)  # another host's clock, a little ahead
+    assert not budget.in_current_window(WINDOW_START + 200)  # not a clock like this one
     assert budget.hold_current_window() == pytest.approx(WINDOW_START + 61)
     for bucket in (Bucket.EXPORT, Bucket.IMPORT, Bucket.DOWNLOAD):
         assert budget.wait(budget.book([claim(bucket)])) == pytest.approx(51.0)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from gitlab_ferry.controller.resumption import last_request, latest
 
 NOW = datetime(2026, 12, 7, 12, 0, 30, tzinfo=UTC)
@@ -19,13 +21,17 @@ def test_a_plan_still_applying_may_be_sending_now():
     assert last_request(status, NOW) == NOW
 
 
-def test_an_applied_plan_counts_from_when_it_was_applied():
-    status = {"startedAt": stamp(40), "plan": {"phase": "Applied", "since": stamp(20)}}
+def test_an_applied_request_counts_from_when_it_was_applied():
+    plan = {"action": "RelayToS3", "phase": "Applied", "since": stamp(20)}
+    status = {"startedAt": stamp(40), "plan": plan}
     assert last_request(status, NOW) == NOW - timedelta(seconds=20)
 
 
-def test_a_later_plan_that_sent_nothing_does_not_count():
-    status = {"startedAt": stamp(40), "plan": {"phase": "Planned", "since": stamp(2)}}
+@pytest.mark.parametrize(
+    ("action", "phase"), [("AwaitExport", "Planned"), ("WaitForExport", "Applied")]
+)
+def test_a_later_plan_that_sent_nothing_does_not_count(action, phase):
+    status = {"startedAt": stamp(40), "plan": {"action": action, "phase": phase, "since": stamp(2)}}
     assert last_request(status, NOW) == NOW - timedelta(seconds=40)
 
 
@@ -39,3 +45,8 @@ def test_objects_that_never_requested_say_nothing():
     assert latest([{"metadata": {"name": "fresh"}}, {"status": {}}], NOW) is None
     busy = {"status": {"startedAt": stamp(5)}}
     assert latest([{"status": {}}, busy], NOW) == NOW - timedelta(seconds=5)
+
+
+def test_objects_being_deleted_are_left_out():
+    leaving = {"metadata": {"deletionTimestamp": stamp(1)}, "status": {"startedAt": stamp(1)}}
+    assert latest([leaving], NOW) is None

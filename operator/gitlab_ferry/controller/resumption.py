@@ -23,29 +23,50 @@ from gitlab_ferry.api.project_import import PLURAL as IMPORTS
 from gitlab_ferry.clock import Clock, utcnow
 from gitlab_ferry.effects.budget import RateLimitBudget
 from gitlab_ferry.effects.kube import Kube, KubeError
+from gitlab_ferry.reconcile.exports import RelayToS3, RequestExport
+from gitlab_ferry.reconcile.imports import ImportProject, ImportRelation
+from gitlab_ferry.reconcile.migrations import ImportGroupTree, RequestGroupExport
 
 logger = logging.getLogger("gitlab_ferry.controller")
 
 #: Status fields that record when an object last sent GitLab a budgeted request (or later).
 REQUEST_TIMES = ("startedAt", "groupExportAt", "groupImportAt")
+#: Plans that send GitLab a budgeted request: once applied, their ``since`` follows it.
+REQUESTS = frozenset(
+    action.__name__
+    for action in (
+        RequestExport,
+        RelayToS3,
+        ImportProject,
+        ImportRelation,
+        RequestGroupExport,
+        ImportGroupTree,
+    )
+)
 
 
 def last_request(status: Mapping[str, Any], now: datetime) -> datetime | None:
     """The latest moment ``status`` says a request may have been sent: the recorded starts,
-    and the time its plan entered its phase (which is after the request once it is applied).
-    A plan still applying may be sending right now."""
+    and when a request's plan was applied (just after it was sent). A plan still applying may
+    be sending right now."""
     plan = status.get("plan") or {}
     if plan.get("phase") == PlanPhase.APPLYING.value:
         return now
     texts = [status.get(field) for field in REQUEST_TIMES]
-    if plan.get("phase") == PlanPhase.APPLIED.value:
+    if plan.get("phase") == PlanPhase.APPLIED.value and plan.get("action") in REQUESTS:
         texts.append(plan.get("since"))
     moments = [parse_timestamp(text) for text in texts if isinstance(text, str)]
     return max((moment for moment in moments if moment is not None), default=None)
 
 
 def latest(objects: Iterable[Mapping[str, Any]], now: datetime) -> datetime | None:
-    found = [last_request(obj.get("status") or {}, now) for obj in objects]
+    """The latest request time of ``objects`` not being deleted (those make no more
+    requests, and a namespace being deleted would otherwise hold the budget for nothing)."""
+    found = [
+        last_request(obj.get("status") or {}, now)
+        for obj in objects
+        if not (obj.get("metadata") or {}).get("deletionTimestamp")
+    ]
     return max((moment for moment in found if moment is not None), default=None)
 
 

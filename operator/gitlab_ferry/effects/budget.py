@@ -131,9 +131,13 @@ class RateLimitBudget:
         return retry_after
 
     def in_current_window(self, moment: float) -> bool:
-        """Whether a request sent at ``moment`` may count in GitLab's current window (the
-        margin allows for a clock skew between the operator and GitLab)."""
-        return moment >= self._index(self._clock.time()) * self._window - self._margin
+        """Whether a request recorded at ``moment`` may count in GitLab's current window. The
+        margin allows for a clock skew between the operator and GitLab, and a moment up to a
+        window ahead for one between two operator hosts; a moment further ahead was not
+        measured by a clock like this one."""
+        now = self._clock.time()
+        start = self._index(now) * self._window - self._margin
+        return start <= moment <= now + self._window
 
     def hold_current_window(self) -> float:
         """Book nothing more into the window under way (requests this process does not know
