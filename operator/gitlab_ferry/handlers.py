@@ -199,13 +199,22 @@ async def operate(
 ) -> None:
     """Run the operator until it is told to stop (SIGTERM/SIGINT). The runtime posts its
     Events through kopf: build it with ``events=post_event``."""
-    await kopf.operator(
-        registry=make_registry(),
-        memo=runtime,
-        clusterwide=not namespaces,
-        namespaces=namespaces,
-        standalone=peering is None,
-        peering_name=peering,
-        priority=None if peering is None else peering_priority(runtime.clock.time()),
-        liveness_endpoint=liveness,
-    )
+    resuming = None
+    if peering is None:
+        # Alone from the start, so what the process before this one spent can be read at once
+        # rather than on the first request's way (a standby reads it when it first books).
+        resuming = asyncio.create_task(runtime.resume_budget(), name="resume the budget")
+    try:
+        await kopf.operator(
+            registry=make_registry(),
+            memo=runtime,
+            clusterwide=not namespaces,
+            namespaces=namespaces,
+            standalone=peering is None,
+            peering_name=peering,
+            priority=None if peering is None else peering_priority(runtime.clock.time()),
+            liveness_endpoint=liveness,
+        )
+    finally:
+        if resuming is not None:
+            resuming.cancel()

@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gitlab_ferry.controller.resumption import last_request, latest
+from gitlab_ferry.clock import ManualClock
+from gitlab_ferry.controller.resumption import BudgetResumption, last_request, latest
+from gitlab_ferry.effects.budget import Bucket, Claim, RateLimitBudget
 
 NOW = datetime(2026, 12, 7, 12, 0, 30, tzinfo=UTC)
 
@@ -50,3 +52,37 @@ def test_objects_that_never_requested_say_nothing():
 def test_objects_being_deleted_are_left_out():
     leaving = {"metadata": {"deletionTimestamp": stamp(1)}, "status": {"startedAt": stamp(1)}}
     assert latest([leaving], NOW) is None
+
+
+class Unreachable:
+    async def list_objects(self, plural, namespaces):
+        raise ConnectionError("the API server is not answering")
+
+
+class Listing:
+    def __init__(self, objects):
+        self.objects, self.calls = objects, 0
+
+    async def list_objects(self, plural, namespaces):
+        self.calls += 1
+        return self.objects if plural == "projectexports" else []
+
+
+async def test_a_listing_that_fails_holds_the_current_window():
+    clock = ManualClock(NOW.timestamp())
+    budget = RateLimitBudget(clock)
+    await BudgetResumption().ensure(Unreachable(), budget, clock, [])
+    claim = Claim("gitlab.example.com", "abc", Bucket.EXPORT, 6)
+    assert budget.wait(budget.book([claim])) == pytest.approx(31.0)
+
+
+async def test_the_objects_are_listed_once_and_a_recent_request_holds_the_window():
+    clock = ManualClock(NOW.timestamp())
+    budget = RateLimitBudget(clock)
+    kube = Listing([{"status": {"startedAt": stamp(10)}}])
+    resumption = BudgetResumption()
+    await resumption.ensure(kube, budget, clock, ["ns"])
+    await resumption.ensure(kube, budget, clock, ["ns"])
+    assert kube.calls == 3  # one list per kind, once
+    claim = Claim("gitlab.example.com", "abc", Bucket.IMPORT, 6)
+    assert budget.wait(budget.book([claim])) == pytest.approx(31.0)

@@ -231,11 +231,8 @@ class Reconciler:
 
         Returns the outcome and the status written before applying (``None`` if the plan was
         not applied)."""
-        runtime = self.runtime
-        budget = runtime.services.budget
-        await runtime.resumption.ensure(
-            runtime.services.kube, budget, runtime.clock, runtime.settings.namespaces
-        )
+        budget = self.runtime.services.budget
+        await self.runtime.resume_budget()
         booking = memory.booking if memory.booking_plan == plan.id else None
         if booking is None:
             if memory.booking is not None:

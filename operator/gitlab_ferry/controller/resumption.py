@@ -22,10 +22,11 @@ from gitlab_ferry.api.project_export import PLURAL as EXPORTS
 from gitlab_ferry.api.project_import import PLURAL as IMPORTS
 from gitlab_ferry.clock import Clock, utcnow
 from gitlab_ferry.effects.budget import RateLimitBudget
-from gitlab_ferry.effects.kube import Kube, KubeError
+from gitlab_ferry.effects.kube import Kube
 from gitlab_ferry.reconcile.exports import RelayToS3, RequestExport
 from gitlab_ferry.reconcile.imports import ImportProject, ImportRelation
 from gitlab_ferry.reconcile.migrations import ImportGroupTree, RequestGroupExport
+from gitlab_ferry.redact import redact_text
 
 logger = logging.getLogger("gitlab_ferry.controller")
 
@@ -92,12 +93,12 @@ class BudgetResumption:
                     for plural in (EXPORTS, IMPORTS, MIGRATIONS)
                     for obj in await kube.list_objects(plural, namespaces)
                 ]
-            except KubeError as exc:
+            except Exception as exc:  # noqa: BLE001 - unknown, so the window is held
                 opens = budget.hold_current_window()
                 logger.warning(
                     "could not list the objects to resume the rate-limit budget (%s); "
                     "requesting nothing before the next window, %.0fs from now",
-                    exc,
+                    redact_text(f"{type(exc).__name__}: {exc}"),
                     opens - clock.time(),
                 )
             else:

@@ -63,6 +63,14 @@ class Runtime:
     #: Where Kubernetes Events go: kopf's queue when the operator runs, nowhere for a preview.
     events: EventSink = _discard_event
 
+    async def resume_budget(self) -> None:
+        """Once per process, before its first booking: hold GitLab's current window if the
+        objects record requests in it (see ``controller/resumption.py``)."""
+        services = self.services
+        await self.resumption.ensure(
+            services.kube, services.budget, self.clock, self.settings.namespaces
+        )
+
     async def aclose(self) -> None:
         await self.writer.drain(10.0)
         await self.services.clients.aclose()
