@@ -18,9 +18,15 @@ def stamp(seconds_ago: float) -> str:
     return (NOW - timedelta(seconds=seconds_ago)).isoformat().replace("+00:00", "Z")
 
 
-def test_a_plan_still_applying_may_be_sending_now():
-    status = {"startedAt": stamp(90), "plan": {"phase": "Applying", "since": stamp(90)}}
-    assert last_request(status, NOW) == NOW
+def test_a_request_still_applying_may_be_on_its_way_now():
+    plan = {"action": "ImportProject", "phase": "Applying", "since": stamp(90)}
+    assert last_request({"startedAt": stamp(90), "plan": plan}, NOW) == NOW
+
+
+def test_creating_groups_or_children_spends_no_budget():
+    for action in ("CreateGroups", "CreateChildren"):
+        plan = {"action": action, "phase": "Applying", "since": stamp(1)}
+        assert last_request({"plan": plan}, NOW) is None
 
 
 def test_an_applied_request_counts_from_when_it_was_applied():

@@ -48,13 +48,14 @@ REQUESTS = frozenset(
 
 def last_request(status: Mapping[str, Any], now: datetime) -> datetime | None:
     """The latest moment ``status`` says a request may have been sent: the recorded starts,
-    and when a request's plan was applied (just after it was sent). A plan still applying may
-    be sending right now."""
+    and when a request's plan was applied (just after it was sent). A request still applying
+    may be on its way right now; other plans (creating groups or children) spend no budget."""
     plan = status.get("plan") or {}
-    if plan.get("phase") == PlanPhase.APPLYING.value:
+    requesting = plan.get("action") in REQUESTS
+    if requesting and plan.get("phase") == PlanPhase.APPLYING.value:
         return now
     texts = [status.get(field) for field in REQUEST_TIMES]
-    if plan.get("phase") == PlanPhase.APPLIED.value and plan.get("action") in REQUESTS:
+    if requesting and plan.get("phase") == PlanPhase.APPLIED.value:
         texts.append(plan.get("since"))
     moments = [parse_timestamp(text) for text in texts if isinstance(text, str)]
     return max((moment for moment in moments if moment is not None), default=None)
