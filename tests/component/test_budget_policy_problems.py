@@ -68,6 +68,7 @@ def test_a_held_window_books_every_bucket_into_the_next():
     assert budget.hold_current_window() == pytest.approx(WINDOW_START + 61)
     for bucket in (Bucket.EXPORT, Bucket.IMPORT, Bucket.DOWNLOAD):
         assert budget.wait(budget.book([claim(bucket)])) == pytest.approx(51.0)
+    assert budget.wait(budget.book([claim(Bucket.EXPORT, limit=0)])) == 0  # no limit: no hold
     clock.advance(51)
     assert budget.wait(budget.book([claim(Bucket.EXPORT)])) == 0
 

@@ -98,7 +98,7 @@ class BudgetResumption:
                 opens = budget.hold_current_window()
                 logger.warning(
                     "could not list the objects to resume the rate-limit budget (%s); "
-                    "requesting nothing before the next window, %.0fs from now",
+                    "booking no rate-limited request before the next window, %.0fs from now",
                     redact_text(f"{type(exc).__name__}: {exc}"),
                     opens - clock.time(),
                 )
@@ -108,7 +108,8 @@ class BudgetResumption:
                     opens = budget.hold_current_window()
                     logger.info(
                         "objects record GitLab requests in the current rate-limit window "
-                        "(the last at %s); requesting nothing before the next, %.0fs from now",
+                        "(the last at %s); booking no rate-limited request before the next, "
+                        "%.0fs from now",
                         recent.isoformat(),
                         opens - clock.time(),
                     )

@@ -94,11 +94,12 @@ class RateLimitBudget:
         """Book one request for every claim into the earliest window where all have room."""
         now = self._clock.time()
         self._forget_before(self._index(now))
-        starts = [now, self._held_until] + [
+        limited = [claim for claim in claims if claim.limit > 0]
+        # A held window matters only where GitLab counts (a limit of 0 is no limit).
+        starts = [now, self._held_until if limited else now] + [
             until for claim in claims if (until := self._blocked_until.get(claim.key, 0)) > now
         ]
         index = self._first_usable(max(starts))
-        limited = [claim for claim in claims if claim.limit > 0]
         while any(self._counts[(claim.key, index)] >= claim.limit for claim in limited):
             index += 1
         for claim in limited:
