@@ -9,6 +9,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -132,6 +133,28 @@ def test_apiserver_restart_keeps_etcd_data(
     # A crash, not a shutdown: etcd has the data all the same.
     plane.restart_apiserver(grace=0)
     assert core_v1.read_namespaced_config_map("survivor", namespace).data == {"k": "v"}
+
+
+def test_a_port_held_for_a_moment_does_not_stop_a_restart(
+    control_plane: ControlPlane | None, core_v1: client.CoreV1Api
+) -> None:
+    """Between a stop and a start another process may hold the port for a moment (an outgoing
+    connection's local port): the start tries again."""
+    plane = own(control_plane)
+    port = plane.ports.apiserver if plane.ports else 0
+    plane.stop_apiserver()
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        released = threading.Timer(1.5, holder.close)
+        released.start()
+        try:
+            plane.start_apiserver()
+        finally:
+            released.cancel()
+    assert plane.apiserver_ready()
+    assert core_v1.list_namespace().items
 
 
 def test_namespace_deletion_completes(

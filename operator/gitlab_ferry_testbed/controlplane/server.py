@@ -46,6 +46,9 @@ STATE_VERSION = 1
 # Two cores running a build next door can make a cold API server take a minute.
 DEFAULT_TIMEOUT = 120.0
 PORT_ATTEMPTS = 3  # free ports are picked before the servers bind them: retry a lost race
+#: Tries (and the pause between them) at binding a port another process holds for a moment.
+REBIND_ATTEMPTS = 5
+REBIND_PAUSE = 1.0
 
 
 class _PortTaken(ControlPlaneError):
@@ -204,8 +207,18 @@ class ControlPlane:
         self._launch(ETCD, argv, self.etcd_healthy)
 
     def start_apiserver(self) -> None:
+        """Start the API server on this plane's port. Between a stop and this start, another
+        process's outgoing connection may hold the port as its local one for a moment, so a
+        taken port is tried again a few times before giving up."""
         argv = apiserver_args(self.binaries.apiserver, self.layout, self._ports())
-        self._launch(APISERVER, argv, self.apiserver_ready)
+        for attempt in range(1, REBIND_ATTEMPTS + 1):
+            try:
+                self._launch(APISERVER, argv, self.apiserver_ready)
+                return
+            except _PortTaken:
+                if attempt == REBIND_ATTEMPTS:
+                    raise
+                time.sleep(REBIND_PAUSE)
 
     def start_controller_manager(self) -> None:
         if self.binaries.controller_manager is None:
