@@ -83,8 +83,8 @@ class Durations:
         for key, (scout, _) in list(self._scouts.items()):
             if scout == uid:
                 del self._scouts[key]
+                # A scout is never among the followers: asking made it leave them.
                 followers = self._followers.get(key, {})
-                followers.pop(uid, None)
                 if followers and key not in self._typical:
                     heir = min(followers, key=followers.__getitem__)
                     handed_on.append(Wake(heir, 0.0))
