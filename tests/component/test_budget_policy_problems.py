@@ -57,6 +57,42 @@ def test_a_booking_lapses_when_its_window_is_over():
     assert not budget.lapsed(budget.book([claim()]))
 
 
+def test_a_request_slow_to_reach_gitlab_is_booked_where_it_will_arrive():
+    clock = ManualClock(WINDOW_START + 56.0)
+    budget = RateLimitBudget(clock, margin=1.0)
+    streamed = [claim(Bucket.IMPORT), claim(Bucket.DOWNLOAD, scope="group")]
+    assert budget.wait(budget.book(streamed)) == 0  # nothing noted yet: no lead
+    budget.note_transit(streamed, 4.0)  # download and upload took 4 s after the check
+    budget.note_transit(streamed, 1.0)
+    assert budget.lead(streamed) == 4.0
+    late = budget.book(streamed)  # sent now, it would arrive 1 s into the next window
+    assert budget.wait(late) == pytest.approx(5.0)
+    assert budget.used(claim(Bucket.IMPORT)) == 1
+    # Other routes keep their own lead, and a scope does not make a route of its own.
+    assert budget.wait(budget.book([claim(Bucket.EXPORT)])) == 0
+    assert budget.lead([claim(Bucket.IMPORT), claim(Bucket.DOWNLOAD, scope="other")]) == 4.0
+
+
+def test_a_booking_lapses_when_its_request_would_arrive_after_its_window():
+    clock = ManualClock(WINDOW_START + 50.0)
+    budget = RateLimitBudget(clock, margin=1.0)
+    booking = budget.book([claim()])
+    budget.note_transit([claim()], 3.0)
+    clock.advance(5.5)  # 55.5 + 3 s of transit: still inside the usable part
+    assert not budget.lapsed(booking)
+    clock.advance(1.0)  # 56.5 + 3 s: past it
+    assert budget.lapsed(booking)
+
+
+def test_only_recent_transits_set_the_lead_and_never_more_than_half_a_window():
+    budget = RateLimitBudget(ManualClock(WINDOW_START))
+    budget.note_transit([claim()], 45.0)
+    assert budget.lead([claim()]) == 30.0
+    for _ in range(RateLimitBudget.TRANSITS_KEPT):
+        budget.note_transit([claim()], 0.2)
+    assert budget.lead([claim()]) == 0.2
+
+
 def test_a_held_window_books_every_bucket_into_the_next():
     clock = ManualClock(WINDOW_START + 10)
     budget = RateLimitBudget(clock, margin=1.0)

@@ -13,6 +13,7 @@ from component_harness import NAMESPACE, Stop, export_object, posts, run_jobs
 
 from gitlab_ferry.api.project_export import PLURAL as EXPORTS
 from gitlab_ferry.controller.preview import preview, render
+from gitlab_ferry.effects import exporting
 from gitlab_ferry.effects.kube import ObjectRef
 
 PROJECT = "gitlab-org/gitlab-test"
@@ -115,6 +116,34 @@ async def test_a_restart_after_a_quiet_window_requests_at_once(gitlabs, operator
     await second.export_pass("b")
     assert len(posts(gitlab, "export")) == 2
     assert ready(second, "b") == ("False", "Scheduled")
+
+
+async def test_a_request_slow_to_reach_gitlab_waits_for_the_window_it_would_reach(
+    gitlabs, operator_for, clock, monkeypatch
+):
+    """GitLab counts a request when it arrives: how long requests took after their last
+    budget check is noted, and one that would arrive past its window's end waits for the
+    next window instead (sent at once, GitLab would count it on top of that window's own)."""
+    gitlab = await gitlabs()
+    operator = operator_for(gitlab)
+    for name, project in {"a": PROJECT, "b": "gitlab-org/gitaly"}.items():
+        operator.kube.put(EXPORTS, export_object(name, gitlab, project))
+    request_export = exporting.request_export
+
+    async def slow_request(*args, **kwargs):
+        clock.advance(4)  # e.g. a saturated machine, or a streamed upload
+        return await request_export(*args, **kwargs)
+
+    monkeypatch.setattr(exporting, "request_export", slow_request)
+    await operator.export_pass("a")  # 30 s into the window, answered at 34 s
+    clock.advance(23)
+    wait = await operator.export_pass("b")  # at 57 s it would arrive at 61 s
+    assert ready(operator, "b") == ("False", "Throttled")
+    assert wait == pytest.approx(4.0, abs=0.3)  # the next window, after the margin
+    assert len(posts(gitlab, "export")) == 1
+    clock.advance(wait)
+    await operator.export_pass("b")
+    assert len(posts(gitlab, "export")) == 2
 
 
 async def test_an_export_over_the_size_limit_is_refused_once(gitlabs, operator_for):

@@ -259,8 +259,10 @@ class Reconciler:
             if wait > 0:
                 memory.booking, memory.booking_plan = booking, plan.id
                 return Throttled(wait, _describe(booking.claims)), None
+        sent = self.runtime.clock.time()
         outcome = await apply()
         if not isinstance(outcome, Failed):
+            budget.note_transit(booking.claims, self.runtime.clock.time() - sent)
             memory.answered_at = utcnow(self.runtime.clock)
             return outcome, begun
         if outcome.problem.reason is Reason.THROTTLED:

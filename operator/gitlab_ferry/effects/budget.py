@@ -11,7 +11,7 @@ asked, so waiting objects neither starve nor stampede. Nothing here performs I/O
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -45,6 +45,11 @@ class Claim:
     def key(self) -> tuple[str, str, Bucket, str]:
         return (self.host, self.identity, self.bucket, self.scope)
 
+    @property
+    def route(self) -> tuple[str, Bucket]:
+        """Where the request goes and what it spends, whatever its scope."""
+        return (self.host, self.bucket)
+
     def describe(self) -> str:
         where = f" ({self.scope})" if self.scope else ""
         return f"the {self.bucket.value} limit of {self.limit}/min on {self.host}{where}"
@@ -64,7 +69,14 @@ class RateLimitBudget:
     ``margin`` keeps requests away from window edges, so a clock skew of up to ``margin``
     seconds between the operator and GitLab cannot land two windows' worth of requests in one
     of GitLab's windows.
+
+    A request also takes time to reach GitLab after its booking is checked: a streamed import
+    downloads its archive and uploads it before GitLab counts it. The longest of the last
+    ``TRANSITS_KEPT`` transits noted for the same routes is the booking's lead: a request is
+    booked into a window only while it can still arrive inside it.
     """
+
+    TRANSITS_KEPT = 8
 
     def __init__(self, clock: Clock, *, window: float = 60.0, margin: float = 1.0) -> None:
         if margin * 2 >= window:
@@ -76,6 +88,7 @@ class RateLimitBudget:
         self._blocked_until: dict[tuple[str, str, Bucket, str], float] = {}
         self._held_until = 0.0
         self._oldest = 0
+        self._transits: dict[tuple[tuple[str, Bucket], ...], deque[float]] = {}
 
     def _index(self, moment: float) -> int:
         return math.floor(moment / self._window)
@@ -99,7 +112,7 @@ class RateLimitBudget:
         starts = [now, self._held_until if limited else now] + [
             until for claim in claims if (until := self._blocked_until.get(claim.key, 0)) > now
         ]
-        index = self._first_usable(max(starts))
+        index = self._first_usable(max(starts) + self.lead(claims))
         while any(self._counts[(claim.key, index)] >= claim.limit for claim in limited):
             index += 1
         for claim in limited:
@@ -113,7 +126,21 @@ class RateLimitBudget:
     def lapsed(self, booking: Booking) -> bool:
         """Whether the usable part of ``booking``'s window is over: a request sent now would
         be counted in a later window than the one it was booked into."""
-        return self._first_usable(self._clock.time()) > self._index(booking.at)
+        arrival = self._clock.time() + self.lead(booking.claims)
+        return self._first_usable(arrival) > self._index(booking.at)
+
+    def note_transit(self, claims: Sequence[Claim], seconds: float) -> None:
+        """A request for ``claims``, checked against its booking, was answered ``seconds``
+        later: GitLab counted it at most that long after the check."""
+        kept = self._transits.setdefault(_routes(claims), deque(maxlen=self.TRANSITS_KEPT))
+        kept.append(max(0.0, seconds))
+
+    def lead(self, claims: Sequence[Claim]) -> float:
+        """How long before its window's usable part ends a request for ``claims`` must be
+        sent: the longest recent transit of such requests, at most half a window (a request
+        slower than that cannot be kept inside any window by booking)."""
+        kept = self._transits.get(_routes(claims))
+        return min(max(kept, default=0.0), self._window / 2) if kept else 0.0
 
     def cancel(self, booking: Booking) -> None:
         """Give back a booking that will not be used (e.g. the plan changed)."""
@@ -156,3 +183,7 @@ class RateLimitBudget:
         self._oldest = index
         for key in [key for key in self._counts if key[1] < index]:
             del self._counts[key]
+
+
+def _routes(claims: Sequence[Claim]) -> tuple[tuple[str, Bucket], ...]:
+    return tuple(sorted({claim.route for claim in claims}))
