@@ -79,12 +79,13 @@ def _runners(
             ),
             kept,
         ),
-        "compare": lambda stack: compare.run(stack, args.compare_n),
+        "compare": lambda stack: compare.run(stack, args.compare_n, runs=args.compare_runs),
         "streaming": lambda stack: streaming.run(
             stack, sizes=args.stream_size, rounds=args.stream_rounds
         ),
         "at_rest": lambda stack: at_rest.run(
             stack,
+            runs=args.rest_runs,
             finished=args.rest_finished,
             in_flight=args.rest_in_flight,
             minutes=args.rest_minutes,
@@ -141,7 +142,10 @@ def write_outputs(results: Path, docs: Path) -> Path:
         plots.compare(cp, images / "compare.png")
     if tp or rest:
         largest = max(tp["cases"], key=lambda case: case["n"]) if tp else None
-        plots.memory(plots.median_run(largest) if largest else None, rest, images / "memory.png")
+        rest_run = rest["runs"][rest["median_index"]] if rest else None
+        plots.memory(
+            plots.median_run(largest) if largest else None, rest_run, images / "memory.png"
+        )
     target = docs / "benchmarks.md"
     previous = target.read_text() if target.exists() else ""
     target.write_text(report.render(found, TEXT, previous))
@@ -163,7 +167,8 @@ def main(argv: list[str] | None = None) -> None:
         "--mode", action="append", choices=throughput.MODES, help="Scenario 1 way (repeatable)."
     )
     parser.add_argument("--runs", type=int, default=3, help="Scenario 1 runs per N and way.")
-    parser.add_argument("--compare-n", type=int, default=50, help="Scenario 2 migrations.")
+    parser.add_argument("--compare-n", type=int, default=20, help="Scenario 2 migrations.")
+    parser.add_argument("--compare-runs", type=int, default=3, help="Scenario 2 runs.")
     parser.add_argument(
         "--stream-size",
         type=lambda text: text.split(","),
@@ -173,7 +178,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stream-rounds", type=int, default=3, help="Scenario 3 rounds.")
     parser.add_argument("--rest-finished", type=int, default=1000, help="Scenario 4 objects.")
     parser.add_argument("--rest-in-flight", type=int, default=100, help="Scenario 4 in flight.")
-    parser.add_argument("--rest-minutes", type=int, default=3, help="Scenario 4 minutes.")
+    parser.add_argument("--rest-minutes", type=int, default=2, help="Scenario 4 minutes.")
+    parser.add_argument("--rest-runs", type=int, default=3, help="Scenario 4 runs.")
     parser.add_argument("--scale-runs", type=int, default=3, help="Scenario 5 runs.")
     parser.add_argument(
         "--scale-in-flight", type=int, default=scale.MAX_IN_FLIGHT, help="Scenario 5 maxInFlight."

@@ -2,32 +2,40 @@
 100 more whose exports GitLab keeps running (the source's export duration is raised to a day)
 with 100 ProjectImports waiting on them, so 1,100 finished-or-waiting objects plus 100 exports
 in flight. After a settling minute the operator is left alone for a few minutes; its RSS is
-sampled every second and its CPU seconds are read at the start and end of each minute.
+sampled every second and its CPU seconds are read at the start and end of each minute. Every
+run has fresh simulators, a fresh namespace and a fresh operator; the figures are summarised
+over the runs, and only the run with the median RSS maximum keeps its RSS samples (the plot).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
-from bench.measure import MemorySampler, ReadyWatcher, RequestSummary
+from bench.measure import MemorySampler, ReadyWatcher, RequestSummary, median_index, spread
 from bench.procfs import cpu_seconds, memory
 from bench.stack import BenchStack, Limits, Timing, project_paths
 
 LIMITS = Limits(export=1000, import_=1000, download=1000)
 TIMING = Timing(export_queue=1.0, export_run=2.0, import_queue=1.0, import_run=2.0)
 DAY = 86400.0
+#: Each run's figures summarised over the runs as median, min and max.
+FIGURES = (
+    "seconds_to_finish_first",
+    "rss_max",
+    "rss_mean",
+    "peak_rss_lifetime",
+    "gitlab_requests_per_minute",
+)
 
 
-def run(
-    stack: BenchStack,
-    finished: int = 1000,
-    in_flight: int = 100,
-    minutes: int = 3,
-    settle: float = 60.0,
+def once(
+    stack: BenchStack, index: int, finished: int, in_flight: int, minutes: int, settle: float
 ) -> dict[str, Any]:
+    """One run, in its own namespace ``bench-at-rest-<index>``."""
     paths = project_paths(finished + in_flight)
-    found = stack.start_migration("at-rest", paths, LIMITS, TIMING)
+    found = stack.start_migration(f"at-rest-{index}", paths, LIMITS, TIMING)
     source, destination, namespace = found.source, found.destination, found.namespace
     operator = found.operator
     try:
@@ -80,3 +88,48 @@ def run(
         }
     finally:
         stack.release(operator, source, destination)
+
+
+def cpu_per_minute(run: dict[str, Any]) -> float:
+    """A run's operator CPU seconds per minute at rest: the mean of its minutes."""
+    per_minute: list[float] = run["cpu_seconds_per_minute"]
+    return sum(per_minute) / len(per_minute) if per_minute else math.nan
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Median and min-max of every figure over the runs (CPU: each run's mean per minute)."""
+    summary = {key: spread(float(run[key]) for run in runs) for key in FIGURES}
+    summary["cpu_seconds_per_minute"] = spread(cpu_per_minute(run) for run in runs)
+    return summary
+
+
+def median_run(runs: list[dict[str, Any]]) -> int:
+    """The index of the run with the median RSS maximum at rest."""
+    return median_index([run["rss_max"] for run in runs])
+
+
+def run(
+    stack: BenchStack,
+    runs: int = 3,
+    finished: int = 1000,
+    in_flight: int = 100,
+    minutes: int = 2,
+    settle: float = 60.0,
+) -> dict[str, Any]:
+    found = []
+    for index in range(1, runs + 1):
+        print(f"==> at_rest run {index} of {runs}", flush=True)
+        found.append(once(stack, index, finished, in_flight, minutes, settle))
+    middle = median_run(found)
+    for index, item in enumerate(found):
+        if index != middle:
+            item.pop("rss_samples")
+    return {
+        "finished_objects": finished,
+        "in_flight_exports": in_flight,
+        "waiting_imports": in_flight,
+        "minutes": minutes,
+        "runs": found,
+        "median_index": middle,
+        "summary": summarize(found),
+    }

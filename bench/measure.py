@@ -211,6 +211,13 @@ def spread(values: Iterable[float]) -> dict[str, float]:
     }
 
 
+def median_index(values: list[float]) -> int:
+    """The position of the median of ``values`` (the lower middle one of an even count): the
+    run a plot or a breakdown shows for a figure summarised by ``spread``."""
+    order = sorted(range(len(values)), key=values.__getitem__)
+    return order[(len(values) - 1) // 2]
+
+
 def _slot(used: dict[Any, int], key: Any, moment: float, limit: int, window: float) -> float:
     """The earliest time at or after ``moment`` with room in ``key``'s fixed windows."""
     if limit <= 0:

@@ -41,22 +41,29 @@ the plots show the run with the median wall time over the
 bound at the largest N."""
 
 COMPARE = """\
-The same migration with N projects (fewer than scenario 1's, because python-gitlab's loop takes
-about half a minute per project) on two fresh simulators whose limits bind (20 exports, 20
-imports, 20 downloads per minute; same job times as scenario 1). Each contender has its own
+The same migration with N projects (20 by default: python-gitlab's loop takes about 25 s a
+project, so that three runs fit in about 35 minutes) on two simulators whose limits bind (10
+exports, 10 imports, 10 downloads per minute, so the exports of gitlab-ferry and of the asyncio
+script take two rate-limit minutes; same job times as scenario 1). Each contender has its own
 GitLab user (its own rate-limit buckets and exports) and its own destination group, runs alone,
-and starts 2 s into a minute: **gitlab-ferry** (operator limits set to the same 20/min); an
+and starts 2 s into a minute: **gitlab-ferry** (operator limits set to the same 10/min); an
 **asyncio script** (`bench/baseline_async.py`: httpx, all projects at once, no shared limiter,
-status polled every 5 s, each 429 retried after `Retry-After` or 60 s); and **python-gitlab**
-as its documentation shows it (`bench/baseline_gitlab.py`: one project at a time,
+status polled every 5 s, each 429 retried after `Retry-After` or 60 s); and **python-gitlab** as
+its documentation shows it (`bench/baseline_gitlab.py`: one project at a time,
 `exports.create()`, `refresh()` every second until finished, `download()` to a file,
 `projects.import_project()`, `imports.get()` + `refresh()` every second; python-gitlab's own
-defaults retry 429s after `Retry-After`). Requests and 429s come from the simulators' logs for
-that contender's user; the rate-limited ones are those GitLab's per-user limits count (export
-requests, downloads and imports, 429 answers included). CPU and peak RSS of the scripts come
-from `wait4()` on their process; gitlab-ferry's are the operator's (the Kubernetes API server
-it also talks to is not counted for anyone). Ratios are the baseline's figure divided by
-gitlab-ferry's: above 1 means gitlab-ferry was faster or used fewer requests."""
+defaults retry 429s after `Retry-After`). A run starts two fresh simulators and runs the three
+in that order, gitlab-ferry with a fresh namespace and operator; there are three runs by default
+(`--compare-runs`), and each compares the three side by side. Requests and 429s come from the
+simulators' logs for that contender's user; the rate-limited ones are those GitLab's per-user
+limits count (export requests, downloads and imports, 429 answers included). CPU and peak RSS of
+the scripts come from `wait4()` on their process; gitlab-ferry's are the operator's (the
+Kubernetes API server it also talks to is not counted for anyone). Each figure is the median of
+the runs with the range; 429s are summed over the runs. Ratios are the baseline's figure divided
+by gitlab-ferry's in the same run, then summarised over the runs the same way: above 1 means
+gitlab-ferry was faster or used fewer requests, and a target is met when the median ratios are
+above 1. The requests by endpoint and the plot are of the run with gitlab-ferry's median wall
+time over the lower bound."""
 
 STREAMING = """\
 For each size (1 GiB and 2 GiB), a project with a repository of that size is exported once
@@ -80,10 +87,14 @@ AT_REST = """\
 1,000 ProjectExports are created and finish with limits of 1,000/min and 3 s jobs. Then the
 source's export duration is raised to a day and 100 more ProjectExports are created with a
 ProjectImport (`exportRef`) each, so 100 exports stay in flight on GitLab and 100 imports wait
-on them. After a settling minute the operator runs untouched for the minutes shown, with its
-default settings (in-flight exports polled with back-off up to 60 s). RSS is sampled every
-second; CPU seconds are read from `/proc/<pid>/stat` at each minute's start and end; the GitLab
-requests are what both simulators logged during those minutes."""
+on them. After a settling minute the operator runs untouched for the minutes shown (2 by
+default), with its default settings (in-flight exports polled with back-off up to 60 s). RSS is
+sampled every second; CPU seconds are read from `/proc/<pid>/stat` at each minute's start and
+end; the GitLab requests are what both simulators logged during those minutes. There are three
+runs by default (`--rest-runs`), each with fresh simulators, a fresh namespace and a fresh
+operator. Each figure is the median of the runs with the range, a run's CPU per minute being the
+mean of its minutes; the target is judged on the median of the runs' RSS maxima. The requests by
+endpoint and the memory plot are of the run with the median RSS maximum."""
 
 SCALE = """\
 The simulator's built-in `group-tree-scale` seed (acme/ and 49 subgroups nested up to 5 deep,

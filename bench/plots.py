@@ -14,6 +14,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from bench.measure import median_index
+
 MIB = 1024 * 1024
 
 
@@ -36,9 +38,8 @@ def _save(fig: Any, axes: list[Any], path: Path) -> Path:
 
 def median_run(case: dict[str, Any]) -> dict[str, Any]:
     """The run of a scenario 1 case whose wall time over the bound is the median one."""
-    ordered = sorted(case["runs"], key=lambda r: r["wall_over_bound"])
-    run: dict[str, Any] = ordered[(len(ordered) - 1) // 2]
-    return run
+    runs: list[dict[str, Any]] = case["runs"]
+    return runs[median_index([run["wall_over_bound"] for run in runs])]
 
 
 def throughput(result: dict[str, Any], path: Path) -> Path:
@@ -70,16 +71,21 @@ def throughput(result: dict[str, Any], path: Path) -> Path:
 
 
 def compare(result: dict[str, Any], path: Path) -> Path:
+    """Finished migrations over time of each contender in the run with gitlab-ferry's median
+    wall time over the bound (the contenders of one run ran side by side)."""
+    index = result["median_index"]
+    run = result["runs"][index]
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
-    ideal = result["gitlab-ferry"].get("ideal_finishes")
+    ideal = run["gitlab-ferry"].get("ideal_finishes")
     if ideal:
         ax.plot(*_steps(ideal), label="rate-limit ceiling (ideal client)", ls="--")
     for name in ("gitlab-ferry", "asyncio script", "python-gitlab"):
-        if name in result:
-            ax.plot(*_steps(result[name]["finishes"]), label=name)
+        if name in run:
+            ax.plot(*_steps(run[name]["finishes"]), label=name)
     limits = result["limits"]
     ax.set_title(
-        f"Scenario 2: {result['n']} migrations at {limits['export']}/min (export, import, download)"
+        f"Scenario 2: {result['n']} migrations at {limits['export']}/min (export, import, "
+        f"download), run {index + 1} of {len(result['runs'])}"
     )
     ax.set_xlabel("seconds since start")
     ax.set_ylabel("finished migrations")
@@ -90,6 +96,8 @@ def compare(result: dict[str, Any], path: Path) -> Path:
 def memory(
     throughput_result: dict[str, Any] | None, rest: dict[str, Any] | None, path: Path
 ) -> Path:
+    """The operator's RSS over time: in one run of scenario 1 and in one run of scenario 4
+    (each the median run; either may be absent)."""
     panels = [p for p in (throughput_result, rest) if p is not None]
     fig, axes = plt.subplots(len(panels), 1, figsize=(8, 3.2 * len(panels)), dpi=110)
     axes = [axes] if len(panels) == 1 else list(axes)
@@ -115,7 +123,7 @@ def memory(
             f"{rest['in_flight_exports']} exports in flight, {rest['waiting_imports']} imports "
             "waiting)"
         )
-        ax.set_xlabel("seconds of the measured rest")
+        ax.set_xlabel("seconds of the measured rest (the run with the median RSS max)")
     for ax in axes:
         ax.set_ylabel("RSS (MiB)")
         ax.set_ylim(bottom=0)

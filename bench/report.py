@@ -11,11 +11,12 @@ import os
 import platform
 import re
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from bench import scale_report
-from bench.measure import spread
+from bench.measure import median_index, spread
 
 MIB = 1024 * 1024
 FINDINGS = re.compile(r"<!-- findings -->\n(.*?)<!-- /findings -->", re.DOTALL)
@@ -108,45 +109,66 @@ def _throughput(r: dict[str, Any]) -> list[str]:
     rows += [_case_rows(case) for case in _ordered(r["cases"])]
     rows += ["", "Requests by endpoint (median run of each case, both simulators):", ""]
     for case in _ordered(r["cases"]):
-        run = sorted(case["runs"], key=lambda x: x["wall_over_bound"])[(len(case["runs"]) - 1) // 2]
+        run = case["runs"][median_index([x["wall_over_bound"] for x in case["runs"]])]
         rows.append(f"- N={case['n']}, {case['mode']}: {_endpoints(run['requests'])}")
     return rows
 
 
+def _ratio_text(found: dict[str, float]) -> str:
+    return spread_text(found, "{:.2f}", "x")
+
+
+def _mib_text(found: dict[str, float]) -> str:
+    return spread_text(_in_mib(found), "{:.0f}", " MiB")
+
+
+#: Scenario 2's columns after the contender: how its summary over the runs shows in each.
+COMPARE_COLUMNS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "finished": lambda s: "/".join(str(count) for count in s["completed"]),
+    "wall time": lambda s: spread_text(s["wall_seconds"], unit=" s"),
+    "/ lower bound": lambda s: spread_text(s["wall_over_bound"], "{:.2f}"),
+    "429s (all runs)": lambda s: str(s["throttled_total"]),
+    "requests per migration": lambda s: spread_text(s["requests_per_migration"]),
+    "rate-limited requests per migration": lambda s: spread_text(s["rate_limited_per_migration"]),
+    "CPU": lambda s: spread_text(s["cpu_seconds"], unit=" s"),
+    "peak RSS": lambda s: _mib_text(s["peak_rss"]),
+    "wall time vs gitlab-ferry": lambda s: _ratio_text(s["wall_ratio"]),
+    "requests vs gitlab-ferry": lambda s: _ratio_text(s["requests_ratio"]),
+}
+
+
+def _table(first: str, columns: Iterable[str]) -> list[str]:
+    """A table's header and separator: ``first``, then ``columns``' names."""
+    names = [first, *columns]
+    return [_row(names), _row(["---"] * len(names))]
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
 def _compare(r: dict[str, Any]) -> list[str]:
-    ferry = r["gitlab-ferry"]
+    runs = r["runs"]
+    lim = r["limits"]
     rows = [
-        "| contender | wall time | / lower bound | 429s | requests per migration | "
-        "rate-limited requests per migration | CPU | peak RSS | wall time vs gitlab-ferry | "
-        "requests vs gitlab-ferry |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"N = {r['n']}; limits {lim['export']} / {lim['import_']} / {lim['download']} "
+        f"(export / import / download) per minute. Each cell: median of {len(runs)} runs "
+        "(min-max); finished migrations are counted per run, 429s are summed over the runs, "
+        "and the ratios are taken within each run before they are summarised.",
+        "",
+        *_table("contender", COMPARE_COLUMNS),
     ]
-    for name in ("gitlab-ferry", *BASELINES):
-        c = r.get(name)
-        if c is None:
-            continue
-        rows.append(
-            f"| {name} | {_s(c['wall_seconds'])} | {c['wall_over_bound']:.2f} | "
-            f"{c['throttled']} | {c['requests_per_migration']:.1f} | {_limited(c):.1f} | "
-            f"{c['cpu_seconds']:.1f} s | "
-            f"{_mib(c['peak_rss'])} | {c['wall_seconds'] / ferry['wall_seconds']:.2f}x | "
-            f"{c['requests_per_migration'] / ferry['requests_per_migration']:.2f}x |"
-        )
-    rows += ["", "Requests by endpoint (both simulators, that contender's user):", ""]
-    rows += [f"- {name}: {_endpoints(r[name]['requests'])}" for name in r if name in CONTENDERS]
+    for name, s in r["summary"].items():
+        rows.append(_row([name, *(show(s) for show in COMPARE_COLUMNS.values())]))
+    index = r["median_index"]
+    rows += [
+        "",
+        f"Requests by endpoint (run {index + 1}, the one with gitlab-ferry's median wall time "
+        "over the bound; both simulators, that contender's user):",
+        "",
+    ]
+    rows += [f"- {name}: {_endpoints(c['requests'])}" for name, c in runs[index].items()]
     return rows
-
-
-CONTENDERS = ("gitlab-ferry", *BASELINES)
-#: The endpoints GitLab's per-user limits count: export requests, downloads, imports.
-LIMITED = ("export", "download", "import")
-
-
-def _limited(contender: dict[str, Any]) -> float:
-    """Requests to rate-limited endpoints (429s included) per completed migration."""
-    counts: dict[str, int] = contender["requests"]["by_endpoint"]
-    completed: int = contender["completed"]
-    return sum(counts.get(name, 0) for name in LIMITED) / max(completed, 1)
 
 
 def _streaming_size(r: dict[str, Any]) -> list[str]:
@@ -195,24 +217,53 @@ def _streaming(r: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _cpu_text(per_minute: list[float]) -> str:
+    mean = sum(per_minute) / len(per_minute) if per_minute else math.nan
+    return ", ".join(f"{value:.2f}" for value in per_minute) + f" s (mean {mean:.2f} s)"
+
+
+#: Scenario 4's per-run columns after the run's number: how one run shows in each.
+REST_COLUMNS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "exports seen in flight": lambda run: str(run["in_flight_observed"]),
+    "time to finish the first": lambda run: _s(run["seconds_to_finish_first"]),
+    "RSS max": lambda run: _mib(run["rss_max"]),
+    "RSS mean": lambda run: _mib(run["rss_mean"]),
+    "VmHWM": lambda run: _mib(run["peak_rss_lifetime"]),
+    "CPU per minute at rest": lambda run: _cpu_text(run["cpu_seconds_per_minute"]),
+    "GitLab requests per minute": lambda run: f"{run['gitlab_requests_per_minute']:.0f}",
+}
+
+
 def _at_rest(r: dict[str, Any]) -> list[str]:
-    cpu = r["cpu_seconds_per_minute"]
+    s = r["summary"]
+    runs = r["runs"]
+    index = r["median_index"]
     return [
-        "| figure | value |",
+        f"{r['finished_objects']} ProjectExports finished, {r['in_flight_exports']} "
+        f"ProjectExports in flight on GitLab and {r['waiting_imports']} ProjectImports waiting "
+        f"on them; {r['minutes']} minutes at rest. Each figure: median of {len(runs)} runs "
+        "(min-max).",
+        "",
+        "| figure | median (min-max) |",
         "| --- | --- |",
-        f"| objects | {r['finished_objects']} ProjectExports finished, "
-        f"{r['in_flight_exports']} ProjectExports in flight on GitLab "
-        f"({r['in_flight_observed']} seen in flight), {r['waiting_imports']} ProjectImports "
-        "waiting on them |",
         f"| time for the {r['finished_objects']} exports to finish | "
-        f"{_s(r['seconds_to_finish_first'])} |",
-        f"| operator RSS at rest, max / mean | **{_mib(r['rss_max'])}** / {_mib(r['rss_mean'])} |",
-        f"| operator peak RSS over its life (VmHWM) | {_mib(r['peak_rss_lifetime'])} |",
-        "| operator CPU per minute at rest | "
-        + ", ".join(f"{value:.2f} s" for value in cpu)
-        + f" (mean {sum(cpu) / len(cpu):.2f} s/min) |",
-        f"| GitLab requests per minute at rest | {r['gitlab_requests_per_minute']:.0f} "
-        f"({_endpoints(r['requests'])}) |",
+        f"{spread_text(s['seconds_to_finish_first'], unit=' s')} |",
+        f"| operator RSS at rest, max | **{_mib_text(s['rss_max'])}** |",
+        f"| operator RSS at rest, mean | {_mib_text(s['rss_mean'])} |",
+        f"| operator peak RSS over its life (VmHWM) | {_mib_text(s['peak_rss_lifetime'])} |",
+        "| operator CPU per minute at rest (each run's mean) | "
+        f"{spread_text(s['cpu_seconds_per_minute'], '{:.2f}', ' s')} |",
+        "| GitLab requests per minute at rest | "
+        f"{spread_text(s['gitlab_requests_per_minute'], '{:.0f}')} |",
+        "",
+        *_table("run", REST_COLUMNS),
+        *(
+            _row([str(number), *(show(run) for show in REST_COLUMNS.values())])
+            for number, run in enumerate(runs, start=1)
+        ),
+        "",
+        f"Requests at rest by endpoint (run {index + 1}, the one with the median RSS max; both "
+        f"simulators): {_endpoints(runs[index]['requests'])}.",
     ]
 
 
@@ -220,6 +271,20 @@ def _at_rest(r: dict[str, Any]) -> list[str]:
 WALL_TARGET = 1.05
 REQUESTS_TARGET = 4.5
 STREAM_TARGET = 0.8
+
+
+def _compare_targets(r: dict[str, Any]) -> list[str]:
+    rows = []
+    for name in BASELINES:
+        s = r["summary"][name]
+        faster, fewer = s["wall_ratio"]["median"], s["requests_ratio"]["median"]
+        rows.append(
+            f"| faster than {name}, with fewer requests (median of {len(r['runs'])} runs) | "
+            f"{_ratio_text(s['wall_ratio'])} the wall time, {_ratio_text(s['requests_ratio'])} "
+            f"the requests ({_ratio_text(s['rate_limited_ratio'])} the rate-limited ones) | "
+            f"{_mark(faster > 1 and fewer > 1)} |"
+        )
+    return rows
 
 
 def targets(results: dict[str, dict[str, Any]]) -> list[str]:
@@ -253,26 +318,14 @@ def targets(results: dict[str, dict[str, Any]]) -> list[str]:
                 f"{growth / MIB:.1f} MiB | {_mark(growth < 100 * MIB)} |"
             )
     if cp := results.get("compare"):
-        r = cp["result"]
-        ferry = r["gitlab-ferry"]
-        for name in BASELINES:
-            if name not in r:
-                continue
-            c = r[name]
-            faster = c["wall_seconds"] / ferry["wall_seconds"]
-            fewer = c["requests_per_migration"] / ferry["requests_per_migration"]
-            limited = _limited(c) / _limited(ferry)
-            rows.append(
-                f"| faster than {name}, with fewer requests (one run) | {faster:.2f}x the wall "
-                f"time, {fewer:.2f}x the requests ({limited:.2f}x the rate-limited ones) | "
-                f"{_mark(faster > 1 and fewer > 1)} |"
-            )
+        rows += _compare_targets(cp["result"])
     if ar := results.get("at_rest"):
         r = ar["result"]
+        found = r["summary"]["rss_max"]
         rows.append(
-            f"| operator RSS under 200 MiB at rest (scenario 4, one run) | max "
-            f"{_mib(r['rss_max'])}, mean {_mib(r['rss_mean'])} | "
-            f"{_mark(r['rss_max'] < 200 * MIB)} |"
+            f"| operator RSS under 200 MiB at rest (scenario 4, median of {len(r['runs'])} runs) "
+            f"| max {_mib_text(found)}, mean {_mib_text(r['summary']['rss_mean'])} | "
+            f"{_mark(found['median'] < 200 * MIB)} |"
         )
     if sc := results.get("scale"):
         rows += scale_report.targets(sc["result"])
@@ -290,10 +343,11 @@ def render(results: dict[str, dict[str, Any]], text: dict[str, str], previous: s
         "Generated by `make bench` (`python -m bench`; `bench/README.md` says how to run one "
         "scenario). Everything runs on one machine over loopback: a real kube-apiserver and "
         "etcd, two simulated GitLabs (`python -m gitlab_ferry_testbed simulate`) and the "
-        "operator, each its own process. Scenarios 1 and 3 report the median of at least three "
-        "runs with the range (min-max) in brackets, and compare gitlab-ferry with its "
-        "reference in the same session (the machine is shared, so only side-by-side ratios "
-        "are comparable across sessions); nothing is tuned to meet a target.",
+        "operator, each its own process. Every scenario reports the median of its runs (three "
+        "by default; each section says how many) with the range (min-max) in brackets, and "
+        "scenarios 1 to 3 compare gitlab-ferry with its reference in the same session (the "
+        "machine is shared, so only side-by-side ratios are comparable across sessions); "
+        "nothing is tuned to meet a target.",
         "",
         f"Machine: {info['cores']} cores ({info['cpu']}), {info['ram']} RAM, Python "
         f"{info['python']}, Linux {info['kernel']}.",

@@ -5,7 +5,12 @@ from __future__ import annotations
 import math
 
 import pytest
-from bench.measure import ideal_finishes, lower_bound, percentile, spread
+from bench.at_rest import median_run as rest_median_run
+from bench.at_rest import summarize as summarize_at_rest
+from bench.compare import median_run as compare_median_run
+from bench.compare import rate_limited_per_migration
+from bench.compare import summarize as summarize_compare
+from bench.measure import ideal_finishes, lower_bound, median_index, percentile, spread
 from bench.report import spread_text, targets
 from bench.scale import LIMITS as SCALE_LIMITS
 from bench.scale import seed_tree
@@ -158,3 +163,111 @@ def test_streaming_is_judged_on_the_median_ratio(ratios, mark):
     rows = targets(_streaming(ratios))[2:]
     assert rows[0].rstrip(" |").rsplit("| ", 1)[1] == mark
     assert rows[1].endswith("| met |")
+
+
+def test_the_median_index_is_the_position_of_the_lower_middle_value():
+    assert median_index([3.0, 1.0, 2.0]) == 2
+    assert median_index([4.0, 1.0, 3.0, 2.0]) == 3
+    assert median_index([7.0]) == 0
+
+
+def test_rate_limited_requests_count_exports_downloads_and_imports_per_migration():
+    endpoints = {"export": 25, "export_status": 40, "download": 20, "import": 20, "project": 9}
+    contender = {"requests": {"by_endpoint": endpoints}, "completed": 20}
+    assert rate_limited_per_migration(contender) == pytest.approx(65 / 20)
+
+
+def _contender(wall: float, per_migration: float, throttled: int = 0) -> dict[str, float]:
+    return {
+        "wall_seconds": wall,
+        "wall_over_bound": wall / 80,
+        "requests_per_migration": per_migration,
+        "rate_limited_per_migration": per_migration / 2,
+        "cpu_seconds": 2.0,
+        "peak_rss": 50.0,
+        "throttled": throttled,
+        "completed": 20,
+    }
+
+
+def _compare_runs(
+    ferry_walls: list[float], walls: list[float], requests: list[float]
+) -> list[dict[str, dict[str, float]]]:
+    """Runs in which gitlab-ferry makes 5 requests a migration and both baselines the same."""
+    return [
+        {
+            "gitlab-ferry": _contender(ferry_wall, 5.0),
+            "asyncio script": _contender(wall, per_migration, throttled=2),
+            "python-gitlab": _contender(wall, per_migration),
+        }
+        for ferry_wall, wall, per_migration in zip(ferry_walls, walls, requests, strict=True)
+    ]
+
+
+def test_compare_ratios_are_taken_run_by_run_then_summarised():
+    # Ratios 1.5, 2.5 and 1.05; the medians' ratio would be 420 / 200 = 2.1.
+    runs = _compare_runs([100.0, 200.0, 400.0], [150.0, 500.0, 420.0], [10.0, 5.0, 7.5])
+    summary = summarize_compare(runs)
+    found = summary["asyncio script"]
+    assert found["wall_ratio"] == pytest.approx({"median": 1.5, "min": 1.05, "max": 2.5, "runs": 3})
+    assert found["requests_ratio"] == pytest.approx(
+        {"median": 1.5, "min": 1.0, "max": 2.0, "runs": 3}
+    )
+    assert found["rate_limited_ratio"] == found["requests_ratio"]
+    assert found["wall_seconds"] == {"median": 420.0, "min": 150.0, "max": 500.0, "runs": 3}
+    assert found["throttled_total"] == 6
+    assert summary["gitlab-ferry"]["wall_ratio"]["median"] == 1.0
+    assert compare_median_run(runs) == 1
+
+
+@pytest.mark.parametrize(
+    ("ferry_walls", "walls", "requests", "mark"),
+    [
+        ([100.0, 200.0, 400.0], [150.0, 500.0, 420.0], [10.0, 5.5, 7.5], "met"),
+        # The medians' ratio (450 / 300) is above 1, the median of the runs' ratios (0.9) not.
+        ([100.0, 300.0, 500.0], [600.0, 250.0, 450.0], [10.0, 10.0, 10.0], "**missed**"),
+        ([100.0, 200.0, 400.0], [150.0, 500.0, 420.0], [10.0, 5.0, 4.0], "**missed**"),
+    ],
+)
+def test_compare_targets_are_marked_from_the_median_ratios(ferry_walls, walls, requests, mark):
+    runs = _compare_runs(ferry_walls, walls, requests)
+    result = {"runs": runs, "summary": summarize_compare(runs)}
+    rows = targets({"compare": {"result": result}})[2:]
+    assert [row.rstrip(" |").rsplit("| ", 1)[1] for row in rows] == [mark, mark]
+    assert "(median of 3 runs)" in rows[0]
+
+
+MIB = 2**20
+
+
+def _rest_run(rss_max_mib: float, cpu: list[float]) -> dict[str, object]:
+    return {
+        "seconds_to_finish_first": 100.0,
+        "rss_max": rss_max_mib * MIB,
+        "rss_mean": (rss_max_mib - 10) * MIB,
+        "peak_rss_lifetime": (rss_max_mib + 20) * MIB,
+        "gitlab_requests_per_minute": 200.0,
+        "cpu_seconds_per_minute": cpu,
+    }
+
+
+def test_at_rest_summary_takes_medians_and_each_runs_mean_cpu():
+    runs = [_rest_run(150, [0.3, 0.5]), _rest_run(120, [0.2, 0.2]), _rest_run(180, [1.0, 0.0])]
+    summary = summarize_at_rest(runs)
+    found = summary["rss_max"]
+    assert (found["median"], found["min"], found["max"]) == (150 * MIB, 120 * MIB, 180 * MIB)
+    assert summary["cpu_seconds_per_minute"] == pytest.approx(
+        {"median": 0.4, "min": 0.2, "max": 0.5, "runs": 3}
+    )
+    assert rest_median_run(runs) == 0
+
+
+@pytest.mark.parametrize(
+    ("rss_max_mib", "mark"), [([150, 250, 190], "met"), ([150, 250, 210], "**missed**")]
+)
+def test_the_at_rest_target_is_judged_on_the_median_rss_max(rss_max_mib, mark):
+    runs = [_rest_run(value, [0.1]) for value in rss_max_mib]
+    result = {"runs": runs, "summary": summarize_at_rest(runs)}
+    (row,) = targets({"at_rest": {"result": result}})[2:]
+    assert row.rstrip(" |").rsplit("| ", 1)[1] == mark
+    assert f"max {sorted(rss_max_mib)[1]} MiB ({min(rss_max_mib)}-{max(rss_max_mib)})" in row
