@@ -63,7 +63,6 @@ def test_a_request_slow_to_reach_gitlab_is_booked_where_it_will_arrive():
     streamed = [claim(Bucket.IMPORT), claim(Bucket.DOWNLOAD, scope="group")]
     assert budget.wait(budget.book(streamed)) == 0  # nothing noted yet: no lead
     budget.note_transit(streamed, 4.0)  # download and upload took 4 s after the check
-    budget.note_transit(streamed, 1.0)
     assert budget.lead(streamed) == 4.0
     late = budget.book(streamed)  # sent now, it would arrive 1 s into the next window
     assert budget.wait(late) == pytest.approx(5.0)
@@ -84,11 +83,16 @@ def test_a_booking_lapses_when_its_request_would_arrive_after_its_window():
     assert budget.lapsed(booking)
 
 
-def test_only_recent_transits_set_the_lead_and_never_more_than_half_a_window():
+def test_the_lead_is_the_longest_recent_transit_but_one_and_at_most_half_a_window():
     budget = RateLimitBudget(ManualClock(WINDOW_START))
+    for seconds in (0.2, 3.0, 0.5, 12.0):  # one outlier among them
+        budget.note_transit([claim()], seconds)
+    assert budget.lead([claim()]) == 3.0
     budget.note_transit([claim()], 45.0)
+    assert budget.lead([claim()]) == 12.0
+    budget.note_transit([claim()], 50.0)
     assert budget.lead([claim()]) == 30.0
-    for _ in range(RateLimitBudget.TRANSITS_KEPT):
+    for _ in range(RateLimitBudget.TRANSITS_KEPT):  # only recent transits count
         budget.note_transit([claim()], 0.2)
     assert budget.lead([claim()]) == 0.2
 

@@ -71,12 +71,14 @@ class RateLimitBudget:
     of GitLab's windows.
 
     A request also takes time to reach GitLab after its booking is checked: a streamed import
-    downloads its archive and uploads it before GitLab counts it. The longest of the last
-    ``TRANSITS_KEPT`` transits noted for the same routes is the booking's lead: a request is
-    booked into a window only while it can still arrive inside it.
+    downloads its archive and uploads it before GitLab counts it. The longest but one of the
+    last ``TRANSITS_KEPT`` transits noted for the same routes (about their 90th percentile) is
+    the booking's lead: a request is booked into a window only while it can still arrive inside
+    it. A single outlier (the whole process paused) does not become every booking's lead: a
+    request pushed out of a full window waits for the next one.
     """
 
-    TRANSITS_KEPT = 8
+    TRANSITS_KEPT = 20
 
     def __init__(self, clock: Clock, *, window: float = 60.0, margin: float = 1.0) -> None:
         if margin * 2 >= window:
@@ -137,10 +139,13 @@ class RateLimitBudget:
 
     def lead(self, claims: Sequence[Claim]) -> float:
         """How long before its window's usable part ends a request for ``claims`` must be
-        sent: the longest recent transit of such requests, at most half a window (a request
-        slower than that cannot be kept inside any window by booking)."""
-        kept = self._transits.get(_routes(claims))
-        return min(max(kept, default=0.0), self._window / 2) if kept else 0.0
+        sent: the longest but one of the recent transits of such requests (the only one if
+        there is one), at most half a window (a request slower than that cannot be kept inside
+        any window by booking)."""
+        kept = sorted(self._transits.get(_routes(claims), ()))
+        if not kept:
+            return 0.0
+        return min(kept[-2] if len(kept) > 1 else kept[-1], self._window / 2)
 
     def cancel(self, booking: Booking) -> None:
         """Give back a booking that will not be used (e.g. the plan changed)."""
