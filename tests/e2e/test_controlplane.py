@@ -157,6 +157,41 @@ def test_a_port_held_for_a_moment_does_not_stop_a_restart(
     assert core_v1.list_namespace().items
 
 
+def test_a_port_lost_at_the_first_start_moves_to_fresh_ports_at_once(
+    kube: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ports picked for a first start can be taken before the servers bind them: that start
+    moves on to newly picked ports, without the pauses a restart on fixed ports allows."""
+    if kube.binaries is None:
+        pytest.skip("control-plane binaries not built")
+    launched: list[str] = []
+    spawn, free_ports = proc.spawn, proc.free_ports
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        held = taken.getsockname()[1]
+        first_pick = [*free_ports(2), held, *free_ports(1)]  # etcd, peer, API server, manager
+
+        def pick(count: int) -> list[int]:
+            return first_pick if not launched else free_ports(count)
+
+        def counted_spawn(name: str, *args: Any, **kwargs: Any) -> Any:
+            launched.append(name)
+            return spawn(name, *args, **kwargs)
+
+        monkeypatch.setattr(proc, "free_ports", pick)
+        monkeypatch.setattr(proc, "spawn", counted_spawn)
+        plane = ControlPlane(tmp_path, kube.binaries, with_controller_manager=False, timeout=60)
+        try:
+            plane.start()
+            assert plane.ports is not None
+            assert plane.ports.apiserver != held
+            assert plane.apiserver_ready()
+        finally:
+            plane.stop()
+    assert launched.count("kube-apiserver") == 2  # once on the taken port, once on fresh ones
+
+
 def test_namespace_deletion_completes(
     core_v1: client.CoreV1Api, control_plane: ControlPlane | None
 ) -> None:

@@ -184,7 +184,8 @@ class ControlPlane:
         for attempt in range(1, PORT_ATTEMPTS + 1):
             self.ports = Ports(*proc.free_ports(4))
             try:
-                self._start_all()
+                # Ports just picked: a taken one is a lost race, better lost on new ports.
+                self._start_all(rebind_attempts=1)
                 return
             except _PortTaken:
                 self._stop_processes()
@@ -193,10 +194,10 @@ class ControlPlane:
                 if attempt == PORT_ATTEMPTS:
                     raise
 
-    def _start_all(self) -> None:
+    def _start_all(self, rebind_attempts: int = REBIND_ATTEMPTS) -> None:
         began = time.monotonic()
         self.start_etcd()
-        self.start_apiserver()
+        self.start_apiserver(rebind_attempts)
         self.timings["ready"] = time.monotonic() - began
         kubeconfig.write(self.layout.admin_kubeconfig, self.kubeconfig_dict())
         if self.with_controller_manager:
@@ -206,17 +207,17 @@ class ControlPlane:
         argv = etcd_args(self.binaries.etcd, self.layout, self._ports())
         self._launch(ETCD, argv, self.etcd_healthy)
 
-    def start_apiserver(self) -> None:
-        """Start the API server on this plane's port. Between a stop and this start, another
+    def start_apiserver(self, attempts: int = REBIND_ATTEMPTS) -> None:
+        """Start the API server on this plane's port. Between a stop and a restart, another
         process's outgoing connection may hold the port as its local one for a moment, so a
-        taken port is tried again a few times before giving up."""
+        taken port is tried ``attempts`` times, a pause apart, before giving up."""
         argv = apiserver_args(self.binaries.apiserver, self.layout, self._ports())
-        for attempt in range(1, REBIND_ATTEMPTS + 1):
+        for attempt in range(1, attempts + 1):
             try:
                 self._launch(APISERVER, argv, self.apiserver_ready)
                 return
             except _PortTaken:
-                if attempt == REBIND_ATTEMPTS:
+                if attempt == attempts:
                     raise
                 time.sleep(REBIND_PAUSE)
 
