@@ -70,6 +70,11 @@ def test_a_request_slow_to_reach_gitlab_is_booked_where_it_will_arrive():
     # Other routes keep their own lead, and a scope does not make a route of its own.
     assert budget.wait(budget.book([claim(Bucket.EXPORT)])) == 0
     assert budget.lead([claim(Bucket.IMPORT), claim(Bucket.DOWNLOAD, scope="other")]) == 4.0
+    # Where GitLab counts nothing, nothing is kept from its window.
+    unlimited = [claim(Bucket.IMPORT, limit=0), claim(Bucket.DOWNLOAD, limit=0, scope="group")]
+    budget.note_transit(unlimited, 4.0)
+    assert budget.lead(unlimited) == 0.0
+    assert budget.wait(budget.book(unlimited)) == 0
 
 
 def test_a_booking_lapses_when_its_request_would_arrive_after_its_window():

@@ -74,8 +74,8 @@ class RateLimitBudget:
     downloads its archive and uploads it before GitLab counts it. The longest but one of the
     last ``TRANSITS_KEPT`` transits noted for the same routes (about their 90th percentile) is
     the booking's lead: a request is booked into a window only while it can still arrive inside
-    it. A single outlier (the whole process paused) does not become every booking's lead: a
-    request pushed out of a full window waits for the next one.
+    it. Not the longest: one outlier (the whole process paused) would push every late booking
+    out of its window, and each pushed request takes a slot of the next one.
     """
 
     TRANSITS_KEPT = 20
@@ -141,9 +141,9 @@ class RateLimitBudget:
         """How long before its window's usable part ends a request for ``claims`` must be
         sent: the longest but one of the recent transits of such requests (the only one if
         there is one), at most half a window (a request slower than that cannot be kept inside
-        any window by booking)."""
+        any window by booking). None where GitLab counts nothing (a limit of 0)."""
         kept = sorted(self._transits.get(_routes(claims), ()))
-        if not kept:
+        if not kept or all(claim.limit <= 0 for claim in claims):
             return 0.0
         return min(kept[-2] if len(kept) > 1 else kept[-1], self._window / 2)
 
