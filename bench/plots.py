@@ -126,5 +126,6 @@ def memory(
         ax.set_xlabel("seconds of the measured rest (the run with the median RSS max)")
     for ax in axes:
         ax.set_ylabel("RSS (MiB)")
-        ax.set_ylim(bottom=0)
+        # Room above a flat line, which would otherwise sit on the top edge.
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.1)
     return _save(fig, axes, path)
